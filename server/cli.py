@@ -1,0 +1,91 @@
+"""The `flrepo` command line."""
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from server.embedded import EmbeddedDatabaseError, embedded_database
+from server.settings import Settings
+
+log = logging.getLogger("flrepo")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Environment settings, overridden by whichever flags were given."""
+    given = {
+        key: value
+        for key in ("host", "port", "mongodb_url", "data_dir")
+        if (value := getattr(args, key, None)) is not None
+    }
+    return Settings().model_copy(update=given)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured MongoDB URL, or the embedded database's while the block runs."""
+    if settings.mongodb_url:
+        yield settings.mongodb_url
+        return
+    with embedded_database(settings.data_dir) as url:
+        log.warning(
+            "using the embedded development database in %s; for production set "
+            "FLREPO_MONGODB_URL (or --mongodb-url) to a MongoDB server",
+            settings.data_dir.resolve(),
+        )
+        yield url
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """--mongodb-url and --data-dir, shared by every command that opens the database."""
+    parser.add_argument("--mongodb-url", help="MongoDB URL (default: embedded database)")
+    parser.add_argument("--data-dir", type=Path, help="embedded database folder (./flrepo-data)")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the HTTP server until interrupted."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = settings_from(args)
+    with database_url(settings) as url:
+        app = create_app(settings, url)
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        )
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flrepo", description="FL Repository server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser("serve", help="run the GraphQL and REST server")
+    serve_parser.add_argument("--host", help="address to listen on (127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, help="port to listen on (9012)")
+    add_database_options(serve_parser)
+    serve_parser.set_defaults(handler=serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except EmbeddedDatabaseError as exc:
+        print(f"flrepo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

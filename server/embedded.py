@@ -1,0 +1,133 @@
+"""The embedded development database: SecantusDB as a child process on a local folder."""
+
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded database could not be started (the message says why)."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def secantus_command() -> str:
+    """Path of `secantusd-py`, preferring the one installed beside this Python."""
+    beside = Path(sys.executable).parent / "secantusd-py"
+    found = str(beside) if beside.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise EmbeddedDatabaseError(
+            "secantusd-py was not found; install the project with pip, or set FLREPO_MONGODB_URL"
+        )
+    return found
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: have the child get SIGTERM should this process die without stopping it."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def wait_for_ping(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
+    """Return once the server at `url` answers ping; raise if it dies or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    with MongoClient(url, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise EmbeddedDatabaseError(f"the database exited with code {proc.returncode}")
+            try:
+                client.admin.command("ping")
+                return
+            except PyMongoError:
+                if time.monotonic() > deadline:
+                    raise EmbeddedDatabaseError(
+                        f"the database did not answer within {timeout_s:.0f} s"
+                    ) from None
+                time.sleep(0.1)
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, wait, and SIGKILL only if it will not stop."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _lock(data_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on the data dir for as long as the returned file stays open."""
+    lock_file = (data_dir / "flrepo.lock").open("a+")
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.seek(0)
+        holder = lock_file.read().strip() or "another process"
+        lock_file.close()
+        raise EmbeddedDatabaseError(
+            f"the data dir {data_dir} is in use by {holder}; stop it first, "
+            "or choose another folder with --data-dir"
+        ) from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(f"flrepo (pid {os.getpid()})\n")
+    lock_file.flush()
+    return lock_file
+
+
+@contextlib.contextmanager
+def embedded_database(data_dir: Path) -> Iterator[str]:
+    """Run SecantusDB on `data_dir/db` for the duration of the block; yield its MongoDB URL."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_file = _lock(data_dir)
+    try:
+        port = free_port()
+        url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        log_path = data_dir / "db.log"
+        command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--storage-path", str(data_dir / "db")]
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        try:
+            try:
+                wait_for_ping(url, START_TIMEOUT_S, proc)
+            except EmbeddedDatabaseError as exc:
+                raise EmbeddedDatabaseError(f"{exc}; see {log_path}") from None
+            yield url
+        finally:
+            stop_process(proc)
+    finally:
+        lock_file.close()
