@@ -1,4 +1,4 @@
-"""Server settings, read from the environment (`FLREPO_*`, with the original's names as fallbacks)."""
+"""Server settings from the environment (`FLREPO_*`, the original's names as fallbacks)."""
 
 from pathlib import Path
 

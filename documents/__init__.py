@@ -1,0 +1,1 @@
+"""Beanie documents in the original data layout, and the GridFS file store."""

@@ -1,0 +1,173 @@
+"""The GridFS file store: streamed uploads with sha256 and size limit, streamed downloads."""
+
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import CorruptGridFile, NoFile
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from documents.errors import TooLarge
+
+log = logging.getLogger(__name__)
+
+# Fields GridFS itself writes; everything else on an `fs.files` document is ours or the original's.
+_GRIDFS_FIELDS = {"_id", "filename", "length", "chunkSize", "uploadDate", "metadata", "md5"}
+
+
+class FileSource(Protocol):
+    """An upload being received: a stream of bytes, and a content type known once it is read."""
+
+    content_type: str | None
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One `fs.files` document."""
+
+    id: str
+    filename: str
+    length: int
+    upload_date: datetime
+    chunk_size: int
+    sha256: str | None = None
+    content_type: str | None = None
+    document: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> "StoredFile":
+        return cls(
+            id=str(doc["_id"]),
+            filename=doc.get("filename") or "",
+            length=int(doc.get("length", 0)),
+            upload_date=doc["uploadDate"].replace(tzinfo=UTC),
+            chunk_size=int(doc.get("chunkSize", 0)),
+            sha256=doc.get("sha256"),
+            content_type=doc.get("contentType"),
+            document=doc,
+        )
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Top-level fields beyond GridFS's own (e.g. `training_id`, `sha256`)."""
+        return {k: v for k, v in self.document.items() if k not in _GRIDFS_FIELDS}
+
+
+def object_id(file_id: str | None) -> ObjectId | None:
+    """The ObjectId a hex string names, or None if it names none."""
+    try:
+        return ObjectId(file_id) if file_id else None
+    except (InvalidId, TypeError):
+        return None
+
+
+class FileStore:
+    """Binary objects in the GridFS bucket `fs` of the grid database."""
+
+    def __init__(self, db: AsyncDatabase, max_bytes: int) -> None:
+        self.bucket = AsyncGridFSBucket(db)
+        self.files = db["fs.files"]
+        self.max_bytes = max_bytes
+
+    async def create_indexes(self) -> None:
+        """GridFS's standard indexes, which listings and downloads rely on."""
+        await self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        await self.files.database["fs.chunks"].create_index(
+            [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
+        )
+
+    async def put(
+        self,
+        filename: str,
+        source: FileSource,
+        extra: dict[str, Any] | None = None,
+    ) -> StoredFile:
+        """Stream `source` into a new file; on any failure nothing of it is left behind."""
+        grid_in = self.bucket.open_upload_stream(filename)
+        digest = hashlib.sha256()
+        length = 0
+        try:
+            async for chunk in source.chunks():
+                length += len(chunk)
+                if length > self.max_bytes:
+                    raise TooLarge(f"the file exceeds the upload limit of {self.max_bytes} bytes")
+                digest.update(chunk)
+                await grid_in.write(chunk)
+            await grid_in.set("sha256", digest.hexdigest())
+            if source.content_type:
+                await grid_in.set("contentType", source.content_type)
+            for key, value in (extra or {}).items():
+                await grid_in.set(key, value)
+            await grid_in.close()
+        except BaseException:
+            await grid_in.abort()
+            raise
+        doc = await self.files.find_one({"_id": grid_in._id})
+        assert doc is not None
+        return StoredFile.from_document(doc)
+
+    async def get(self, file_id: str | None) -> StoredFile | None:
+        oid = object_id(file_id)
+        doc = await self.files.find_one({"_id": oid}) if oid else None
+        return StoredFile.from_document(doc) if doc else None
+
+    async def get_many(self, file_ids: list[str]) -> dict[str, StoredFile]:
+        """The files among `file_ids` that exist, by id (one query)."""
+        oids = [oid for oid in map(object_id, file_ids) if oid]
+        docs = await self.files.find({"_id": {"$in": oids}}).to_list() if oids else []
+        return {str(doc["_id"]): StoredFile.from_document(doc) for doc in docs}
+
+    async def find(
+        self, filename_prefix: str | None = None, limit: int = 0, offset: int = 0
+    ) -> list[StoredFile]:
+        """Files whose name starts with the prefix (all if None), oldest upload first."""
+        query: dict[str, Any] = {}
+        if filename_prefix:
+            query["filename"] = {"$regex": "^" + re.escape(filename_prefix)}
+        cursor = self.files.find(query).sort([("uploadDate", ASCENDING), ("_id", ASCENDING)])
+        docs = await cursor.skip(offset).limit(limit).to_list()
+        return [StoredFile.from_document(doc) for doc in docs]
+
+    async def newest(self, filename: str) -> StoredFile | None:
+        """The latest upload named exactly `filename`."""
+        docs = (
+            await self.files.find({"filename": filename})
+            .sort([("uploadDate", DESCENDING), ("_id", DESCENDING)])
+            .limit(1)
+            .to_list()
+        )
+        return StoredFile.from_document(docs[0]) if docs else None
+
+    async def stream(self, file_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes, one GridFS chunk at a time."""
+        try:
+            grid_out = await self.bucket.open_download_stream(object_id(file_id))
+        except NoFile:
+            return
+        try:
+            while chunk := await grid_out.readchunk():
+                yield chunk
+        except CorruptGridFile:
+            log.error("file %s changed or vanished while it was being read", file_id)
+            raise
+        finally:
+            await grid_out.close()
+
+    async def delete(self, file_id: str | None) -> None:
+        """Delete the file if it exists; a null or dangling id is not an error."""
+        oid = object_id(file_id)
+        if oid is None:
+            return
+        with contextlib.suppress(NoFile):
+            await self.bucket.delete(oid)

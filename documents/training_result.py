@@ -1,0 +1,28 @@
+"""Training results: metrics in `results`, the final weights in GridFS (`weights_id`)."""
+
+from typing import Any
+
+from beanie import Document
+from pymongo import ASCENDING, IndexModel
+
+
+class TrainingResult(Document):
+    model_name: str
+    model_version: str
+    training_id: str
+    configuration_id: str | None = None
+    results: dict[str, Any] | None = None
+    weights_id: str | None = None
+
+    class Settings:
+        name = "results"
+        indexes = [
+            IndexModel(
+                [
+                    ("model_name", ASCENDING),
+                    ("model_version", ASCENDING),
+                    ("training_id", ASCENDING),
+                ],
+                unique=True,
+            )
+        ]

@@ -1,0 +1,16 @@
+"""What every GraphQL resolver can reach: the file store and this request's loaders."""
+
+from dataclasses import dataclass, field
+
+from documents.files import FileStore
+from graph.loaders import Loaders
+
+
+@dataclass
+class Context:
+    files: FileStore
+    root_path: str = ""  # where the server is mounted, for download URLs
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.files)

@@ -1,0 +1,33 @@
+"""Every GraphQL error gets an `extensions.code`; unexpected ones are logged and masked."""
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from documents.errors import RepositoryError
+
+log = logging.getLogger("flrepo.graphql")
+
+
+class ErrorCodes(MaskErrors):
+    """Domain errors keep their message and code; anything else becomes INTERNAL_SERVER_ERROR."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Internal server error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._with_code(error) for error in errors]
+
+    def _with_code(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, RepositoryError):
+            code = original.code
+        elif original is None or isinstance(original, GraphQLError):
+            code = "BAD_USER_INPUT"  # syntax, validation and variable errors
+        else:
+            log.error("unexpected error in %s", error.path, exc_info=original)
+            error = self.anonymise_error(error)
+            code = "INTERNAL_SERVER_ERROR"
+        error.extensions = {**(error.extensions or {}), "code": code}
+        return error

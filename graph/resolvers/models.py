@@ -1,0 +1,118 @@
+"""Operations on ML models and their model files."""
+
+from typing import Any
+
+from documents.files import FileStore
+from documents.ml_model import MLModel, ModelMeta
+from documents.training_result import TrainingResult
+from graph.resolvers.common import (
+    FileSource,
+    attach_file,
+    delete_with_file,
+    find_page,
+    insert_new,
+    update_fields,
+)
+from graph.validation import check_name, check_page
+
+
+def model_key(model_name: str, model_version: str) -> dict[str, str]:
+    return {
+        "model_name": check_name(model_name, "model name"),
+        "model_version": check_name(model_version, "model version"),
+    }
+
+
+def _what(model_name: str, model_version: str) -> str:
+    return f"model {model_name!r} version {model_version!r}"
+
+
+async def list_models(
+    model_name: str | None = None,
+    library: str | None = None,
+    trained: bool | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+) -> list[MLModel]:
+    """Models, optionally filtered by name, library, and whether training results exist."""
+    query: dict[str, Any] = {}
+    if model_name is not None:
+        query["model_name"] = check_name(model_name, "model name")
+    if library is not None:
+        query["meta.library"] = check_name(library, "library")
+    if trained is None:
+        return await find_page(MLModel, query, limit, offset)
+    check_page(limit, offset)
+    if limit == 0:
+        return []
+    pipeline: list[dict[str, Any]] = [
+        {"$match": query},
+        {"$sort": {"_id": 1}},
+        {
+            "$lookup": {
+                "from": TrainingResult.get_collection_name(),
+                "let": {"name": "$model_name", "version": "$model_version"},
+                "pipeline": [
+                    {
+                        "$match": {
+                            "$expr": {
+                                "$and": [
+                                    {"$eq": ["$model_name", "$$name"]},
+                                    {"$eq": ["$model_version", "$$version"]},
+                                ]
+                            }
+                        }
+                    },
+                    {"$limit": 1},
+                    {"$project": {"_id": 1}},
+                ],
+                "as": "_trained",
+            }
+        },
+        {"$match": {"_trained.0": {"$exists": trained}}},
+        {"$project": {"_trained": 0}},
+        {"$skip": offset},
+    ]
+    if limit is not None:
+        pipeline.append({"$limit": limit})
+    cursor = await MLModel.get_pymongo_collection().aggregate(pipeline)
+    return [MLModel.model_validate(doc) for doc in await cursor.to_list()]
+
+
+async def get_model(model_name: str, model_version: str) -> MLModel | None:
+    return await MLModel.find_one(model_key(model_name, model_version))
+
+
+async def create_model(model_name: str, model_version: str, meta: ModelMeta | None) -> MLModel:
+    model = MLModel(**model_key(model_name, model_version), meta=meta)
+    return await insert_new(model, _what(model_name, model_version))
+
+
+async def update_model_meta(model_name: str, model_version: str, meta: ModelMeta) -> MLModel:
+    return await update_fields(
+        MLModel,
+        model_key(model_name, model_version),
+        {"meta": meta.model_dump()},
+        _what(model_name, model_version),
+    )
+
+
+async def upload_model_file(
+    files: FileStore, model_name: str, model_version: str, source: FileSource
+) -> MLModel:
+    return await attach_file(
+        files,
+        MLModel,
+        model_key(model_name, model_version),
+        "model_id",
+        f"model/{model_name}/{model_version}",
+        source,
+        _what(model_name, model_version),
+    )
+
+
+async def delete_model(files: FileStore, model_name: str, model_version: str) -> bool:
+    return await delete_with_file(
+        files, MLModel, model_key(model_name, model_version), "model_id",
+        _what(model_name, model_version),
+    )

@@ -1,0 +1,53 @@
+"""Checks on client-supplied names, maps and pages; failures raise InvalidInput."""
+
+import unicodedata
+from typing import Any
+
+from documents.errors import InvalidInput
+
+MAX_NAME_LENGTH = 256
+MAX_PAGE = 1000
+
+
+def check_name(value: Any, what: str) -> str:
+    """A key part: 1 to 256 characters, no `/`, no control characters, no leading `$`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{what} must be a non-empty string")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{what} must be at most {MAX_NAME_LENGTH} characters")
+    if "/" in value:
+        raise InvalidInput(f"{what} must not contain '/'")
+    if value.startswith("$"):
+        raise InvalidInput(f"{what} must not start with '$'")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise InvalidInput(f"{what} must not contain control characters")
+    return value
+
+
+def check_object(value: Any, what: str) -> dict[str, Any] | None:
+    """A free-form JSON object (or null) that MongoDB can store as it is."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{what} must be a JSON object")
+    _check_keys(value, what)
+    return value
+
+
+def _check_keys(value: Any, what: str) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or key.startswith("$") or "\x00" in key:
+                raise InvalidInput(f"{what} has an invalid key {key!r}")
+            _check_keys(item, what)
+    elif isinstance(value, list):
+        for item in value:
+            _check_keys(item, what)
+
+
+def check_page(limit: int | None, offset: int) -> None:
+    """`limit` in 0..1000 (None: no limit, for the REST lists), `offset` not negative."""
+    if limit is not None and not 0 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 0 and {MAX_PAGE}")
+    if offset < 0:
+        raise InvalidInput("offset must not be negative")

@@ -1,0 +1,95 @@
+"""The ASGI application: GraphQL, file downloads, health checks, around one MongoDB client."""
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from documents.database import init_database
+from server.downloads import download_file
+from server.graphql_view import GraphQLView
+from server.settings import Settings
+
+log = logging.getLogger("flrepo")
+access_log = logging.getLogger("flrepo.access")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "alive"})
+
+
+async def readyz(request: Request) -> Response:
+    client: AsyncMongoClient = request.app.state.client
+    try:
+        await client.admin.command("ping")
+    except PyMongoError as exc:
+        return JSONResponse({"status": "database unavailable", "detail": str(exc)}, 503)
+    return JSONResponse({"status": "ready"})
+
+
+class AccessLog:
+    """One structured log line per request: method, path, status, duration."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            access_log.info(
+                "request method=%s path=%s status=%d duration_ms=%.1f",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - start) * 1000,
+            )
+
+
+def create_app(settings: Settings, mongodb_url: str) -> Starlette:
+    """The whole server, connected to `mongodb_url` for as long as its lifespan runs."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=5000)
+        try:
+            app.state.client = client
+            app.state.settings = settings
+            app.state.files = await init_database(
+                client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
+            )
+            log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
+            yield
+        finally:
+            await client.close()
+
+    graphql = GraphQLView()
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/files/{file_id}", download_file, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(AccessLog)
+    return app

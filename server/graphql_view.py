@@ -1,0 +1,54 @@
+"""The GraphQL endpoint: Strawberry's ASGI view, with file parts streamed instead of spooled."""
+
+import json
+from typing import Any
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.requests import Request
+from strawberry.asgi import GraphQL
+from strawberry.file_uploads.utils import replace_placeholders_with_files
+
+from documents.files import FileStore
+from graph.context import Context
+from graph.schema import schema
+from server.multipart import MultipartError, MultipartReader, StreamedUpload
+
+
+class GraphQLView(GraphQL):
+    """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec."""
+
+    def __init__(self) -> None:
+        super().__init__(schema, multipart_uploads_enabled=True)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        files: FileStore = request.app.state.files
+        return Context(files=files, root_path=request.scope.get("root_path", ""))
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        """Read `operations` and `map`; files stay in the body until a resolver reads them."""
+        http_request: Request = request._request  # type: ignore[attr-defined]
+        try:
+            reader = MultipartReader(http_request.stream(), request.content_type or "")
+            operations = await _json_field(reader, "operations")
+            files_map = await _json_field(reader, "map")
+        except MultipartError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if not isinstance(files_map, dict) or not all(
+            isinstance(paths, list) for paths in files_map.values()
+        ):
+            raise HTTPException(400, "The multipart 'map' must map file fields to lists of paths")
+        uploads = {field: StreamedUpload(reader, field) for field in files_map}
+        try:
+            return replace_placeholders_with_files(operations, files_map, uploads)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise HTTPException(400, f"The multipart 'map' names an invalid path: {exc}") from None
+
+
+async def _json_field(reader: MultipartReader, name: str) -> Any:
+    part = await reader.next_part()
+    if part is None or part.name != name:
+        raise MultipartError(f"the multipart body must start with the '{name}' field")
+    try:
+        return json.loads(await reader.read_field())
+    except ValueError:
+        raise MultipartError(f"the '{name}' field is not valid JSON") from None
