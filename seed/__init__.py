@@ -1,0 +1,1 @@
+"""Seeding the repository from mongodump archives and directories, and dumping it back."""
