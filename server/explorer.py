@@ -1,0 +1,320 @@
+"""The GraphiQL (`GET /graphql` from a browser) and Swagger UI (`/docs`) pages.
+
+Both pages load their JavaScript and CSS from `server/static/`, built from `explorer/` with
+`cd explorer && npm ci && npm run build`, so that they work with no network at all. The build
+writes `manifest.json`, which maps logical names (`graphiql.js`, ...) to file names carrying a
+content hash; those files are served with a one-year immutable cache header.
+
+Where the assets have not been built (a plain `pip install .` without Node), the pages load the
+same versions from public CDNs instead, and `log_asset_status()` says how to build them.
+"""
+
+import html
+import json
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+log = logging.getLogger("flrepo.explorer")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MANIFEST = "manifest.json"
+BUILD_COMMAND = "cd explorer && npm ci && npm run build"
+
+# The versions pinned in explorer/package-lock.json; the CDN fallback loads exactly these
+# (tests/test_explorer.py checks that the two agree).
+GRAPHIQL_VERSION = "5.4.0"
+GRAPHIQL_REACT_VERSION = "0.39.1"
+GRAPHIQL_TOOLKIT_VERSION = "0.12.1"
+PLUGIN_EXPLORER_VERSION = "5.1.5"
+REACT_VERSION = "19.3.1"
+GRAPHQL_VERSION = "16.15.0"
+SWAGGER_UI_VERSION = "5.35.0"
+
+# Logical names every complete build provides.
+REQUIRED_FILES = (
+    "graphiql.js",
+    "graphiql.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui.css",
+)
+
+# esbuild's `[name]-[hash]` (8 base32 characters); build.mjs names copied files the same way.
+HASHED_NAME = re.compile(r"-[A-Z2-7]{8}\.")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class HashedStaticFiles(StaticFiles):
+    """Static files where content-hashed names are cached for a year, anything else revalidated."""
+
+    def file_response(
+        self,
+        full_path: str | Path,
+        stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        hashed = HASHED_NAME.search(Path(full_path).name) is not None
+        response.headers["Cache-Control"] = IMMUTABLE if hashed else "no-cache"
+        return response
+
+
+def read_manifest(static_dir: Path) -> tuple[dict[str, str] | None, str | None]:
+    """The built files by logical name, or None and why the build is missing or unusable."""
+    path = static_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "not built"
+    except (OSError, ValueError) as error:
+        return None, f"{path} is unreadable ({error})"
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        return None, f"{path} has no 'files' mapping"
+    missing = [name for name in REQUIRED_FILES if not files.get(name)]
+    missing += [
+        f"{name} ({file})"
+        for name, file in files.items()
+        if not isinstance(file, str) or "/" in file or not (static_dir / file).is_file()
+    ]
+    if missing:
+        return None, f"incomplete build, missing {', '.join(missing)}"
+    return dict(files), None
+
+
+def _app_root(request: Request) -> str:
+    """The path the whole application is served under ('' unless behind a path prefix)."""
+    scope = request.scope
+    return str(scope.get("app_root_path", scope.get("root_path", ""))).rstrip("/")
+
+
+def _attr(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+class Explorer:
+    """The two pages and their static files, for the assets built in one folder."""
+
+    def __init__(self, static_dir: Path = STATIC_DIR, static_path: str = "/static") -> None:
+        self.static_dir = static_dir
+        self.static_path = static_path.rstrip("/")
+        self.files, self.problem = read_manifest(static_dir)
+
+    @property
+    def built(self) -> bool:
+        return self.files is not None
+
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [Route("/docs", self.swagger_page, methods=["GET", "HEAD"])]
+        if self.built:
+            static = HashedStaticFiles(directory=self.static_dir)
+            routes.insert(0, Mount(self.static_path, app=static, name="static"))
+        return routes
+
+    def log_asset_status(self) -> None:
+        if self.built:
+            log.debug("GraphiQL and Swagger UI are served from %s", self.static_dir)
+            return
+        log.warning(
+            "GraphiQL and Swagger UI load from public CDNs and need internet access: the offline "
+            "assets are %s; build them with `%s` (then restart the server)",
+            self.problem,
+            BUILD_COMMAND,
+        )
+
+    def _static_url(self, request: Request, name: str) -> str:
+        assert self.files is not None
+        return f"{_app_root(request)}{self.static_path}/{self.files[name]}"
+
+    async def graphiql_page(self, request: Request) -> HTMLResponse:
+        endpoint = f"{_app_root(request)}/graphql"
+        if self.built:
+            css = self._static_url(request, "graphiql.css")
+            js = self._static_url(request, "graphiql.js")
+            head = (
+                f'<link rel="stylesheet" href="{_attr(css)}">\n'
+                f'<script type="module" src="{_attr(js)}"></script>'
+            )
+            loading = "Loading…"
+        else:
+            head = _graphiql_cdn_head()
+            loading = _fallback_note("GraphiQL")
+        body = (
+            f'<div id="graphiql" data-endpoint="{_attr(endpoint)}">'
+            f'<div class="loading">{loading}</div></div>'
+        )
+        return HTMLResponse(_page("GraphiQL · FL Repository", GRAPHIQL_STYLE, head, body))
+
+    async def swagger_page(self, request: Request) -> HTMLResponse:
+        openapi_url = f"{_app_root(request)}/openapi.json"
+        if self.built:
+            css = self._static_url(request, "swagger-ui.css")
+            js = self._static_url(request, "swagger-ui-bundle.js")
+            icon = (
+                f'<link rel="icon" type="image/png" '
+                f'href="{_attr(self._static_url(request, "favicon.png"))}">\n'
+                if "favicon.png" in (self.files or {})
+                else ""
+            )
+            loading = ""
+        else:
+            base = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
+            css, js, icon = f"{base}/swagger-ui.css", f"{base}/swagger-ui-bundle.js", ""
+            loading = _fallback_note("Swagger UI")
+        head = f'{icon}<link rel="stylesheet" href="{_attr(css)}">'
+        body = (
+            f'<div id="swagger-ui" data-openapi-url="{_attr(openapi_url)}">{loading}</div>\n'
+            f'<script src="{_attr(js)}"></script>\n'
+            f"<script>{SWAGGER_INIT}</script>"
+        )
+        return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, head, body))
+
+
+GRAPHIQL_STYLE = """
+body { margin: 0; }
+#graphiql { height: 100dvh; }
+.loading { height: 100%; display: flex; align-items: center; justify-content: center;
+  font: 1.25rem system-ui, sans-serif; padding: 0 2rem; text-align: center; }
+.loading code { background: #eee; padding: 0 .25em; }
+"""
+
+SWAGGER_STYLE = """
+body { margin: 0; }
+.flrepo-fallback { font: 1rem system-ui, sans-serif; padding: 2rem; }
+"""
+
+# Also used with the CDN's copy, so it may use only what swagger-ui-bundle.js provides.
+SWAGGER_INIT = """
+(function () {
+  var node = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({
+    url: node.dataset.openapiUrl,
+    domNode: node,
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+    validatorUrl: null
+  });
+})();
+"""
+
+
+def _fallback_note(what: str) -> str:
+    return (
+        f'<p class="flrepo-fallback">Loading {what} from a public CDN… If this page stays '
+        "blank, this computer cannot reach the CDN and the server has no offline copy: build "
+        f"it with <code>{html.escape(BUILD_COMMAND)}</code> and restart the server.</p>"
+    )
+
+
+def _graphiql_cdn_head() -> str:
+    """GraphiQL's ES-module CDN set-up (esm.sh, the CDN GraphiQL 5 supports), pinned."""
+    esm = "https://esm.sh"
+    imports: Mapping[str, str] = {
+        "react": f"{esm}/react@{REACT_VERSION}",
+        "react/": f"{esm}/react@{REACT_VERSION}/",
+        "react-dom": f"{esm}/react-dom@{REACT_VERSION}",
+        "react-dom/": f"{esm}/react-dom@{REACT_VERSION}/",
+        "graphiql": (
+            f"{esm}/graphiql@{GRAPHIQL_VERSION}"
+            "?standalone&external=react,react-dom,@graphiql/react,graphql"
+        ),
+        "graphiql/": f"{esm}/graphiql@{GRAPHIQL_VERSION}/",
+        "@graphiql/plugin-explorer": (
+            f"{esm}/@graphiql/plugin-explorer@{PLUGIN_EXPLORER_VERSION}"
+            "?standalone&external=react,@graphiql/react,graphql"
+        ),
+        "@graphiql/react": (
+            f"{esm}/@graphiql/react@{GRAPHIQL_REACT_VERSION}?standalone&external="
+            "react,react-dom,graphql,@graphiql/toolkit,@emotion/is-prop-valid"
+        ),
+        "@graphiql/toolkit": (
+            f"{esm}/@graphiql/toolkit@{GRAPHIQL_TOOLKIT_VERSION}?standalone&external=graphql"
+        ),
+        "graphql": f"{esm}/graphql@{GRAPHQL_VERSION}",
+        "@emotion/is-prop-valid": "data:text/javascript,",
+    }
+    import_map = json.dumps({"imports": imports}, indent=2).replace("</", "<\\/")
+    styles = (
+        f"{esm}/graphiql@{GRAPHIQL_VERSION}/dist/style.css",
+        f"{esm}/@graphiql/plugin-explorer@{PLUGIN_EXPLORER_VERSION}/dist/style.css",
+    )
+    links = "\n".join(f'<link rel="stylesheet" href="{_attr(url)}">' for url in styles)
+    return f"""{links}
+<script type="importmap">
+{import_map}
+</script>
+<script type="module">
+import React from "react";
+import ReactDOM from "react-dom/client";
+import {{ GraphiQL, HISTORY_PLUGIN }} from "graphiql";
+import {{ createGraphiQLFetcher }} from "@graphiql/toolkit";
+import {{ explorerPlugin }} from "@graphiql/plugin-explorer";
+import "graphiql/setup-workers/esm.sh";
+
+const container = document.getElementById("graphiql");
+const fetcher = createGraphiQLFetcher({{ url: container.dataset.endpoint }});
+ReactDOM.createRoot(container).render(
+  React.createElement(GraphiQL, {{
+    fetcher,
+    plugins: [HISTORY_PLUGIN, explorerPlugin()],
+    defaultEditorToolsVisibility: true,
+  }}),
+);
+</script>"""
+
+
+def _page(title: str, style: str, head: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{style}</style>
+{head}
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
+
+
+_explorer: Explorer | None = None
+
+
+def _default() -> Explorer:
+    """The assets in server/static, looked at once per process (restart after a build)."""
+    global _explorer
+    if _explorer is None:
+        _explorer = Explorer()
+    return _explorer
+
+
+def routes() -> list[BaseRoute]:
+    """`/static` (only when the assets are built) and `/docs`."""
+    return _default().routes()
+
+
+def log_asset_status() -> None:
+    """One warning with the build command when the offline assets are missing; else a debug line."""
+    _default().log_asset_status()
+
+
+async def graphiql_page(request: Request) -> HTMLResponse:
+    """GraphiQL with the explorer plugin, sending its queries to this server's `/graphql`."""
+    return await _default().graphiql_page(request)
+
+
+async def swagger_page(request: Request) -> HTMLResponse:
+    """Swagger UI on this server's `/openapi.json`."""
+    return await _default().swagger_page(request)

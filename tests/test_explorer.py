@@ -1,0 +1,185 @@
+"""The GraphiQL and Swagger UI pages: local hashed assets when built, pinned CDN copies when not."""
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from server import explorer
+from server.explorer import Explorer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FILES = {
+    "graphiql.js": "graphiql-ABCDEFGH.js",
+    "graphiql.css": "graphiql-IJKLMNOP.css",
+    "editor.worker.js": "editor.worker-QRSTUVWX.js",
+    "swagger-ui-bundle.js": "swagger-ui-bundle-YZ234567.js",
+    "swagger-ui.css": "swagger-ui-AAAAAAAA.css",
+    "favicon.png": "favicon-BBBBBBBB.png",
+}
+
+
+def build(static_dir: Path, files: dict[str, str] = FILES) -> Path:
+    """A stand-in for `npm run build`: the manifest and a small file for each entry."""
+    static_dir.mkdir(parents=True, exist_ok=True)
+    for name in files.values():
+        (static_dir / name).write_text(f"/* {name} */\n")
+    (static_dir / "manifest.json").write_text(json.dumps({"versions": {}, "files": files}))
+    return static_dir
+
+
+def client(pages: Explorer, root_path: str = "") -> TestClient:
+    async def graphql(request):
+        return await pages.graphiql_page(request)
+
+    app = Starlette(routes=[*pages.routes(), Route("/graphql", graphql)])
+    return TestClient(app, root_path=root_path)
+
+
+def sources(page: str) -> list[str]:
+    """Every URL the page makes the browser load by itself (scripts, styles, icons)."""
+    return re.findall(r'<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"', page)
+
+
+def test_without_a_build_the_pages_load_pinned_cdn_copies(tmp_path):
+    pages = Explorer(tmp_path / "static")
+    assert not pages.built
+    http = client(pages)
+
+    graphiql = http.get("/graphql").text
+    assert f"https://esm.sh/graphiql@{explorer.GRAPHIQL_VERSION}/dist/style.css" in graphiql
+    assert f"https://esm.sh/graphiql@{explorer.GRAPHIQL_VERSION}?standalone" in graphiql
+    assert f"@graphiql/plugin-explorer@{explorer.PLUGIN_EXPLORER_VERSION}?" in graphiql
+    assert f"https://esm.sh/react@{explorer.REACT_VERSION}" in graphiql
+    assert "explorerPlugin()" in graphiql
+    assert 'data-endpoint="/graphql"' in graphiql
+    assert "/static/" not in graphiql
+    assert "npm ci &amp;&amp; npm run build" in graphiql
+
+    swagger = http.get("/docs").text
+    cdn = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{explorer.SWAGGER_UI_VERSION}"
+    assert sources(swagger) == [f"{cdn}/swagger-ui.css", f"{cdn}/swagger-ui-bundle.js"]
+    assert 'data-openapi-url="/openapi.json"' in swagger
+    assert "validatorUrl: null" in swagger
+
+    assert not any(isinstance(route, Mount) for route in pages.routes())
+    assert http.get("/static/manifest.json").status_code == 404
+
+
+def test_with_a_build_the_pages_load_hashed_local_files(tmp_path):
+    pages = Explorer(build(tmp_path / "static"))
+    assert pages.built
+    http = client(pages)
+
+    graphiql = http.get("/graphql").text
+    assert sources(graphiql) == ["/static/graphiql-IJKLMNOP.css", "/static/graphiql-ABCDEFGH.js"]
+    assert '<script type="module" src="/static/graphiql-ABCDEFGH.js">' in graphiql
+    assert 'data-endpoint="/graphql"' in graphiql
+    assert "https://" not in graphiql
+
+    swagger = http.get("/docs").text
+    assert sources(swagger) == [
+        "/static/favicon-BBBBBBBB.png",
+        "/static/swagger-ui-AAAAAAAA.css",
+        "/static/swagger-ui-bundle-YZ234567.js",
+    ]
+    assert "https://" not in swagger
+
+
+def test_hashed_files_are_cached_for_a_year_and_the_manifest_is_revalidated(tmp_path):
+    http = client(Explorer(build(tmp_path / "static")))
+
+    asset = http.get("/static/graphiql-ABCDEFGH.js")
+    assert asset.status_code == 200
+    assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert asset.headers["content-type"].startswith("text/javascript")
+
+    again = http.get(
+        "/static/graphiql-ABCDEFGH.js", headers={"if-none-match": asset.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+    manifest = http.get("/static/manifest.json")
+    assert manifest.status_code == 200
+    assert manifest.headers["cache-control"] == "no-cache"
+
+
+def test_pages_follow_the_applications_root_path(tmp_path):
+    http = client(Explorer(build(tmp_path / "static")), root_path="/repo")
+    graphiql = http.get("/graphql").text
+    assert 'data-endpoint="/repo/graphql"' in graphiql
+    assert "/repo/static/graphiql-ABCDEFGH.js" in graphiql
+    assert 'data-openapi-url="/repo/openapi.json"' in http.get("/docs").text
+
+
+def test_an_incomplete_build_falls_back_to_the_cdn(tmp_path, caplog):
+    static_dir = build(tmp_path / "static")
+    (static_dir / FILES["graphiql.js"]).unlink()
+    pages = Explorer(static_dir)
+    assert not pages.built
+    assert "esm.sh" in client(pages).get("/graphql").text
+
+    with caplog.at_level(logging.DEBUG, logger="flrepo.explorer"):
+        pages.log_asset_status()
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert FILES["graphiql.js"] in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ["not json", "[]", '{"files": []}', '{"files": {"graphiql.js": "../secret.js"}}'],
+)
+def test_a_broken_manifest_falls_back_to_the_cdn(tmp_path, manifest):
+    static_dir = tmp_path / "static"
+    static_dir.mkdir()
+    (static_dir / "manifest.json").write_text(manifest)
+    assert not Explorer(static_dir).built
+
+
+def test_startup_log_says_how_to_build_the_assets_only_when_they_are_missing(tmp_path, caplog):
+    with caplog.at_level(logging.DEBUG, logger="flrepo.explorer"):
+        Explorer(tmp_path / "missing").log_asset_status()
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "cd explorer && npm ci && npm run build" in record.getMessage()
+    assert "\n" not in record.getMessage()
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="flrepo.explorer"):
+        Explorer(build(tmp_path / "static")).log_asset_status()
+    assert all(record.levelno == logging.DEBUG for record in caplog.records)
+    assert len(caplog.records) <= 1
+
+
+def test_cdn_fallback_pins_the_versions_of_the_lockfile():
+    lock = json.loads((ROOT / "explorer" / "package-lock.json").read_text())
+
+    def locked(name: str) -> str:
+        return lock["packages"][f"node_modules/{name}"]["version"]
+
+    pinned = {
+        "graphiql": explorer.GRAPHIQL_VERSION,
+        "@graphiql/react": explorer.GRAPHIQL_REACT_VERSION,
+        "@graphiql/toolkit": explorer.GRAPHIQL_TOOLKIT_VERSION,
+        "@graphiql/plugin-explorer": explorer.PLUGIN_EXPLORER_VERSION,
+        "react": explorer.REACT_VERSION,
+        "react-dom": explorer.REACT_VERSION,
+        "graphql": explorer.GRAPHQL_VERSION,
+        "swagger-ui-dist": explorer.SWAGGER_UI_VERSION,
+    }
+    assert {name: locked(name) for name in pinned} == pinned
+
+
+def test_module_level_interface_uses_the_packaged_static_folder():
+    assert explorer.STATIC_DIR == ROOT / "server" / "static"
+    paths = [getattr(route, "path", None) for route in explorer.routes()]
+    assert "/docs" in paths
+    assert ("/static" in paths) == (explorer.STATIC_DIR / "manifest.json").is_file()
