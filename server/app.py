@@ -14,6 +14,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from documents.database import init_database
+from rest_compat.routes import routes as rest_routes
+from server import explorer
 from server.downloads import download_file
 from server.graphql_view import GraphQLView
 from server.settings import Settings
@@ -79,6 +81,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
             )
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
+            explorer.log_asset_status()
             yield
         finally:
             await client.close()
@@ -89,6 +92,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         Route("/files/{file_id}", download_file, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *explorer.routes(),
+        *rest_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(AccessLog)

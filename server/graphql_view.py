@@ -5,12 +5,14 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.file_uploads.utils import replace_placeholders_with_files
 
 from documents.files import FileStore
 from graph.context import Context
 from graph.schema import schema
+from server import explorer
 from server.multipart import MultipartError, MultipartReader, StreamedUpload
 
 
@@ -23,6 +25,9 @@ class GraphQLView(GraphQL):
     async def get_context(self, request: Any, response: Any) -> Context:
         files: FileStore = request.app.state.files
         return Context(files=files, root_path=request.scope.get("root_path", ""))
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return await explorer.graphiql_page(request)
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
         """Read `operations` and `map`; files stay in the body until a resolver reads them."""

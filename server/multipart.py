@@ -142,12 +142,24 @@ class StreamedUpload:
     def __init__(self, reader: MultipartReader, field: str) -> None:
         self.reader = reader
         self.field = field
-        self.filename: str | None = None
-        self.content_type: str | None = None
+        self.part: Part | None = None
+
+    @property
+    def filename(self) -> str | None:
+        return self.part.filename if self.part else None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.part.content_type if self.part else None
+
+    async def open(self) -> Part:
+        """Find this file's part in the body (done by `chunks` when not done before)."""
+        if self.part is None:
+            self.part = await self.reader.open(self.field)
+        return self.part
 
     async def chunks(self) -> AsyncIterator[bytes]:
         async with self.reader.lock:
-            part = await self.reader.open(self.field)
-            self.filename, self.content_type = part.filename, part.content_type
+            await self.open()
             while (chunk := await self.reader.read()) is not None:
                 yield chunk
