@@ -5,9 +5,14 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
+from helpers import GraphQL
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.applications import Starlette
 
+from server.app import create_app
 from server.embedded import free_port, secantus_command, stop_process, wait_for_ping
 from server.settings import Settings
 
@@ -46,3 +51,45 @@ async def settings(mongodb_url: str) -> AsyncIterator[Settings]:
         await client.drop_database(settings.grid_db_name)
     finally:
         await client.close()
+
+
+@pytest.fixture(scope="session")
+async def mongo(mongodb_url: str) -> AsyncIterator[AsyncMongoClient]:
+    """A client of our own, for looking at (and writing) the stored data directly."""
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def db(mongo: AsyncMongoClient, settings: Settings) -> AsyncDatabase:
+    """The test's metadata database."""
+    return mongo[settings.db_name]
+
+
+@pytest.fixture
+def grid(mongo: AsyncMongoClient, settings: Settings) -> AsyncDatabase:
+    """The test's GridFS database."""
+    return mongo[settings.grid_db_name]
+
+
+@pytest.fixture
+async def app(settings: Settings, mongodb_url: str) -> AsyncIterator[Starlette]:
+    """The whole server on the test's databases, its lifespan running."""
+    app = create_app(settings, mongodb_url)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to `app`, in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQL:
+    """GraphQL operations against `app`."""
+    return GraphQL(client)
