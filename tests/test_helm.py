@@ -1,0 +1,470 @@
+"""Deployment files: the Helm chart as rendered by `helm template`, docker-compose.yml and the
+Dockerfile.
+
+The chart tests need helm: on PATH or in Go's bin folder (`.ci/helm.sh` installs it there). Outside
+CI a missing helm skips them; in CI (CI set) it fails them.
+"""
+
+import base64
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm"
+RELEASE = "flrepo"
+EXTERNAL_URL = "mongodb://user:secret@mongodb.example.internal:27017/?authSource=admin"
+
+Manifest = dict[str, Any]
+Render = Callable[..., list[Manifest]]
+
+
+@cache
+def helm_binary() -> str | None:
+    """helm from PATH, else from `go env GOBIN` / `$(go env GOPATH)/bin`."""
+    if found := shutil.which("helm"):
+        return found
+    go = shutil.which("go")
+    if not go:
+        return None
+    for var in ("GOBIN", "GOPATH"):
+        try:
+            value = subprocess.run(
+                [go, "env", var], capture_output=True, text=True, check=True, timeout=60
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        for folder in value.split(os.pathsep) if value else []:
+            candidate = Path(folder) / "bin" / "helm" if var == "GOPATH" else Path(folder) / "helm"
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    found = helm_binary()
+    if found:
+        return found
+    message = "helm not found on PATH or in Go's bin folder (run .ci/helm.sh to install it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def render(helm: str) -> Render:
+    """`render("key=value", ...)`: the chart's manifests with those --set values."""
+
+    def run(*sets: str) -> list[Manifest]:
+        command = [helm, "template", RELEASE, str(CHART), "--namespace", "fl"]
+        for value in sets:
+            command += ["--set", value]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{shlex.join(command)}\n{result.stderr}"
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+    return run
+
+
+def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
+    return [m for m in manifests if m["kind"] == kind]
+
+
+def one(manifests: list[Manifest], kind: str, component: str | None = None) -> Manifest:
+    found = [
+        m
+        for m in of_kind(manifests, kind)
+        if component is None
+        or m["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component
+    ]
+    assert len(found) == 1, f"expected one {kind} {component or ''}, found {len(found)}"
+    return found[0]
+
+
+def container(workload: Manifest, name: str) -> Manifest:
+    spec = workload["spec"]["template"]["spec"]
+    (found,) = [c for c in spec["containers"] if c["name"] == name]
+    return found
+
+
+def env_var(c: Manifest, name: str) -> Manifest:
+    (found,) = [e for e in c.get("env", []) if e["name"] == name]
+    return found
+
+
+def secret_value(manifests: list[Manifest], name: str, key: str) -> str:
+    (secret,) = [m for m in of_kind(manifests, "Secret") if m["metadata"]["name"] == name]
+    if "stringData" in secret and key in secret["stringData"]:
+        return secret["stringData"][key]
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def mongodb_url(manifests: list[Manifest], c: Manifest) -> str:
+    """The URL the container gets, following its secretKeyRef."""
+    ref = env_var(c, "FLREPO_MONGODB_URL")["valueFrom"]["secretKeyRef"]
+    return secret_value(manifests, ref["name"], ref["key"])
+
+
+@pytest.fixture(scope="module")
+def default(render: Render) -> list[Manifest]:
+    return render()
+
+
+@pytest.fixture(scope="module")
+def external(render: Render) -> list[Manifest]:
+    return render("mongodb.enabled=false", f"externalMongodb.url={EXTERNAL_URL}")
+
+
+# --- the API server -----------------------------------------------------------
+
+
+def test_api_probes_and_port(default: list[Manifest]) -> None:
+    api = container(one(default, "Deployment"), "api")
+    assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    ports = {p["name"]: p["containerPort"] for p in api["ports"]}
+    assert ports == {"http": 9012}
+    assert api["livenessProbe"]["httpGet"]["port"] in ("http", 9012)
+    assert api["readinessProbe"]["httpGet"]["port"] in ("http", 9012)
+
+
+def test_api_service_is_node_port_30001(default: list[Manifest]) -> None:
+    service = one(default, "Service", "api")
+    assert service["spec"]["type"] == "NodePort"
+    (port,) = service["spec"]["ports"]
+    assert port["nodePort"] == 30001
+    assert port["port"] == 9012
+    assert port["targetPort"] in ("http", 9012)
+    deployment = one(default, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_api_runs_as_non_root_with_read_only_root(default: list[Manifest]) -> None:
+    deployment = one(default, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    api = container(deployment, "api")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert api["securityContext"]["runAsNonRoot"] is True
+    assert api["securityContext"]["readOnlyRootFilesystem"] is True
+    assert api["securityContext"]["allowPrivilegeEscalation"] is False
+    # The read-only root needs a writable /tmp for Python's temporary files.
+    mounts = {m["mountPath"]: m["name"] for m in api["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+def test_api_env_from_config_map_and_url_from_secret(default: list[Manifest]) -> None:
+    api = container(one(default, "Deployment"), "api")
+    (source,) = api["envFrom"]
+    config = one(default, "ConfigMap")
+    assert source["configMapRef"]["name"] == config["metadata"]["name"]
+    assert config["data"]["FLREPO_DB_NAME"] == "repository"
+    assert config["data"]["FLREPO_GRID_DB_NAME"] == "repository_grid"
+    assert config["data"]["FLREPO_MAX_UPLOAD_BYTES"] == str(8 * 1024**3)
+    assert all(isinstance(v, str) for v in config["data"].values())
+    assert "FLREPO_MONGODB_URL" not in config["data"]
+    url = env_var(api, "FLREPO_MONGODB_URL")
+    assert "value" not in url
+    assert "secretKeyRef" in url["valueFrom"]
+    mongodb = one(default, "Service", "mongodb")["metadata"]["name"]
+    assert re.fullmatch(
+        rf"mongodb://root:[A-Za-z0-9]{{32}}@{mongodb}\.fl\.svc:27017/\?authSource=admin",
+        mongodb_url(default, api),
+    )
+
+
+def test_config_map_renders_large_upload_limits_as_integers(render: Render) -> None:
+    config = one(render("config.maxUploadBytes=21474836480"), "ConfigMap")
+    assert config["data"]["FLREPO_MAX_UPLOAD_BYTES"] == "21474836480"
+
+
+# --- the bundled MongoDB ----------------------------------------------------------
+
+
+def test_mongodb_statefulset_claims_a_volume(default: list[Manifest]) -> None:
+    statefulset = one(default, "StatefulSet")
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    mongo = container(statefulset, "mongodb")
+    assert mongo["image"] == "mongo:7"
+    mounts = {m["mountPath"]: m["name"] for m in mongo["volumeMounts"]}
+    assert mounts["/data/db"] == claim["metadata"]["name"]
+    headless = one(default, "Service", "mongodb")
+    assert statefulset["spec"]["serviceName"] == headless["metadata"]["name"]
+    assert statefulset["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_mongodb_root_password_matches_the_api_url(default: list[Manifest]) -> None:
+    mongo = container(one(default, "StatefulSet"), "mongodb")
+    ref = env_var(mongo, "MONGO_INITDB_ROOT_PASSWORD")["valueFrom"]["secretKeyRef"]
+    password = secret_value(default, ref["name"], ref["key"])
+    api = container(one(default, "Deployment"), "api")
+    assert f"root:{password}@" in mongodb_url(default, api)
+
+
+def test_mongodb_stays_inside_the_cluster(default: list[Manifest]) -> None:
+    headless = one(default, "Service", "mongodb")
+    assert headless["spec"].get("type", "ClusterIP") == "ClusterIP"
+    assert headless["spec"]["clusterIP"] == "None"
+    for service in of_kind(default, "Service"):
+        if service["spec"].get("type") in ("NodePort", "LoadBalancer"):
+            for port in service["spec"]["ports"]:
+                assert 27017 not in (port["port"], port.get("targetPort")), service
+                assert port.get("targetPort") != "mongodb", service
+
+
+@pytest.mark.parametrize("service_type", ["ClusterIP", "LoadBalancer"])
+def test_api_service_type_is_configurable(render: Render, service_type: str) -> None:
+    manifests = render(f"service.type={service_type}")
+    service = one(manifests, "Service", "api")
+    assert service["spec"]["type"] == service_type
+    (port,) = service["spec"]["ports"]
+    assert ("nodePort" in port) == (service_type == "LoadBalancer")
+    assert one(manifests, "Service", "mongodb")["spec"]["clusterIP"] == "None"
+
+
+# --- an external MongoDB ----------------------------------------------------------
+
+
+def test_external_mongodb_has_no_statefulset(external: list[Manifest]) -> None:
+    assert of_kind(external, "StatefulSet") == []
+    (service,) = of_kind(external, "Service")
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "api"
+    api = container(one(external, "Deployment"), "api")
+    assert mongodb_url(external, api) == EXTERNAL_URL
+
+
+def test_external_mongodb_from_an_existing_secret(render: Render) -> None:
+    manifests = render(
+        "mongodb.enabled=false",
+        "externalMongodb.existingSecret=shared-mongodb",
+        "externalMongodb.existingSecretKey=url",
+    )
+    assert of_kind(manifests, "Secret") == []
+    api = container(one(manifests, "Deployment"), "api")
+    ref = env_var(api, "FLREPO_MONGODB_URL")["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "shared-mongodb", "key": "url"}
+
+
+def test_no_mongodb_at_all_is_refused(helm: str) -> None:
+    result = subprocess.run(
+        [helm, "template", RELEASE, str(CHART), "--set", "mongodb.enabled=false"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "externalMongodb.url" in result.stderr
+
+
+# --- the seed job -----------------------------------------------------------------
+
+
+def test_seed_job_only_when_enabled(default: list[Manifest]) -> None:
+    assert of_kind(default, "Job") == []
+
+
+def test_seed_job_runs_flrepo_seed_restore(render: Render) -> None:
+    manifests = render("seed.enabled=true", "seed.existingClaim=dumps")
+    job = one(manifests, "Job")
+    seed = container(job, "seed")
+    command = [*seed.get("command", []), *seed.get("args", [])]
+    assert command[:3] == ["flrepo", "seed", "restore"]
+    assert command[3] == "/seed/db.dump"
+    assert "--drop" not in command
+    mounts = {m["mountPath"]: m for m in seed["volumeMounts"]}
+    assert mounts["/seed"]["readOnly"] is True
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes[mounts["/seed"]["name"]]["persistentVolumeClaim"]
+    assert claim == {"claimName": "dumps", "readOnly": True}
+    api = container(one(manifests, "Deployment"), "api")
+    assert mongodb_url(manifests, seed) == mongodb_url(manifests, api)
+    assert seed["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
+
+
+def test_seed_job_from_a_host_path_with_drop(render: Render) -> None:
+    manifests = render(
+        "seed.enabled=true",
+        "seed.volume.hostPath.path=/srv/flrepo",
+        "seed.archive=dumps/db.dump",
+        "seed.drop=true",
+        "mongodb.enabled=false",
+        f"externalMongodb.url={EXTERNAL_URL}",
+    )
+    job = one(manifests, "Job")
+    seed = container(job, "seed")
+    assert seed["command"] == ["flrepo", "seed", "restore", "/seed/dumps/db.dump", "--drop"]
+    (volume,) = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "seed"]
+    assert volume == {"name": "seed", "hostPath": {"path": "/srv/flrepo"}}
+    assert mongodb_url(manifests, seed) == EXTERNAL_URL
+
+
+# --- every workload -----------------------------------------------------------------
+
+
+def pod_specs(manifests: list[Manifest]) -> Iterator[tuple[str, Manifest]]:
+    for m in manifests:
+        if m["kind"] in ("Deployment", "StatefulSet", "Job"):
+            yield f"{m['kind']}/{m['metadata']['name']}", m["spec"]["template"]["spec"]
+
+
+def test_every_container_is_locked_down(render: Render) -> None:
+    manifests = render("seed.enabled=true")
+    specs = dict(pod_specs(manifests))
+    assert len(specs) == 3
+    for name, spec in specs.items():
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["automountServiceAccountToken"] is False, name
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            context = c["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, (name, c["name"])
+            assert context["allowPrivilegeEscalation"] is False, (name, c["name"])
+            assert context["capabilities"]["drop"] == ["ALL"], (name, c["name"])
+            mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
+            assert "/tmp" in mounts, (name, c["name"])
+
+
+def test_selectors_do_not_overlap(render: Render) -> None:
+    manifests = render("seed.enabled=true")
+    api = one(manifests, "Deployment")["spec"]["selector"]["matchLabels"]
+    mongo = one(manifests, "StatefulSet")["spec"]["selector"]["matchLabels"]
+    labels = {
+        f"{m['kind']}/{m['metadata']['name']}": m["spec"]["template"]["metadata"]["labels"]
+        for m in manifests
+        if m["kind"] in ("Deployment", "StatefulSet", "Job")
+    }
+    for name, pod in labels.items():
+        matches = [sel for sel in (api, mongo) if sel.items() <= pod.items()]
+        assert len(matches) == (0 if name.startswith("Job/") else 1), name
+
+
+# --- docker-compose.yml ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def compose_env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return env
+
+
+def compose_services(compose: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(server service, database service name, database service)."""
+    services = compose["services"]
+    (db_name,) = [n for n, s in services.items() if str(s.get("image", "")).startswith("mongo:")]
+    (server,) = [s for n, s in services.items() if n != db_name]
+    return server, db_name, services[db_name]
+
+
+def test_compose_server(compose: dict[str, Any]) -> None:
+    server, db_name, _ = compose_services(compose)
+    assert "9013:9012" in [str(p) for p in server["ports"]]
+    assert server["depends_on"][db_name]["condition"] == "service_healthy"
+    url = compose_env(server)["FLREPO_MONGODB_URL"]
+    assert url.startswith(f"mongodb://{db_name}:27017")
+    assert server.get("build") in (".", {"context": "."})
+
+
+def test_compose_mongodb(compose: dict[str, Any]) -> None:
+    _, _, db = compose_services(compose)
+    assert db["image"] == "mongo:7"
+    test = db["healthcheck"]["test"]
+    test = " ".join(test) if isinstance(test, list) else test
+    assert "mongosh" in test
+    assert "ping" in test
+    (volume,) = db["volumes"]
+    source, target = str(volume).split(":")[:2]
+    assert target == "/data/db"
+    assert source in compose["volumes"]  # a named volume, not a host folder
+    assert "ports" not in db  # MongoDB is not published on the host
+
+
+def test_compose_documents_the_seed_archive() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert re.search(r"#\s*FLREPO_SEED_ARCHIVE:\s*/seed/db\.dump", text)
+    assert re.search(r"#\s*-\s*\./db\.dump:/seed/db\.dump:ro", text)
+
+
+# --- Dockerfile ---------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    logical: list[str] = []
+    pending = ""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        logical.append(pending + stripped)
+        pending = ""
+    assert not pending, "Dockerfile ends with a continuation line"
+    pairs = [line.partition(" ") for line in logical]
+    return [(op.upper(), rest.strip()) for op, _, rest in pairs]
+
+
+def final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last = max(i for i, (op, _) in enumerate(instructions) if op == "FROM")
+    return instructions[last:]
+
+
+def test_dockerfile_runtime_stage() -> None:
+    stage = final_stage()
+    ops = dict(stage)
+    assert "9012" in ops["EXPOSE"].split()
+    healthcheck = ops["HEALTHCHECK"]
+    assert "/healthz" in healthcheck
+    assert "urllib" in healthcheck
+    assert json.loads(ops["ENTRYPOINT"]) == ["flrepo", "serve", "--host", "0.0.0.0"]
+    users = [args for op, args in stage if op == "USER"]
+    assert users, "the runtime stage sets no USER"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+
+
+def test_dockerfile_stages() -> None:
+    instructions = dockerfile_instructions()
+    args = dict(a.split("=", 1) for op, a in instructions if op == "ARG" and "=" in a)
+    bases = [a.split()[0] for op, a in instructions if op == "FROM"]
+    resolved = [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], b) for b in bases]
+    assert resolved[0] == "node:20-slim"
+    assert resolved[-1] == "python:3.12-slim"
+    runs = [(i, a) for i, (op, a) in enumerate(instructions) if op == "RUN"]
+    npm_ci = next(i for i, a in runs if "npm ci" in a)
+    npm_build = next(i for i, a in runs if "npm run build" in a)
+    copy_static = next(
+        i
+        for i, (op, a) in enumerate(instructions)
+        if op == "COPY" and "--from=explorer" in a and "server/static" in a
+    )
+    pip_install = next(i for i, a in runs if re.search(r"pip install \.(\s|$)", a))
+    assert npm_ci <= npm_build < copy_static < pip_install
+
+
+def test_dockerignore_keeps_local_state_out() -> None:
+    patterns = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "**/node_modules", "server/static", "*.dump"} <= patterns
+    assert "README.md" not in patterns  # pyproject.toml's readme is needed by the build
