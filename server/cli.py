@@ -68,8 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run the GraphQL and REST server")
     serve_parser.add_argument("--host", help="address to listen on (127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port to listen on (9012)")
+    serve_parser.add_argument(
+        "--seed",
+        dest="seed_archive",
+        type=Path,
+        metavar="PATH",
+        help="restore this archive or dump directory at startup if the repository is empty",
+    )
     add_database_options(serve_parser)
     serve_parser.set_defaults(handler=serve)
+
+    from seed.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 

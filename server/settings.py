@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     db_name: str = "repository"
     grid_db_name: str = "repository_grid"
     max_upload_bytes: int = Field(default=8 * GIB, gt=0)
+    seed_archive: Path | None = None
 
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(default=None, validation_alias="DB_ADDRESS")

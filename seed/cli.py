@@ -1,0 +1,85 @@
+"""`flrepo seed restore` and `flrepo seed dump`."""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from seed.dump import dump
+from seed.errors import SeedError
+from seed.progress import byte_progress
+from seed.restore import RestoreFailed, restore
+from server.cli import add_database_options, database_url, settings_from
+
+
+def _fail(exc: SeedError, restoring: bool = False) -> int:
+    print(f"flrepo seed: {exc}", file=sys.stderr)
+    if isinstance(exc, RestoreFailed):
+        for line in exc.report.written():
+            print(f"flrepo seed: written before the failure: {line}", file=sys.stderr)
+    elif restoring:
+        print("flrepo seed: nothing was written", file=sys.stderr)
+    return 1
+
+
+def restore_command(args: argparse.Namespace) -> int:
+    """Restore the repository's namespaces from an archive or dump directory."""
+    settings = settings_from(args)
+    path: Path = args.path
+    if not path.exists():
+        print(f"flrepo seed: {path} does not exist", file=sys.stderr)
+        return 1
+    try:
+        with database_url(settings) as url, byte_progress("restoring") as bar:
+            report = asyncio.run(restore(settings, url, path, drop=args.drop, progress=bar))
+    except SeedError as exc:
+        return _fail(exc, restoring=True)
+    print("\n".join(report.summary()))
+    return 0
+
+
+def dump_command(args: argparse.Namespace) -> int:
+    """Write the repository's namespaces to a mongodump archive."""
+    settings = settings_from(args)
+    path: Path = args.path
+    if path.is_dir():
+        print(f"flrepo seed: {path} is a directory; give the archive's file name", file=sys.stderr)
+        return 1
+    try:
+        with database_url(settings) as url, byte_progress("dumping") as bar:
+            report = asyncio.run(dump(settings, url, path, compress=args.gzip, progress=bar))
+    except SeedError as exc:
+        return _fail(exc)
+    print("\n".join(report.summary()))
+    return 0
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Register `seed restore` and `seed dump` with the `flrepo` command line."""
+    seed = commands.add_parser("seed", help="restore or dump the repository (mongodump format)")
+    actions = seed.add_subparsers(dest="seed_command", required=True)
+
+    restore_parser = actions.add_parser(
+        "restore",
+        help="restore from a mongodump archive (plain or gzip) or dump directory",
+        description="Restore the repository's namespaces (the repository and repository_grid "
+        "databases); other namespaces are skipped and listed.",
+    )
+    restore_parser.add_argument("path", type=Path, help="archive file or dump directory")
+    restore_parser.add_argument(
+        "--drop",
+        action="store_true",
+        help="empty each restored collection first (default: skip documents whose _id exists)",
+    )
+    add_database_options(restore_parser)
+    restore_parser.set_defaults(handler=restore_command)
+
+    dump_parser = actions.add_parser(
+        "dump",
+        help="write a mongodump archive of the repository",
+        description="Write an archive that `mongorestore --archive` accepts.",
+    )
+    dump_parser.add_argument("path", type=Path, help="archive file to write")
+    dump_parser.add_argument("--gzip", action="store_true", help="gzip-compress the archive")
+    add_database_options(dump_parser)
+    dump_parser.set_defaults(handler=dump_command)

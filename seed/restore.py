@@ -1,0 +1,394 @@
+"""Restoring the repository's namespaces from an archive or a dump directory."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bson
+from bson.raw_bson import RawBSONDocument
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, PyMongoError
+
+from seed.errors import CorruptDumpError, SeedError, UniqueIndexError
+from seed.events import CollectionEnd, Documents, DumpSource
+from seed.indexes import (
+    UniqueKey,
+    check_unique,
+    create_dump_indexes,
+    create_project_indexes,
+    project_unique_keys,
+)
+from seed.metadata import CollectionInfo
+from seed.source import open_dump
+from server.settings import Settings
+
+log = logging.getLogger("flrepo.seed")
+
+# Names the original deployments use; a dump made there restores into the configured names.
+CANONICAL_DB = "repository"
+CANONICAL_GRID_DB = "repository_grid"
+# _ids kept per unfinished collection so that a failed restore can take them back out.
+ROLLBACK_LIMIT = 200_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class NamespaceResult:
+    """What a restore did to one collection."""
+
+    source: str
+    target: str
+    inserted: int = 0
+    skipped: int = 0
+    nbytes: int = 0
+    complete: bool = False
+    crc_checked: bool = False
+    removed: int = 0
+    _ids: list[Any] | None = field(default_factory=list, repr=False)
+
+
+@dataclass
+class RestoreReport:
+    """Summary of a restore, also of one that failed part way."""
+
+    source: str
+    dropped: bool = False
+    namespaces: dict[str, NamespaceResult] = field(default_factory=dict)
+    skipped_namespaces: dict[str, int] = field(default_factory=dict)
+    indexes_created: list[str] = field(default_factory=list)
+    index_problems: list[str] = field(default_factory=list)
+
+    @property
+    def documents(self) -> int:
+        return sum(n.inserted for n in self.namespaces.values())
+
+    @property
+    def nbytes(self) -> int:
+        return sum(n.nbytes for n in self.namespaces.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(n.skipped for n in self.namespaces.values())
+
+    def summary(self) -> list[str]:
+        """The lines a successful restore prints."""
+        lines = [
+            f"restored {plural(len(self.namespaces), 'namespace')} from {self.source}: "
+            f"{plural(self.documents, 'document')}, {format_bytes(self.nbytes)}"
+            + (f", {self.skipped} skipped (their _id already existed)" if self.skipped else "")
+            + (" (collections emptied first)" if self.dropped else "")
+        ]
+        for r in self.namespaces.values():
+            name = r.target if r.source == r.target else f"{r.source} -> {r.target}"
+            lines.append(
+                f"  {name}: {plural(r.inserted, 'document')}"
+                + (f", {r.skipped} skipped" if r.skipped else "")
+            )
+        if self.skipped_namespaces:
+            lines.append(
+                "skipped namespaces (not the repository's): "
+                + ", ".join(
+                    f"{ns} ({count} documents)" if count else ns
+                    for ns, count in self.skipped_namespaces.items()
+                )
+            )
+        lines += [f"warning: {problem}" for problem in self.index_problems]
+        return lines
+
+    def written(self) -> list[str]:
+        """What a failed restore had written, collection by collection."""
+        lines = []
+        for r in self.namespaces.values():
+            if r.complete:
+                state = "complete, CRC verified" if r.crc_checked else "complete"
+                lines.append(f"{r.target}: {plural(r.inserted, 'document')} ({state})")
+            elif r.inserted:
+                if r.removed == r.inserted:
+                    lines.append(
+                        f"{r.target}: {plural(r.inserted, 'unverified document')}, removed again"
+                    )
+                else:
+                    left = r.inserted - r.removed
+                    lines.append(f"{r.target}: {plural(left, 'unverified document')} left in place")
+        if self.dropped:
+            emptied = ", ".join(r.target for r in self.namespaces.values())
+            lines.append(f"emptied first (--drop): {emptied}")
+        return lines or ["nothing was written"]
+
+
+class RestoreFailed(SeedError):
+    """A restore stopped; `report` tells what had been written before."""
+
+    def __init__(self, message: str, report: RestoreReport):
+        super().__init__(message)
+        self.report = report
+
+
+def plural(n: int, word: str) -> str:
+    """`1 document`, `2 documents`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def format_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def target_database(db: str, settings: Settings) -> str | None:
+    """The configured database a dump's database maps onto; None if not the repository's."""
+    if db in (settings.db_name, CANONICAL_DB) and db != settings.grid_db_name:
+        return settings.db_name
+    if db in (settings.grid_db_name, CANONICAL_GRID_DB):
+        return settings.grid_db_name
+    return None
+
+
+def _target(info: CollectionInfo | Documents | CollectionEnd, settings: Settings) -> str | None:
+    db = target_database(info.db, settings)
+    if db is None or info.collection.startswith("system."):
+        return None
+    return f"{db}.{info.collection}"
+
+
+def _split(namespace: str) -> tuple[str, str]:
+    db, _, collection = namespace.partition(".")
+    return db, collection
+
+
+def _id_key(value: Any) -> bytes:
+    return bson.encode({"k": value})
+
+
+async def restore(
+    settings: Settings,
+    mongodb_url: str,
+    path: Path,
+    *,
+    drop: bool = False,
+    progress: Progress | None = None,
+) -> RestoreReport:
+    """Restore the repository's namespaces of the dump at `path` into the configured databases.
+
+    Without `drop`, documents whose _id exists are skipped and counted. Raises SeedError
+    (RestoreFailed once anything may have been written) with a one-line reason.
+    """
+    source = open_dump(path)
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
+    report = RestoreReport(source=str(path), dropped=drop)
+    try:
+        try:
+            await client.admin.command("ping")
+        except PyMongoError as exc:
+            raise SeedError(f"cannot reach the database: {exc}") from None
+        run = _Restore(client, settings, source, report, drop, progress)
+        try:
+            await run.prepare()
+            await run.stream()
+        except CorruptDumpError as exc:
+            await run.roll_back()
+            raise RestoreFailed(f"{path}: {exc}", report) from None
+        except SeedError as exc:
+            await run.roll_back()
+            raise RestoreFailed(str(exc), report) from None
+        except PyMongoError as exc:
+            await run.roll_back()
+            raise RestoreFailed(f"database error: {exc}", report) from None
+        return report
+    finally:
+        source.close()
+        await client.close()
+
+
+class _Restore:
+    """One restore in progress."""
+
+    def __init__(
+        self,
+        client: AsyncMongoClient,
+        settings: Settings,
+        source: DumpSource,
+        report: RestoreReport,
+        drop: bool,
+        progress: Progress | None,
+    ):
+        self.client = client
+        self.settings = settings
+        self.source = source
+        self.report = report
+        self.drop = drop
+        self.progress = progress
+        self.targets: dict[str, str | None] = {}
+
+    def _collection(self, target: str) -> AsyncCollection:
+        db, collection = _split(target)
+        return self.client[db][collection]
+
+    def _result(self, namespace: str) -> NamespaceResult | None:
+        if namespace not in self.targets:
+            info = CollectionInfo(*_split(namespace))
+            self.targets[namespace] = _target(info, self.settings)
+        target = self.targets[namespace]
+        if target is None:
+            self.report.skipped_namespaces.setdefault(namespace, 0)
+            return None
+        if namespace not in self.report.namespaces:
+            self.report.namespaces[namespace] = NamespaceResult(namespace, target)
+        return self.report.namespaces[namespace]
+
+    async def prepare(self) -> None:
+        """Map namespaces, empty them with --drop, and create every index before any data."""
+        infos = [c for c in self.source.collections if c.type in ("collection", "")]
+        for info in infos:
+            self._result(info.namespace)
+        targets = [r.target for r in self.report.namespaces.values()]
+        if self.drop:
+            for target in targets:
+                await self._collection(target).drop()
+        dump_unique = []
+        for info in infos:
+            target = self.targets[info.namespace]
+            if target is None:
+                continue
+            for index in info.indexes():
+                if index.get("unique"):
+                    db, collection = _split(target)
+                    key = tuple(index["key"].items())
+                    dump_unique.append(UniqueKey(db, collection, key, index["name"]))
+        await check_unique(self.client, project_unique_keys(self.settings) + dump_unique)
+        await create_project_indexes(self.client, self.settings)
+        for info in infos:
+            target = self.targets[info.namespace]
+            if target is None:
+                continue
+            created, problems = await create_dump_indexes(self._collection(target), info.indexes())
+            self.report.indexes_created += created
+            self.report.index_problems += problems
+
+    async def stream(self) -> None:
+        """Insert the dump's documents batch by batch; a collection counts once its end is read."""
+        total = self.source.total_bytes
+        for event in self.source.events():
+            result = self._result(event.namespace)
+            if isinstance(event, Documents):
+                if result is None:
+                    self.report.skipped_namespaces[event.namespace] += len(event.documents)
+                else:
+                    await self._insert(result, event.documents)
+            elif result is not None:
+                result.complete = True
+                result.crc_checked = event.crc_checked
+                result._ids = None
+            if self.progress is not None:
+                self.progress(self.source.bytes_read(), total)
+
+    async def _insert(self, result: NamespaceResult, documents: list[bytes]) -> None:
+        collection = self._collection(result.target)
+        raws = [RawBSONDocument(raw) for raw in documents]
+        if not self.drop:
+            ids = [raw["_id"] for raw in raws if "_id" in raw]
+            existing: set[bytes] = set()
+            if ids:
+                cursor = collection.find({"_id": {"$in": ids}}, {"_id": 1})
+                existing = {_id_key(doc["_id"]) async for doc in cursor}
+            if existing:
+                kept = [r for r in raws if "_id" not in r or _id_key(r["_id"]) not in existing]
+                result.skipped += len(raws) - len(kept)
+                raws = kept
+        if not raws:
+            return
+        failed: dict[int, dict[str, Any]] = {}
+        try:
+            await collection.insert_many(raws, ordered=False)
+        except BulkWriteError as exc:
+            failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
+        conflict = None
+        for index, raw in enumerate(raws):
+            error = failed.get(index)
+            if error is None:
+                result.inserted += 1
+                result.nbytes += len(raw.raw)
+                if result._ids is not None and "_id" in raw:
+                    result._ids.append(raw["_id"])
+                    if len(result._ids) > ROLLBACK_LIMIT:
+                        result._ids = None
+            elif error.get("code") == 11000 and _is_id_error(error):
+                result.skipped += 1
+            elif conflict is None:
+                conflict = (raw, error)
+        if conflict is not None:
+            raw, error = conflict
+            if error.get("code") == 11000:
+                value = error.get("keyValue") or error.get("errmsg")
+                raise UniqueIndexError(
+                    f"document {raw.get('_id')!r} of {result.source} has the key {value}, "
+                    f"which another document in {result.target} already holds"
+                )
+            raise SeedError(
+                f"the database refused document {raw.get('_id')!r} of {result.source}: "
+                f"{error.get('errmsg')}"
+            )
+
+    async def roll_back(self) -> None:
+        """Remove what collections that never reached their end marker had inserted."""
+        for result in self.report.namespaces.values():
+            if result.complete or not result.inserted or result._ids is None:
+                continue
+            collection = self._collection(result.target)
+            ids = result._ids
+            try:
+                for start in range(0, len(ids), 1000):
+                    chunk = ids[start : start + 1000]
+                    deleted = await collection.delete_many({"_id": {"$in": chunk}})
+                    result.removed += deleted.deleted_count
+            except PyMongoError as exc:
+                log.warning("could not remove unverified documents of %s: %s", result.target, exc)
+
+
+def _is_id_error(error: dict[str, Any]) -> bool:
+    pattern = error.get("keyPattern")
+    if pattern is not None:
+        return list(pattern) == ["_id"]
+    return " index: _id_ " in str(error.get("errmsg", ""))
+
+
+async def repository_is_empty(client: AsyncMongoClient, settings: Settings) -> bool:
+    """True when no collection of the two repository databases holds a document."""
+    for db_name in (settings.db_name, settings.grid_db_name):
+        db = client[db_name]
+        for name in await db.list_collection_names():
+            if name.startswith("system."):
+                continue
+            if await db[name].find_one({}, {"_id": 1}) is not None:
+                return False
+    return True
+
+
+async def restore_if_empty(
+    settings: Settings, mongodb_url: str, path: Path | str
+) -> RestoreReport | None:
+    """`flrepo serve --seed`: restore `path` when the repository holds nothing, else do nothing.
+
+    Raises SeedError (one-line message) if the archive is damaged or the restore fails.
+    """
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
+    try:
+        empty = await repository_is_empty(client, settings)
+    except PyMongoError as exc:
+        raise SeedError(f"cannot reach the database: {exc}") from None
+    finally:
+        await client.close()
+    if not empty:
+        log.info("the repository already holds data; not seeding it from %s", path)
+        return None
+    report = await restore(settings, mongodb_url, Path(path))
+    for line in report.summary():
+        log.info("seed: %s", line)
+    return report
