@@ -3,7 +3,11 @@
 # FL Repository server image.
 #
 #   docker build -t flrepo .
-#   docker run --rm -p 9013:9012 -e FLREPO_MONGODB_URL=mongodb://host.docker.internal:27017 flrepo
+#   docker run --rm -p 9013:9012 -e FLREPO_MONGODB_URL=mongodb://mongo.example:27017 flrepo
+#
+# Without FLREPO_MONGODB_URL the server starts its embedded development
+# database in /data (mount a volume there to keep it); docker-compose.yml and
+# the Helm chart always give it a MongoDB.
 #
 # Stages: the explorer front end is built with Node, its static files are
 # copied into the Python sources, the project is installed into a virtual
@@ -15,14 +19,14 @@ ARG NODE_IMAGE=node:20-slim
 
 # --- 1. front end: explorer/ -> server/static -------------------------------
 FROM ${NODE_IMAGE} AS explorer
-WORKDIR /src
+WORKDIR /src/explorer
 # The lock file alone decides the dependencies; copying it first keeps the
 # `npm ci` layer cached while only the front-end sources change.
-COPY explorer/package.json explorer/package-lock.json explorer/
-RUN cd explorer && npm ci --no-audit --no-fund
-COPY explorer/ explorer/
-# The build writes into ../server/static.
-RUN mkdir -p server/static && cd explorer && npm run build
+COPY explorer/package.json explorer/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY explorer/ ./
+# The build writes into ../server/static, i.e. /src/server/static.
+RUN mkdir -p /src/server/static && npm run build
 
 # --- 2. Python build: install the project into /opt/flrepo ------------------
 FROM ${PYTHON_IMAGE} AS build
