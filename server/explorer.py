@@ -151,6 +151,7 @@ class Explorer:
             f'<div id="graphiql" data-endpoint="{_attr(endpoint)}">'
             f'<div class="loading">{loading}</div></div>'
         )
+        head = f'<link rel="icon" href="{GRAPHIQL_ICON}">\n{head}'
         return HTMLResponse(_page("GraphiQL · FL Repository", GRAPHIQL_STYLE, head, body))
 
     async def swagger_page(self, request: Request) -> HTMLResponse:
@@ -167,7 +168,8 @@ class Explorer:
             loading = ""
         else:
             base = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
-            css, js, icon = f"{base}/swagger-ui.css", f"{base}/swagger-ui-bundle.js", ""
+            css, js = f"{base}/swagger-ui.css", f"{base}/swagger-ui-bundle.js"
+            icon = f'<link rel="icon" type="image/png" href="{base}/favicon-32x32.png">\n'
             loading = _fallback_note("Swagger UI")
         head = f'{icon}<link rel="stylesheet" href="{_attr(css)}">'
         body = (
@@ -177,6 +179,13 @@ class Explorer:
         )
         return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, head, body))
 
+
+# Inline, so the page asks nothing of the network for its icon (nor 404s on /favicon.ico).
+GRAPHIQL_ICON = (
+    "data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
+    "<polygon points='50,6 88,28 88,72 50,94 12,72 12,28' fill='none' stroke='%23e10098' "
+    "stroke-width='9'/><circle cx='50' cy='50' r='14' fill='%23e10098'/></svg>"
+)
 
 GRAPHIQL_STYLE = """
 body { margin: 0; }
@@ -195,6 +204,7 @@ body { margin: 0; }
 SWAGGER_INIT = """
 (function () {
   var node = document.getElementById("swagger-ui");
+  if (typeof SwaggerUIBundle === "undefined") return;
   window.ui = SwaggerUIBundle({
     url: node.dataset.openapiUrl,
     domNode: node,
@@ -209,9 +219,10 @@ SWAGGER_INIT = """
 
 def _fallback_note(what: str) -> str:
     return (
-        f'<p class="flrepo-fallback">Loading {what} from a public CDN… If this page stays '
-        "blank, this computer cannot reach the CDN and the server has no offline copy: build "
-        f"it with <code>{html.escape(BUILD_COMMAND)}</code> and restart the server.</p>"
+        f'<p class="flrepo-fallback">Loading {what} from a public CDN… If this message does '
+        f"not go away, this browser cannot reach the CDN and the server has no offline copy of "
+        f"{what}: build it with <code>{html.escape(BUILD_COMMAND)}</code> and restart the "
+        "server.</p>"
     )
 
 
