@@ -176,6 +176,9 @@ def test_api_env_from_config_map_and_url_from_secret(default: list[Manifest]) ->
     assert config["data"]["FLREPO_MAX_UPLOAD_BYTES"] == str(8 * 1024**3)
     assert all(isinstance(v, str) for v in config["data"].values())
     assert "FLREPO_MONGODB_URL" not in config["data"]
+    # The server creates indexes at startup, so it first waits for MongoDB.
+    (wait,) = one(default, "Deployment")["spec"]["template"]["spec"]["initContainers"]
+    assert mongodb_url(default, wait) == mongodb_url(default, api)
     url = env_var(api, "FLREPO_MONGODB_URL")
     assert "value" not in url
     assert "secretKeyRef" in url["valueFrom"]

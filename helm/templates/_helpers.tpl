@@ -155,3 +155,39 @@ env:
         name: {{ include "flrepo.mongodbSecretName" . }}
         key: {{ include "flrepo.mongodbSecretKey" . }}
 {{- end }}
+
+{{/*
+An init container that waits until MongoDB answers ping: the server creates its
+indexes at startup and would otherwise restart until the database is up.
+*/}}
+{{- define "flrepo.waitForMongodb" -}}
+- name: wait-for-mongodb
+  image: {{ include "flrepo.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command:
+    - python
+    - -c
+    - |
+      import os, time
+      from pymongo import MongoClient
+      while True:
+          try:
+              with MongoClient(os.environ["FLREPO_MONGODB_URL"], serverSelectionTimeoutMS=5000) as client:
+                  client.admin.command("ping")
+              break
+          except Exception as exc:
+              print(f"waiting for MongoDB: {type(exc).__name__}: {exc}"[:300], flush=True)
+              time.sleep(5)
+  {{- include "flrepo.databaseEnv" . | nindent 2 }}
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  resources:
+    requests:
+      cpu: 10m
+      memory: 64Mi
+    limits:
+      memory: 128Mi
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+{{- end }}
