@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import bson
+from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
@@ -92,7 +93,7 @@ class RestoreReport:
             lines.append(
                 "skipped namespaces (not the repository's): "
                 + ", ".join(
-                    f"{ns} ({count} documents)" if count else ns
+                    f"{ns} ({plural(count, 'document')})" if count else ns
                     for ns, count in self.skipped_namespaces.items()
                 )
             )
@@ -291,15 +292,15 @@ class _Restore:
 
     async def _insert(self, result: NamespaceResult, documents: list[bytes]) -> None:
         collection = self._collection(result.target)
-        raws = [RawBSONDocument(raw) for raw in documents]
+        raws = [_with_id(raw) for raw in documents]
         if not self.drop:
-            ids = [raw["_id"] for raw in raws if "_id" in raw]
+            ids = [raw["_id"] for raw in raws]
             existing: set[bytes] = set()
             if ids:
                 cursor = collection.find({"_id": {"$in": ids}}, {"_id": 1})
                 existing = {_id_key(doc["_id"]) async for doc in cursor}
             if existing:
-                kept = [r for r in raws if "_id" not in r or _id_key(r["_id"]) not in existing]
+                kept = [r for r in raws if _id_key(r["_id"]) not in existing]
                 result.skipped += len(raws) - len(kept)
                 raws = kept
         if not raws:
@@ -315,7 +316,7 @@ class _Restore:
             if error is None:
                 result.inserted += 1
                 result.nbytes += len(raw.raw)
-                if result._ids is not None and "_id" in raw:
+                if result._ids is not None:
                     result._ids.append(raw["_id"])
                     if len(result._ids) > ROLLBACK_LIMIT:
                         result._ids = None
@@ -350,6 +351,17 @@ class _Restore:
                     result.removed += deleted.deleted_count
             except PyMongoError as exc:
                 log.warning("could not remove unverified documents of %s: %s", result.target, exc)
+
+
+def _with_id(raw: bytes) -> RawBSONDocument:
+    """The document as is, or with an ObjectId _id first (as a driver would add) if it has none.
+
+    Knowing every _id lets a failed restore remove what it inserted.
+    """
+    document = RawBSONDocument(raw)
+    if "_id" in document:
+        return document
+    return RawBSONDocument(bson.encode({"_id": ObjectId(), **bson.decode(raw)}))
 
 
 def _is_id_error(error: dict[str, Any]) -> bool:

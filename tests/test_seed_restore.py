@@ -1,0 +1,347 @@
+"""Dump and restore against a real server: round trip, skipping, dropping, unique keys, --seed."""
+
+import io
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import bson
+import pytest
+from bson.raw_bson import RawBSONDocument
+from gridfs import AsyncGridFSBucket
+from pymongo import AsyncMongoClient
+from test_seed_archive import parse_strictly
+
+from seed.archive import ArchiveWriter
+from seed.dump import dump
+from seed.errors import SeedError
+from seed.indexes import create_project_indexes
+from seed.metadata import CollectionInfo, metadata_json
+from seed.restore import RestoreFailed, restore, restore_if_empty
+from seed.sample import build_sample, sample_documents
+from server.settings import Settings
+
+
+@pytest.fixture
+async def target(mongodb_url: str) -> AsyncIterator[Settings]:
+    """A second pair of fresh databases to restore into."""
+    tag = uuid.uuid4().hex[:12]
+    settings = Settings(mongodb_url=mongodb_url, db_name=f"r{tag}", grid_db_name=f"r{tag}_g")
+    yield settings
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    await client.drop_database(settings.db_name)
+    await client.drop_database(settings.grid_db_name)
+    await client.close()
+
+
+@pytest.fixture
+async def client(mongodb_url: str) -> AsyncIterator[AsyncMongoClient]:
+    c: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    yield c
+    await c.close()
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    path = tmp_path / "sample.dump"
+    build_sample(path)
+    return path
+
+
+SAMPLE_COUNTS = {
+    f"{db}.{coll}".replace("repository_grid.", "grid.").replace("repository.", "db."): len(docs)
+    for (db, coll), docs in sample_documents().items()
+}
+
+
+async def counts(client: AsyncMongoClient, settings: Settings) -> dict[str, int]:
+    out = {}
+    for prefix, name in (("db", settings.db_name), ("grid", settings.grid_db_name)):
+        for coll in await client[name].list_collection_names():
+            out[f"{prefix}.{coll}"] = await client[name][coll].count_documents({})
+    return {k: v for k, v in out.items() if v}
+
+
+async def populate(client: AsyncMongoClient, settings: Settings) -> dict[str, bytes]:
+    """Data in the repository layout, files through GridFS; returns the files' bytes by name."""
+    await create_project_indexes(client, settings)  # as the server has them
+    db, grid = client[settings.db_name], client[settings.grid_db_name]
+    bucket = AsyncGridFSBucket(grid)
+    files = {
+        "model/base/1": os.urandom(600_000),  # three chunks
+        "model/base2/1": b"PK\x03\x04 small zip",
+        "weights/base/1/conf-a": os.urandom(1000),
+        "strategy/fault-tolerant-fedavg": b"\x80\x04pickled",
+        "transformation/application.tests.categorical_transformation": b"\x80\x04t",
+        "empty/file": b"",
+    }
+    ids = {}
+    for name, data in files.items():
+        ids[name] = str(await bucket.upload_from_stream(name, io.BytesIO(data)))
+    await grid["fs.files"].update_one(
+        {"filename": "weights/base/1/conf-a"}, {"$set": {"training_id": "t1"}}
+    )
+    await db.models.insert_many(
+        [
+            {
+                "model_name": "base",
+                "model_version": "1",
+                "meta": {"library": "keras", "description": "é ünïcode"},
+                "model_id": ids["model/base/1"],
+            },
+            {"model_name": "base2", "model_version": "1", "meta": None, "model_id": None},
+        ]
+    )
+    await db.results.insert_one(
+        {
+            "model_name": "base",
+            "model_version": "1",
+            "training_id": "t1",
+            "configuration_id": "conf-a",
+            "results": {"rounds": "3", "accuracy": 0.24, "big": bson.Int64(2**40)},
+            "weights_id": ids["weights/base/1/conf-a"],
+        }
+    )
+    await db.strategies.insert_one(
+        {
+            "strategy_name": "fault-tolerant-fedavg",
+            "strategy_description": None,
+            "meta": {"a": "b"},
+            "strategy_id": ids["strategy/fault-tolerant-fedavg"],
+        }
+    )
+    await db.transformations.insert_one(
+        {
+            "id": "application.tests.categorical_transformation",
+            "description": "d",
+            "parameter_types": {"x": "int"},
+            "default_values": {"x": [1, 2.5, None, {"y": True}]},
+            "outputs": ["o"],
+            "needs": {"storage": 1, "RAM": 2.5, "GPU": False},
+            "storage_id": ids["transformation/application.tests.categorical_transformation"],
+        }
+    )
+    return files
+
+
+async def raw_snapshot(mongodb_url: str, settings: Settings) -> dict[str, list[bytes]]:
+    """Every document's exact bytes, by collection, in _id order."""
+    raw_client: AsyncMongoClient = AsyncMongoClient(mongodb_url, document_class=RawBSONDocument)
+    out: dict[str, list[bytes]] = {}
+    try:
+        for prefix, name in (("db", settings.db_name), ("grid", settings.grid_db_name)):
+            for coll in sorted(await raw_client[name].list_collection_names()):
+                cursor = raw_client[name][coll].find().sort("_id", 1)
+                out[f"{prefix}.{coll}"] = [doc.raw async for doc in cursor]
+    finally:
+        await raw_client.close()
+    return out
+
+
+@pytest.mark.parametrize("compress", [False, True])
+async def test_round_trip_is_identical_to_the_byte(
+    compress, client, settings, target, mongodb_url, tmp_path
+):
+    files = await populate(client, settings)
+    path = tmp_path / ("db.dump.gz" if compress else "db.dump")
+    report = await dump(settings, mongodb_url, path, compress=compress)
+    assert (path.read_bytes()[:2] == b"\x1f\x8b") is compress
+    # 600 kB is three chunks, four small files one each, the empty file none
+    assert report.namespaces["repository_grid.fs.chunks"] == 3 + 4
+    assert report.documents == sum(report.namespaces.values())
+
+    restored = await restore(target, mongodb_url, path)
+    assert restored.skipped == 0
+    assert {r.target for r in restored.namespaces.values()} >= {
+        f"{target.db_name}.models",
+        f"{target.grid_db_name}.fs.chunks",
+    }
+    assert all(r.complete and r.crc_checked for r in restored.namespaces.values())
+
+    before = await raw_snapshot(mongodb_url, settings)
+    after = await raw_snapshot(mongodb_url, target)
+    assert after == before
+    assert sum(len(v) for v in after.values()) == restored.documents
+
+    bucket = AsyncGridFSBucket(client[target.grid_db_name])
+    for name, data in files.items():
+        stream = await bucket.open_download_stream_by_name(name)
+        assert await stream.read() == data, name
+    weights = await client[target.grid_db_name]["fs.files"].find_one(
+        {"filename": "weights/base/1/conf-a"}
+    )
+    assert weights["training_id"] == "t1"
+
+
+async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tmp_path):
+    await populate(client, settings)
+    path = tmp_path / "db.dump"
+    await dump(settings, mongodb_url, path)
+    parsed = parse_strictly(path.read_bytes())
+    names = sorted(f"{m['db']}.{m['collection']}" for m in parsed["prelude"])
+    assert names == [
+        "repository.models",
+        "repository.results",
+        "repository.strategies",
+        "repository.transformations",
+        "repository_grid.fs.chunks",
+        "repository_grid.fs.files",
+    ]
+    models_meta = next(m for m in parsed["prelude"] if m["collection"] == "models")
+    assert '"unique":true' in models_meta["metadata"]
+    assert '"model_name":{"$numberInt":"1"}' in models_meta["metadata"]
+    assert models_meta["size"] > 0
+    assert [d["model_name"] for d in parsed["docs"]["repository.models"]] == ["base", "base2"]
+
+
+async def test_restore_builds_the_repository_layout_from_the_sample(
+    client, target, mongodb_url, sample
+):
+    report = await restore(target, mongodb_url, sample)
+    assert await counts(client, target) == SAMPLE_COUNTS
+    assert report.documents == sum(SAMPLE_COUNTS.values())
+    db, grid = client[target.db_name], client[target.grid_db_name]
+    model = await db.models.find_one({"model_name": "base2"})
+    stored = await grid["fs.files"].find_one({"_id": bson.ObjectId(model["model_id"])})
+    assert stored["filename"] == "model/base2/1"
+    indexes = {i["name"]: i async for i in await db.models.list_indexes()}
+    unique = [i for i in indexes.values() if i.get("unique")]
+    assert [list(i["key"]) for i in unique] == [["model_name", "model_version"]]
+    chunk_indexes = [i async for i in await grid["fs.chunks"].list_indexes()]
+    assert any(list(i["key"]) == ["files_id", "n"] and i.get("unique") for i in chunk_indexes)
+
+
+async def test_without_drop_existing_ids_are_skipped_and_counted(
+    client, target, mongodb_url, sample
+):
+    await restore(target, mongodb_url, sample)
+    db = client[target.db_name]
+    await db.models.delete_one({"model_name": "base2"})
+    await db.strategies.update_one({}, {"$set": {"strategy_description": "changed here"}})
+
+    report = await restore(target, mongodb_url, sample)
+    total = sum(SAMPLE_COUNTS.values())
+    assert report.documents == 1
+    assert report.skipped == total - 1
+    models = next(r for r in report.namespaces.values() if r.target.endswith(".models"))
+    assert (models.inserted, models.skipped) == (1, 1)
+    assert await counts(client, target) == SAMPLE_COUNTS
+    strategy = await db.strategies.find_one({})
+    assert strategy["strategy_description"] == "changed here"  # kept, not overwritten
+    assert any("skipped (their _id already existed)" in line for line in report.summary())
+
+
+async def test_drop_empties_each_restored_collection_first(client, target, mongodb_url, sample):
+    db = client[target.db_name]
+    await db.models.insert_one({"model_name": "stale", "model_version": "9"})
+    await db.strategies.insert_one({"strategy_name": "fault-tolerant-fedavg", "meta": {}})
+    report = await restore(target, mongodb_url, sample, drop=True)
+    assert report.skipped == 0
+    assert await db.models.find_one({"model_name": "stale"}) is None
+    assert await counts(client, target) == SAMPLE_COUNTS
+
+
+async def test_existing_duplicates_stop_the_restore_before_any_write(
+    client, target, mongodb_url, sample
+):
+    db = client[target.db_name]
+    await db.models.insert_many(
+        [{"model_name": "dup", "model_version": "1"}, {"model_name": "dup", "model_version": "1"}]
+    )
+    with pytest.raises(RestoreFailed) as info:
+        await restore(target, mongodb_url, sample)
+    assert info.value.report.written() == ["nothing was written"]
+    message = str(info.value)
+    assert "model_name+model_version" in message
+    assert "model_name='dup', model_version='1' (2 documents)" in message
+    assert await counts(client, target) == {"db.models": 2}
+
+
+async def test_an_archive_document_taking_an_existing_key_stops_and_is_reported(
+    client, target, mongodb_url, sample
+):
+    await restore(target, mongodb_url, sample)
+    db = client[target.db_name]
+    await db.strategies.delete_many({})
+    await db.strategies.insert_one({"strategy_name": "fault-tolerant-fedavg", "meta": {}})
+    with pytest.raises(RestoreFailed) as info:
+        await restore(target, mongodb_url, sample)
+    assert "fault-tolerant-fedavg" in str(info.value)
+    assert "already holds" in str(info.value)
+    written = info.value.report.written()
+    assert f"{target.db_name}.models: 0 documents (complete, CRC verified)" in written
+    assert await db.strategies.count_documents({}) == 1
+
+
+async def test_other_namespaces_are_skipped_and_listed(client, target, mongodb_url, tmp_path):
+    infos = [
+        CollectionInfo("admin", "system.version", metadata_json("system.version", [])),
+        CollectionInfo("repository", "models", metadata_json("models", [])),
+        CollectionInfo("elsewhere", "things", metadata_json("things", [])),
+    ]
+    path = tmp_path / "mixed.dump"
+    with path.open("wb") as out:
+        writer = ArchiveWriter(out, infos)
+        writer.write("admin", "system.version", [bson.encode({"_id": "featureCompatibility"})])
+        model = {"model_name": "a", "model_version": "1"}
+        writer.write("repository", "models", [bson.encode(model)])
+        writer.write("elsewhere", "things", [bson.encode({"_id": i}) for i in range(3)])
+        for info in infos:
+            writer.end(info.db, info.collection)
+        writer.finish()
+    report = await restore(target, mongodb_url, path)
+    assert report.skipped_namespaces == {"admin.system.version": 1, "elsewhere.things": 3}
+    assert report.documents == 1
+    assert "skipped namespaces (not the repository's): admin.system.version (1 document), " in (
+        "\n".join(report.summary())
+    )
+    assert "elsewhere" not in await client.list_database_names()
+
+
+async def test_indexes_from_the_metadata_are_created(client, target, mongodb_url, tmp_path):
+    library = {"v": 2, "key": {"meta.library": 1}, "name": "by_library"}
+    infos = [CollectionInfo("repository", "models", metadata_json("models", [library]))]
+    path = tmp_path / "idx.dump"
+    with path.open("wb") as out:
+        writer = ArchiveWriter(out, infos)
+        writer.end("repository", "models")
+        writer.finish()
+    report = await restore(target, mongodb_url, path)
+    indexes = {i["name"]: i async for i in await client[target.db_name].models.list_indexes()}
+    assert dict(indexes["by_library"]["key"]) == {"meta.library": 1}
+    assert f"{target.db_name}.models.by_library" in report.indexes_created
+
+
+async def test_restore_from_a_directory_dump(client, target, mongodb_url, tmp_path):
+    for (db, coll), docs in sample_documents().items():
+        folder = tmp_path / "dump" / db
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{coll}.bson").write_bytes(b"".join(bson.encode(d) for d in docs))
+        (folder / f"{coll}.metadata.json").write_text(metadata_json(coll, []))
+    report = await restore(target, mongodb_url, tmp_path / "dump")
+    assert await counts(client, target) == SAMPLE_COUNTS
+    assert not any(r.crc_checked for r in report.namespaces.values())
+
+
+async def test_seed_at_startup_restores_an_empty_repository(client, target, mongodb_url, sample):
+    # Indexes alone (as the server creates at startup) still count as empty.
+    await client[target.db_name].models.create_index("model_name")
+    report = await restore_if_empty(target, mongodb_url, sample)
+    assert report is not None
+    assert report.documents == sum(SAMPLE_COUNTS.values())
+    assert await counts(client, target) == SAMPLE_COUNTS
+
+
+async def test_seed_at_startup_leaves_a_non_empty_repository_alone(
+    client, target, mongodb_url, sample
+):
+    await client[target.grid_db_name]["fs.files"].insert_one({"filename": "x", "length": 0})
+    assert await restore_if_empty(target, mongodb_url, sample) is None
+    assert await counts(client, target) == {"grid.fs.files": 1}
+
+
+async def test_seed_at_startup_refuses_a_damaged_archive(target, mongodb_url, sample):
+    sample.write_bytes(sample.read_bytes()[:-10])
+    with pytest.raises(SeedError, match="truncated"):
+        await restore_if_empty(target, mongodb_url, sample)
