@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,36 +60,47 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    client: MongoClient, mongodb_url: str, log_dir: Path, env: dict[str, str] | None = None
+    client: MongoClient,
+    mongodb_url: str,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    prepare: Callable[[Database, Database], None] | None = None,
 ) -> Iterator[Server]:
-    """`flrepo serve` on a free port and two fresh databases, stopped and dropped after."""
+    """`flrepo serve` on a free port and two fresh databases, stopped and dropped after.
+
+    `prepare` gets the two databases before the server starts, to put data there first.
+    """
     tag = uuid.uuid4().hex[:12]
-    db_name, grid_name = f"rest{tag}", f"rest{tag}_grid"
+    db, grid = client[f"rest{tag}"], client[f"rest{tag}_grid"]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = log_dir / f"flrepo-{port}.log"
     environ = {
         **os.environ,
-        "FLREPO_DB_NAME": db_name,
-        "FLREPO_GRID_DB_NAME": grid_name,
+        "FLREPO_DB_NAME": db.name,
+        "FLREPO_GRID_DB_NAME": grid.name,
         **(env or {}),
     }
     command = [flrepo_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--mongodb-url", mongodb_url],
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        _wait_for_health(url, proc, log)
-        yield Server(url, client[db_name], client[grid_name], log)
+        if prepare is not None:
+            prepare(db, grid)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [*command, "--mongodb-url", mongodb_url],
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            _wait_for_health(url, proc, log)
+            yield Server(url, db, grid, log)
+        finally:
+            stop_process(proc)
     finally:
-        stop_process(proc)
-        client.drop_database(db_name)
-        client.drop_database(grid_name)
+        client.drop_database(db.name)
+        client.drop_database(grid.name)
 
 
 def _wait_for_health(url: str, proc: subprocess.Popen, log: Path) -> None:
