@@ -143,6 +143,7 @@ class StreamedUpload:
         self.reader = reader
         self.field = field
         self.part: Part | None = None
+        self.consumed = False
 
     @property
     def filename(self) -> str | None:
@@ -160,6 +161,12 @@ class StreamedUpload:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         async with self.reader.lock:
+            if self.consumed:  # its bytes are gone: a second read would yield an empty file
+                raise InvalidInput(
+                    f"the file in form field {self.field!r} was already read; "
+                    "an operation can use each file once"
+                )
+            self.consumed = True
             await self.open()
             while (chunk := await self.reader.read()) is not None:
                 yield chunk
