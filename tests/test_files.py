@@ -371,6 +371,30 @@ async def test_two_files_in_one_request_in_order(gql, client, grid):
     assert await grid_counts(grid) == (2, 3)
 
 
+async def test_one_file_used_twice_is_refused_the_second_time(gql, client, grid):
+    await gql.data(CREATE["model"])
+    await gql.data(CREATE["strategy"])
+    operations = {
+        "query": """mutation($f: Upload!) {
+          m: uploadModelFile(modelName: "m", modelVersion: "1", file: $f) { modelName }
+          s: uploadStrategyFile(strategyName: "s", file: $f) { strategyName } }""",
+        "variables": {"f": None},
+    }
+    boundary = uuid.uuid4().hex
+    parts = [FilePart("0", "a.bin", "application/zip", [b"model bytes"])]
+    body = b"".join(multipart_chunks(operations, {"0": ["variables.f"]}, parts, boundary))
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    reply = (await client.post("/graphql", content=body, headers=headers)).json()
+    error = only_error(reply)
+    assert error["path"] == ["s"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    model_file = (await gql.data(GET_MODEL_FILE))["model"]["file"]
+    assert model_file["length"] == len(b"model bytes")
+    strategy = await gql.data('{ strategy(strategyName: "s") { file { length } } }')
+    assert strategy["strategy"]["file"] is None  # not an empty file
+    assert await grid_counts(grid) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
