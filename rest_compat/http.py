@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
 from documents.files import FileStore
+from graph.validation import check_name
 from server.downloads import file_response
 from server.multipart import MultipartError, MultipartReader, StreamedUpload
 
@@ -78,12 +79,28 @@ def _guarded(handler: Handler) -> Handler:
             return await handler(request)
         except RequestInvalid as exc:
             return JSONResponse({"detail": exc.errors}, status_code=422)
+        except InvalidInput as exc:  # FastAPI's 422 is always a list of errors
+            error = {"type": "value_error", "loc": _location(request, exc), "msg": str(exc)}
+            return JSONResponse({"detail": [error]}, status_code=422)
         except RepositoryError as exc:
             return detail(STATUS.get(type(exc), 422), str(exc))
         except ClientDisconnect:
             return Response(status_code=400)
 
     return endpoint
+
+
+def _location(request: Request, exc: InvalidInput) -> list[str]:
+    """Where the invalid value was: the refused path or query parameter, else the body."""
+    if isinstance(exc, MultipartError):
+        return ["body", "file"]
+    for where, params in (("path", request.path_params), ("query", request.query_params)):
+        for name, value in params.items():
+            try:
+                check_name(value, name)
+            except InvalidInput:
+                return [where, name]
+    return ["body"]
 
 
 async def json_body(request: Request, model: type[B]) -> B:
