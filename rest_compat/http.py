@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from bson import ObjectId
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -69,6 +70,14 @@ class Endpoint:
 
 def detail(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to a request no route takes (404, 405): `{"detail": "Not Found"}`."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 def _guarded(handler: Handler) -> Handler:

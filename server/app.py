@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from documents.database import init_database
+from rest_compat.http import http_error
 from rest_compat.routes import routes as rest_routes
 from server import explorer
 from server.downloads import download_file
@@ -96,5 +98,6 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         *rest_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_exception_handler(HTTPException, http_error)  # 404 and 405 as FastAPI answers them
     app.add_middleware(AccessLog)
     return app
