@@ -89,7 +89,7 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     elif endpoint.response is not None:
         success["content"] = {"application/json": {"schema": endpoint.response}}
     elif endpoint.status == 201:
-        success["content"] = {"application/json": {"schema": {"nullable": True}}}
+        success["content"] = {"application/json": {"schema": {"type": "null"}}}
     responses = {str(endpoint.status): success}
     for status in endpoint.errors:
         responses[str(status)] = {
@@ -118,7 +118,7 @@ def openapi_document(endpoints: list[Endpoint], bodies: list[type[BaseModel]]) -
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, schemas)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",  # pydantic writes JSON Schema 2020-12, which 3.1 uses
         "info": {
             "title": "FL Repository REST API",
             "version": "1.0",
