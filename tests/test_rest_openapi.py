@@ -1,0 +1,92 @@
+"""`/openapi.json` is a valid OpenAPI document of every route of API.md §3; `/docs` shows it."""
+
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+pytest_plugins = ["rest_fixtures"]
+
+# API.md §3: (method, path, success status, failure statuses of the table)
+TABLE = [
+    ("POST", "/model", 201, (400, 422)),
+    ("PUT", "/model/{name}/{version}", 204, (404,)),
+    ("PUT", "/model/meta/{name}/{version}", 204, (404,)),
+    ("GET", "/model", 200, ()),
+    ("GET", "/model/meta", 200, (404,)),
+    ("GET", "/model/{name}/{version}", 200, (404,)),
+    ("DELETE", "/model/{name}/{version}", 204, (404,)),
+    ("GET", "/models/available", 200, ()),
+    ("GET", "/models/download/shell/{filename}", 200, ()),
+    ("GET", "/models/download/shell/{name}/{version}/{configuration_id}", 200, ()),
+    ("POST", "/training-results", 201, (400,)),
+    ("GET", "/training-results", 200, ()),
+    ("GET", "/training-results/{name}/{version}", 200, ()),
+    ("PUT", "/training-results/{name}/{version}/{training_id}/{configuration_id}", 204, (404,)),
+    ("GET", "/training-results/weights/{name}/{version}/{training_id}", 200, (404,)),
+    ("DELETE", "/training-results/{name}/{version}/{training_id}", 204, (404,)),
+    ("POST", "/strategy", 201, (400,)),
+    ("PUT", "/strategy/{name}", 204, (404,)),
+    ("PUT", "/strategy/meta/{name}", 204, (404,)),
+    ("GET", "/strategy", 200, ()),
+    ("GET", "/strategy/{name}", 200, (404,)),
+    ("DELETE", "/strategy/{name}", 204, (404,)),
+    ("POST", "/transformation", 201, (400,)),
+    ("PUT", "/transformation/{id}", 204, (404,)),
+    ("PUT", "/transformation/meta/{id}", 204, (404,)),
+    ("GET", "/transformation", 200, ()),
+    ("GET", "/transformation/{id}", 200, (404,)),
+    ("DELETE", "/transformation/{id}", 204, (404,)),
+]
+UPLOADS = {(m, p) for m, p, _, _ in TABLE if m == "PUT" and "/meta/" not in p and "{" in p}
+
+
+@pytest.fixture(scope="module")
+def document(rest_server):
+    response = requests.get(rest_server("/openapi.json"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()
+
+
+def test_the_document_is_valid_openapi(document):
+    assert document["openapi"].startswith("3.")
+    validate(document)
+
+
+@pytest.mark.parametrize(("method", "path", "success", "failures"), TABLE)
+def test_every_route_of_the_table_is_documented(document, method, path, success, failures):
+    assert path in document["paths"], sorted(document["paths"])
+    operation = document["paths"][path].get(method.lower())
+    assert operation is not None, (method, path, sorted(document["paths"][path]))
+    responses = operation["responses"]
+    assert str(success) in responses
+    for status in failures:
+        assert str(status) in responses, (method, path, status)
+    declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+    assert declared == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(UPLOADS))
+def test_uploads_are_documented_as_multipart_with_a_file_field(document, method, path):
+    body = document["paths"][path][method.lower()]["requestBody"]
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert "file" in schema["properties"]
+    assert "file" in schema["required"]
+
+
+def test_json_bodies_use_the_original_field_names(document):
+    schemas = document["components"]["schemas"]
+    create_model = document["paths"]["/model"]["post"]["requestBody"]["content"]
+    ref = create_model["application/json"]["schema"]["$ref"]
+    model = schemas[ref.rsplit("/", 1)[-1]]
+    assert {"model_name", "model_version"} <= set(model["required"])
+    needs = set(schemas["MachineCapabilitiesBody"]["properties"])
+    assert {"storage", "RAM", "GPU", "preinstalled_libraries", "available_models"} == needs
+
+
+def test_docs_page_shows_swagger_ui_on_the_document(rest_server):
+    response = requests.get(rest_server("/docs"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+    assert "swagger-ui" in response.text.lower()
