@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,12 +45,19 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="embedded database folder (./flrepo-data)")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the HTTP server until interrupted."""
     import uvicorn
 
     from server.app import create_app
 
+    # uvicorn shuts down on SIGTERM and then raises it again; with the default handler that
+    # kills the process on the spot, before the embedded database below is stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = settings_from(args)
     with database_url(settings) as url:
         app = create_app(settings, url)
