@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import math
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -131,12 +132,13 @@ def _collection_info(doc: dict[str, Any]) -> CollectionInfo:
     if not isinstance(db, str) or not isinstance(collection, str) or not collection:
         raise CorruptDumpError("a collection metadata document has no db or collection name")
     metadata = doc.get("metadata", "")
-    size = doc.get("size", 0)
     kind = doc.get("type") or "collection"
-    if not isinstance(metadata, str) or not isinstance(size, int) or not isinstance(kind, str):
+    if not isinstance(metadata, str) or not isinstance(kind, str):
         raise CorruptDumpError(f"the metadata document of {db}.{collection} has invalid fields")
-    info = CollectionInfo(db, collection, metadata, int(size), kind)
-    info.parsed()  # refuse unreadable metadata before anything is written
+    size = doc.get("size", 0)  # only informs progress; tolerate odd values
+    size = int(size) if isinstance(size, int | float) and math.isfinite(size) else 0
+    info = CollectionInfo(db, collection, metadata, size, kind)
+    info.indexes()  # refuse unreadable metadata before anything is written
     return info
 
 

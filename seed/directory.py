@@ -90,6 +90,7 @@ class DirectoryReader:
         for collection in sorted(set(data) | set(metadata)):
             text = _read_text(metadata[collection]) if collection in metadata else ""
             info = CollectionInfo(db, collection, text)
+            info.indexes()  # refuse unreadable metadata before anything is written
             kind = info.parsed().get("type") or "collection"
             if kind != "collection" and collection not in data:
                 continue  # views and the like hold no documents

@@ -36,10 +36,15 @@ class CollectionInfo:
         """Index specifications from the metadata, `_id_` and the obsolete `ns` left out."""
         out = []
         for index in self.parsed().get("indexes") or []:
-            if not isinstance(index, dict) or "key" not in index or "name" not in index:
-                raise CorruptDumpError(f"metadata of {self.namespace} has an invalid index entry")
-            if index["name"] == "_id_":
+            if isinstance(index, dict) and index.get("key") == {"_id": 1}:
                 continue
+            if (
+                not isinstance(index, dict)
+                or not isinstance(index.get("key"), dict)
+                or not index["key"]
+                or not isinstance(index.get("name"), str)
+            ):
+                raise CorruptDumpError(f"metadata of {self.namespace} has an invalid index entry")
             out.append({k: v for k, v in index.items() if k not in ("ns", "v")})
         return out
 

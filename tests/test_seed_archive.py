@@ -197,7 +197,10 @@ def parse_strictly(data: bytes) -> dict:
 def write_sample(stream) -> None:
     infos = [
         CollectionInfo(
-            "repository", "models", metadata_json("models", [{"v": 2, "key": {"_id": 1}}]), 99
+            "repository",
+            "models",
+            metadata_json("models", [{"v": 2, "key": {"_id": 1}, "name": "_id_"}]),
+            99,
         ),
         CollectionInfo("repository", "results", metadata_json("results", []), 0),
         CollectionInfo("repository_grid", "fs.chunks", metadata_json("fs.chunks", []), 2**40),
@@ -344,3 +347,17 @@ def test_collection_without_end_marker(tmp_path):
     blocks = [b for b in INTERLEAVED if b != ("repository", "strategies", None)]
     message = corrupt(tmp_path, hand_built(blocks, PRELUDE))
     assert "repository.strategies" in message
+
+
+def test_unreadable_metadata_is_refused_when_opening(tmp_path, monkeypatch):
+    broken = META.replace('"name":"model_name_1_model_version_1"', '"nom":"x"')
+    assert broken != META
+    monkeypatch.setitem(globals(), "META", broken)
+    path = tmp_path / "meta.dump"
+    path.write_bytes(hand_built(INTERLEAVED, PRELUDE))
+    with pytest.raises(CorruptDumpError, match="invalid index entry"):
+        open_archive(path)
+    monkeypatch.setitem(globals(), "META", "{not json")
+    path.write_bytes(hand_built(INTERLEAVED, PRELUDE))
+    with pytest.raises(CorruptDumpError, match="not Extended JSON"):
+        open_archive(path)
