@@ -186,7 +186,8 @@ def test_delete_result_removes_its_weights(rest_server, uid):
     create_result(rest_server, uid, "run-1")
     create_result(rest_server, uid, "run-2")
     put_file(rest_server(f"/training-results/{uid}/1/run-1/cfg"), b"w" * 1000).raise_for_status()
-    weights_id = ObjectId(rest_server.db.results.find_one({"training_id": "run-1"})["weights_id"])
+    stored = rest_server.db.results.find_one({"model_name": uid, "training_id": "run-1"})
+    weights_id = ObjectId(stored["weights_id"])
 
     assert_no_content(requests.delete(rest_server(f"/training-results/{uid}/1/run-1")))
     assert [r["training_id"] for r in rest_server.db.results.find({"model_name": uid})] == ["run-2"]
