@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -17,7 +16,14 @@ from seed.archive import ArchiveWriter
 from seed.bsonio import split_documents
 from seed.errors import SeedError
 from seed.metadata import CollectionInfo, metadata_json
-from seed.restore import CANONICAL_DB, CANONICAL_GRID_DB, format_bytes, plural
+from seed.restore import (
+    CANONICAL_DB,
+    CANONICAL_GRID_DB,
+    connect,
+    database_message,
+    format_bytes,
+    plural,
+)
 from server.settings import Settings
 
 TOOL_VERSION = "flrepo-seed 0.1.0"
@@ -103,16 +109,14 @@ async def dump(
     """
     report = DumpReport(str(path), compress)
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    client: AsyncMongoClient = AsyncMongoClient(
-        mongodb_url, serverSelectionTimeoutMS=10_000, document_class=dict
-    )
+    client = connect(mongodb_url)
     try:
         try:
             server_version = (await client.server_info()).get("version", "")
             plan = await _collections(client[settings.db_name], CANONICAL_DB)
             plan += await _collections(client[settings.grid_db_name], CANONICAL_GRID_DB)
         except PyMongoError as exc:
-            raise SeedError(f"cannot read the database: {exc}") from None
+            raise SeedError(f"cannot read the database: {database_message(exc)}") from None
         total = sum(info.size for info, _ in plan)
         try:
             with _output(partial, compress) as out:
@@ -129,7 +133,7 @@ async def dump(
                 report.documents, report.nbytes = writer.documents, writer.nbytes
             partial.replace(path)
         except PyMongoError as exc:
-            raise SeedError(f"database error while dumping: {exc}") from None
+            raise SeedError(f"database error while dumping: {database_message(exc)}") from None
         except OSError as exc:
             raise SeedError(f"cannot write {path}: {exc.strerror or exc}") from None
         report.file_bytes = path.stat().st_size

@@ -1,6 +1,8 @@
 """Restoring the repository's namespaces from an archive or a dump directory."""
 
+import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +13,7 @@ from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 from seed.errors import CorruptDumpError, SeedError, UniqueIndexError
 from seed.events import CollectionEnd, Documents, DumpSource
@@ -134,6 +136,23 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def database_message(exc: PyMongoError) -> str:
+    """The server's own error message, without the reply document pymongo appends."""
+    if isinstance(exc, OperationFailure) and isinstance(exc.details, dict):
+        message = exc.details.get("errmsg")
+        if message:
+            return f"{message} ({exc.details.get('codeName', exc.code)})"
+    text = str(exc).split(", full error:")[0].split(", Timeout:")[0]
+    return re.sub(r" \(configured timeouts: [^)]*\)", "", text)
+
+
+def connect(mongodb_url: str) -> AsyncMongoClient:
+    """A client that gives up on an unreachable server after 10 s unless the URL says otherwise."""
+    if "serverselectiontimeoutms" in mongodb_url.lower():
+        return AsyncMongoClient(mongodb_url)
+    return AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
+
+
 def format_bytes(n: int) -> str:
     value = float(n)
     for unit in ("bytes", "KiB", "MiB", "GiB"):
@@ -182,13 +201,13 @@ async def restore(
     (RestoreFailed once anything may have been written) with a one-line reason.
     """
     source = open_dump(path)
-    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
+    client: AsyncMongoClient = connect(mongodb_url)
     report = RestoreReport(source=str(path), dropped=drop)
     try:
         try:
             await client.admin.command("ping")
         except PyMongoError as exc:
-            raise SeedError(f"cannot reach the database: {exc}") from None
+            raise SeedError(f"cannot reach the database: {database_message(exc)}") from None
         run = _Restore(client, settings, source, report, drop, progress)
         try:
             await run.prepare()
@@ -201,7 +220,12 @@ async def restore(
             raise RestoreFailed(str(exc), report) from None
         except PyMongoError as exc:
             await run.roll_back()
-            raise RestoreFailed(f"database error: {exc}", report) from None
+            raise RestoreFailed(f"database error: {database_message(exc)}", report) from None
+        except asyncio.CancelledError:  # Ctrl-C: still take back what is unverified
+            await run.roll_back()
+            for line in report.written():
+                log.warning("restore interrupted; written before: %s", line)
+            raise
         return report
     finally:
         source.close()
@@ -350,7 +374,11 @@ class _Restore:
                     deleted = await collection.delete_many({"_id": {"$in": chunk}})
                     result.removed += deleted.deleted_count
             except PyMongoError as exc:
-                log.warning("could not remove unverified documents of %s: %s", result.target, exc)
+                log.warning(
+                    "could not remove unverified documents of %s: %s",
+                    result.target,
+                    database_message(exc),
+                )
 
 
 def _with_id(raw: bytes) -> RawBSONDocument:
@@ -390,11 +418,11 @@ async def restore_if_empty(
 
     Raises SeedError (one-line message) if the archive is damaged or the restore fails.
     """
-    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
+    client: AsyncMongoClient = connect(mongodb_url)
     try:
         empty = await repository_is_empty(client, settings)
     except PyMongoError as exc:
-        raise SeedError(f"cannot reach the database: {exc}") from None
+        raise SeedError(f"cannot reach the database: {database_message(exc)}") from None
     finally:
         await client.close()
     if not empty:
