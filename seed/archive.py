@@ -3,6 +3,7 @@
 import gzip
 import io
 import math
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,6 +21,11 @@ MAGIC = struct.pack("<I", 0x8199E26D)
 GZIP_MAGIC = b"\x1f\x8b"
 FORMAT_VERSION = "0.1"
 READ_BUFFER = 1024 * 1024
+
+
+# mongorestore parses the header's server version as major.minor.patch and refuses otherwise.
+DEFAULT_SERVER_VERSION = "7.0.0"
+_VERSION = re.compile(r"\d+\.\d+\.\d+([-+].*)?")
 
 
 def _int32_or_64(value: int) -> int | Int64:
@@ -189,7 +195,7 @@ class ArchiveWriter:
         self,
         stream: BinaryIO,
         collections: Iterable[CollectionInfo],
-        server_version: str = "",
+        server_version: str = DEFAULT_SERVER_VERSION,
         tool_version: str = "flrepo-seed",
     ):
         self._out = stream
@@ -202,7 +208,9 @@ class ArchiveWriter:
         header = {
             "concurrent_collections": 1,
             "version": FORMAT_VERSION,
-            "server_version": server_version,
+            "server_version": (
+                server_version if _VERSION.fullmatch(server_version) else DEFAULT_SERVER_VERSION
+            ),
             "tool_version": tool_version,
         }
         stream.write(MAGIC)

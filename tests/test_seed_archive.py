@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import re
 import struct
 from pathlib import Path
 
@@ -158,6 +159,7 @@ def parse_strictly(data: bytes) -> dict:
     assert stream.read(4) == MAGIC
     header = bson.decode(doc_or_term())
     assert header["version"] == "0.1"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", header["server_version"])  # mongorestore parses it
     assert set(header) == {"concurrent_collections", "version", "server_version", "tool_version"}
     assert isinstance(header["concurrent_collections"], int)
     prelude = []
@@ -255,6 +257,13 @@ def test_writer_then_reader_round_trip(tmp_path):
         "repository.results": 0,
         "repository_grid.fs.chunks": 4,
     }
+
+
+def test_writer_puts_a_parsable_server_version_in_the_header():
+    for given, written in (("8.2.11", "8.2.11"), ("", "7.0.0"), ("8.2", "7.0.0")):
+        buffer = io.BytesIO()
+        ArchiveWriter(buffer, [], server_version=given).finish()
+        assert parse_strictly(buffer.getvalue())["header"]["server_version"] == written
 
 
 def test_writer_refuses_unknown_or_unfinished_collections():
