@@ -1,6 +1,7 @@
 """Restoring the repository's namespaces from an archive or a dump directory."""
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
 from seed.errors import CorruptDumpError, SeedError, UniqueIndexError
 from seed.events import CollectionEnd, Documents, DumpSource
@@ -277,6 +278,11 @@ class _Restore:
         if self.drop:
             for target in targets:
                 await self._collection(target).drop()
+        for target in targets:  # empty collections are part of the dump too
+            db, collection = _split(target)
+            if collection not in await self.client[db].list_collection_names():
+                with contextlib.suppress(CollectionInvalid):
+                    await self.client[db].create_collection(collection)
         dump_unique = []
         for info in infos:
             target = self.targets[info.namespace]

@@ -299,15 +299,22 @@ async def test_other_namespaces_are_skipped_and_listed(client, target, mongodb_u
     assert "elsewhere" not in await client.list_database_names()
 
 
-async def test_indexes_from_the_metadata_are_created(client, target, mongodb_url, tmp_path):
+async def test_indexes_and_empty_collections_from_the_metadata_are_created(
+    client, target, mongodb_url, tmp_path
+):
     library = {"v": 2, "key": {"meta.library": 1}, "name": "by_library"}
-    infos = [CollectionInfo("repository", "models", metadata_json("models", [library]))]
+    infos = [
+        CollectionInfo("repository", "models", metadata_json("models", [library])),
+        CollectionInfo("repository_grid", "extra", metadata_json("extra", [])),  # empty
+    ]
     path = tmp_path / "idx.dump"
     with path.open("wb") as out:
         writer = ArchiveWriter(out, infos)
         writer.end("repository", "models")
+        writer.end("repository_grid", "extra")
         writer.finish()
     report = await restore(target, mongodb_url, path)
+    assert "extra" in await client[target.grid_db_name].list_collection_names()
     indexes = {i["name"]: i async for i in await client[target.db_name].models.list_indexes()}
     assert dict(indexes["by_library"]["key"]) == {"meta.library": 1}
     assert f"{target.db_name}.models.by_library" in report.indexes_created
