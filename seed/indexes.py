@@ -46,13 +46,21 @@ def project_unique_keys(settings: Settings) -> list[UniqueKey]:
 
 
 async def create_project_indexes(client: AsyncMongoClient, settings: Settings) -> None:
-    """Create the project's own indexes exactly as the server does at startup."""
-    from documents.database import init_database
+    """Create the indexes the server creates at startup (documents.database.init_database).
 
+    Made from the same declarations, but without binding the documents to `client`:
+    a restore inside a running server must not leave them on its short-lived client.
+    """
+    from documents.database import DOCUMENTS
+    from documents.files import FileStore
+
+    db = client[settings.db_name]
     try:
-        await init_database(
-            client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
-        )
+        for document in DOCUMENTS:
+            indexes = list(getattr(document.Settings, "indexes", []))
+            if indexes:
+                await db[document.Settings.name].create_indexes(indexes)
+        await FileStore(client[settings.grid_db_name], settings.max_upload_bytes).create_indexes()
     except DuplicateKeyError as exc:
         raise UniqueIndexError(describe_duplicate_error(exc)) from None
 

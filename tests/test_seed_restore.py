@@ -13,6 +13,8 @@ from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient
 from test_seed_archive import parse_strictly
 
+from documents.database import init_database
+from documents.ml_model import MLModel
 from seed.archive import ArchiveWriter
 from seed.dump import dump
 from seed.errors import SeedError
@@ -329,6 +331,16 @@ async def test_restore_from_a_directory_dump(client, target, mongodb_url, tmp_pa
     report = await restore(target, mongodb_url, tmp_path / "dump")
     assert await counts(client, target) == SAMPLE_COUNTS
     assert not any(r.crc_checked for r in report.namespaces.values())
+
+
+async def test_restore_leaves_the_documents_bound_to_the_server_client(
+    client, settings, target, mongodb_url, sample
+):
+    await init_database(client, settings.db_name, settings.grid_db_name, 2**20)
+    await restore(target, mongodb_url, sample)
+    collection = MLModel.get_pymongo_collection()
+    assert collection.database.name == settings.db_name
+    assert await collection.count_documents({}) == 0  # the server's client still works
 
 
 async def test_seed_at_startup_restores_an_empty_repository(client, target, mongodb_url, sample):
