@@ -84,6 +84,11 @@ def _guarded(handler: Handler) -> Handler:
     """Domain errors and invalid input become 4xx answers in FastAPI's shape."""
 
     async def endpoint(request: Request) -> Response:
+        if b"%2f" in request.scope.get("raw_path", b"").lower():
+            # The server decodes the path before routing, so a name holding an encoded '/'
+            # would be split into other parameters (DELETE /model/a%2F1 deleting model a
+            # version 1). No name may hold a '/': no route takes such a path.
+            return detail(404, "Not Found")
         try:
             return await handler(request)
         except RequestInvalid as exc:
