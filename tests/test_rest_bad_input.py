@@ -336,6 +336,26 @@ def test_unrouted_requests_answer_in_fastapi_shape(rest_server, targets, method,
     assert rest_server.snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "kind"),
+    [
+        ("DELETE", "/model/{model}%2F1", None),  # decoded: DELETE /model/NAME/1
+        ("DELETE", "/training-results/{model}/1%2Frun", None),  # .../NAME/1/run
+        ("PUT", "/model/meta%2F{model}/1", "file"),  # PUT /model/meta/NAME/1
+        ("PUT", "/strategy/meta%2F{strategy}", "strategy meta"),  # PUT /strategy/meta/NAME
+        ("PUT", "/transformation/meta%2F{transformation}", "transformation meta"),
+        ("GET", "/model/{model}%2f1", None),
+    ],
+)
+def test_an_encoded_slash_never_reaches_another_route(rest_server, targets, method, path, kind):
+    """No name holds a '/', so a %2F is refused rather than read as a path separator."""
+    url = rest_server(path.format(**vars(targets)))
+    before = rest_server.snapshot()
+    response = send(method, url, kind, targets.transformation)
+    assert_detail(response, 404)
+    assert rest_server.snapshot() == before
+
+
 def test_bad_names_in_the_query_are_422(rest_server, targets):
     for params in (
         {"model_name": targets.model + "\x01", "model_version": "1"},
