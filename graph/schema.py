@@ -4,6 +4,7 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.errors import ErrorCodes
@@ -16,7 +17,9 @@ from graph.inputs import (
 )
 from graph.resolvers import files, models, results, strategies, transformations
 from graph.types import (
+    LONG_SCALAR,
     Info,
+    Long,
     Model,
     StoredFile,
     Strategy,
@@ -205,4 +208,9 @@ class RepositorySchema(strawberry.Schema):
         pass
 
 
-schema = RepositorySchema(query=Query, mutation=Mutation, extensions=[ErrorCodes])
+schema = RepositorySchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[ErrorCodes],
+    config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
+)

@@ -10,8 +10,9 @@ from documents import ml_model, strategy, training_result, transformation
 from documents.files import StoredFile as StoredFileRecord
 from graph.context import Context
 
-Long = strawberry.scalar(
-    NewType("Long", int),
+Long = NewType("Long", int)
+LONG_SCALAR = strawberry.scalar(
+    name="Long",
     description="An integer that may exceed 32 bits (file sizes), as a JSON number",
     serialize=int,
     parse_value=int,
@@ -24,7 +25,7 @@ Info = strawberry.Info[Context, None]
 class StoredFile:
     id: strawberry.ID = strawberry.field(description="Hex ObjectId of the GridFS file")
     filename: str
-    length: Long  # type: ignore[valid-type]
+    length: Long
     upload_date: datetime
     sha256: str | None = strawberry.field(description="Null for files stored without a hash")
     content_type: str | None
