@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from documents.errors import InvalidInput
 
@@ -65,7 +66,10 @@ class MultipartReader:
         while not self._events:
             if self._ended:
                 return ("end", None)
-            chunk = await anext(self._stream, None)
+            try:
+                chunk = await anext(self._stream, None)
+            except ClientDisconnect:
+                raise MultipartError("the client disconnected mid-body") from None
             if chunk is None:
                 raise MultipartError("the multipart body ended before its closing boundary")
             try:
