@@ -8,6 +8,7 @@ own messages instead (PYTEST_DONT_REWRITE).
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -93,6 +94,7 @@ def running_server(
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         try:
             _wait_for_health(url, proc, log)
@@ -102,6 +104,14 @@ def running_server(
     finally:
         client.drop_database(db.name)
         client.drop_database(grid.name)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the server gets SIGTERM should the test run be killed before it stops it."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_for_health(url: str, proc: subprocess.Popen, log: Path) -> None:
