@@ -1,8 +1,8 @@
 """Bad input on every write route: a 4xx in FastAPI's shape, and nothing written.
 
-Each test first creates the things its route writes to (with a file, so that a replaced or
-deleted file would show), then takes a snapshot of every stored document and checks that the
-refused request left it as it was.
+The module first creates what the routes write to (each with a file, so that a replaced or
+deleted file would show); each test takes a snapshot of every stored document and checks that
+its refused request left it as it was.
 """
 
 import os
