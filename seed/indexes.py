@@ -46,21 +46,11 @@ def project_unique_keys(settings: Settings) -> list[UniqueKey]:
 
 
 async def create_project_indexes(client: AsyncMongoClient, settings: Settings) -> None:
-    """Create the indexes the server creates at startup (documents.database.init_database).
+    """The indexes the server creates at startup, named duplicates instead of an exception."""
+    from documents.database import create_indexes
 
-    Made from the same declarations, but without binding the documents to `client`:
-    a restore inside a running server must not leave them on its short-lived client.
-    """
-    from documents.database import DOCUMENTS
-    from documents.files import FileStore
-
-    db = client[settings.db_name]
     try:
-        for document in DOCUMENTS:
-            indexes = list(getattr(document.Settings, "indexes", []))
-            if indexes:
-                await db[document.Settings.name].create_indexes(indexes)
-        await FileStore(client[settings.grid_db_name], settings.max_upload_bytes).create_indexes()
+        await create_indexes(client, settings.db_name, settings.grid_db_name)
     except DuplicateKeyError as exc:
         raise UniqueIndexError(describe_duplicate_error(exc)) from None
 
