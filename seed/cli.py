@@ -8,8 +8,9 @@ from pathlib import Path
 from seed.dump import dump
 from seed.errors import SeedError
 from seed.progress import byte_progress
-from seed.restore import RestoreFailed, restore
+from seed.restore import RestoreFailed, restore, restore_if_empty
 from server.cli import add_database_options, database_url, settings_from
+from server.settings import Settings
 
 
 def _fail(exc: SeedError, restoring: bool = False) -> int:
@@ -36,6 +37,17 @@ def restore_command(args: argparse.Namespace) -> int:
         return _fail(exc, restoring=True)
     print("\n".join(report.summary()))
     return 0
+
+
+def seed_if_empty(settings: Settings, url: str) -> bool:
+    """`serve --seed`: restore the archive if the repository is empty; False if that failed."""
+    assert settings.seed_archive is not None
+    try:
+        asyncio.run(restore_if_empty(settings, url, settings.seed_archive))
+    except SeedError as exc:
+        _fail(exc, restoring=True)
+        return False
+    return True
 
 
 def dump_command(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """Environment settings, overridden by whichever flags were given."""
     given = {
         key: value
-        for key in ("host", "port", "mongodb_url", "data_dir")
+        for key in ("host", "port", "mongodb_url", "data_dir", "seed_archive")
         if (value := getattr(args, key, None)) is not None
     }
     return Settings().model_copy(update=given)
@@ -60,6 +60,11 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = settings_from(args)
     with database_url(settings) as url:
+        if settings.seed_archive is not None:
+            from seed.cli import seed_if_empty
+
+            if not seed_if_empty(settings, url):
+                return 1
         app = create_app(settings, url)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
@@ -93,9 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
