@@ -22,7 +22,7 @@ FROM ${NODE_IMAGE} AS explorer
 WORKDIR /src/explorer
 # The lock file alone decides the dependencies; copying it first keeps the
 # `npm ci` layer cached while only the front-end sources change.
-COPY explorer/package.json explorer/package-lock.json ./
+COPY explorer/package.json explorer/package-lock.json explorer/.npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY explorer/ ./
 # The build writes into ../server/static, i.e. /src/server/static.
