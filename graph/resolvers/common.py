@@ -62,10 +62,19 @@ async def attach_file(
     if await collection.find_one(query, {"_id": 1}) is None:
         raise NotFound(f"{what} does not exist")
     stored = await files.put(filename, source, extra)
-    old = await collection.find_one_and_update(query, {"$set": {id_field: stored.id}})
-    if old is None:  # deleted while the upload ran
-        await files.delete(stored.id)
-        raise NotFound(f"{what} does not exist")
+    while True:
+        old = await collection.find_one(query)
+        if old is None:  # deleted while the upload ran
+            await files.delete(stored.id)
+            raise NotFound(f"{what} does not exist")
+        # Swap only if no other upload swapped first, so that concurrent uploads each delete
+        # the file they replaced. (find_one_and_update's pre-image is not enough: SecantusDB
+        # can hand the same pre-image to two concurrent calls, orphaning a file.)
+        swapped = await collection.update_one(
+            {"_id": old["_id"], id_field: old.get(id_field)}, {"$set": {id_field: stored.id}}
+        )
+        if swapped.matched_count:
+            break
     await files.delete(old.get(id_field))
     old[id_field] = stored.id
     return cls.model_validate(old)
