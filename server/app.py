@@ -1,5 +1,6 @@
 """The ASGI application: GraphQL, file downloads, health checks, around one MongoDB client."""
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -23,6 +24,8 @@ from server.graphql_view import GraphQLView
 from server.settings import Settings
 
 log = logging.getLogger("flrepo")
+READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
+SELECTION_TIMEOUT = {"serverSelectionTimeoutMS": 5000}  # unless the URL sets its own
 access_log = logging.getLogger("flrepo.access")
 
 
@@ -31,11 +34,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """200 when the database answers ping within READY_TIMEOUT_S, else 503."""
     client: AsyncMongoClient = request.app.state.client
     try:
-        await client.admin.command("ping")
-    except PyMongoError as exc:
-        return JSONResponse({"status": "database unavailable", "detail": str(exc)}, 503)
+        await asyncio.wait_for(client.admin.command("ping"), READY_TIMEOUT_S)
+    except (PyMongoError, TimeoutError):
+        return JSONResponse({"status": "database unavailable"}, 503)
     return JSONResponse({"status": "ready"})
 
 
@@ -75,7 +79,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client: AsyncMongoClient = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=5000)
+        options = {} if "serverselectiontimeoutms" in mongodb_url.lower() else SELECTION_TIMEOUT
+        client: AsyncMongoClient = AsyncMongoClient(mongodb_url, **options)
         try:
             app.state.client = client
             app.state.settings = settings

@@ -41,9 +41,7 @@ def mongodb_url() -> Iterator[str]:
 async def settings(mongodb_url: str) -> AsyncIterator[Settings]:
     """Settings naming two fresh databases, dropped after the test."""
     tag = uuid.uuid4().hex[:12]
-    settings = Settings(
-        mongodb_url=mongodb_url, db_name=f"t{tag}", grid_db_name=f"t{tag}_grid"
-    )
+    settings = Settings(mongodb_url=mongodb_url, db_name=f"t{tag}", grid_db_name=f"t{tag}_grid")
     yield settings
     client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
     try:

@@ -113,6 +113,9 @@ async def upload_model_file(
 
 async def delete_model(files: FileStore, model_name: str, model_version: str) -> bool:
     return await delete_with_file(
-        files, MLModel, model_key(model_name, model_version), "model_id",
+        files,
+        MLModel,
+        model_key(model_name, model_version),
+        "model_id",
         _what(model_name, model_version),
     )
