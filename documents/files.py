@@ -20,6 +20,8 @@ from documents.errors import TooLarge
 
 log = logging.getLogger(__name__)
 
+CHUNKS_PER_READ = 32  # 8 MiB of default-sized chunks per database round trip
+
 # Fields GridFS itself writes; everything else on an `fs.files` document is ours or the original's.
 _GRIDFS_FIELDS = {"_id", "filename", "length", "chunkSize", "uploadDate", "metadata", "md5"}
 
@@ -78,14 +80,13 @@ class FileStore:
     def __init__(self, db: AsyncDatabase, max_bytes: int) -> None:
         self.bucket = AsyncGridFSBucket(db)
         self.files = db["fs.files"]
+        self.chunks = db["fs.chunks"]
         self.max_bytes = max_bytes
 
     async def create_indexes(self) -> None:
         """GridFS's standard indexes, which listings and downloads rely on."""
         await self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
-        await self.files.database["fs.chunks"].create_index(
-            [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
-        )
+        await self.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
 
     async def put(
         self,
@@ -150,19 +151,30 @@ class FileStore:
         return StoredFile.from_document(docs[0]) if docs else None
 
     async def stream(self, file_id: str) -> AsyncIterator[bytes]:
-        """The file's bytes, one GridFS chunk at a time."""
-        try:
-            grid_out = await self.bucket.open_download_stream(object_id(file_id))
-        except NoFile:
+        """The file's bytes, chunk by chunk, fetched a bounded range of chunks at a time.
+
+        Asking for ranges rather than one cursor over all chunks keeps the database from
+        holding a whole multi-gigabyte result (the embedded database materialises results).
+        """
+        record = await self.get(file_id)
+        if record is None:
             return
-        try:
-            while chunk := await grid_out.readchunk():
-                yield chunk
-        except CorruptGridFile:
-            log.error("file %s changed or vanished while it was being read", file_id)
-            raise
-        finally:
-            await grid_out.close()
+        oid = object_id(file_id)
+        expected = -(-record.length // record.chunk_size) if record.chunk_size else 0
+        n = 0
+        while n < expected:
+            first = n
+            query = {"files_id": oid, "n": {"$gte": n, "$lt": n + CHUNKS_PER_READ}}
+            for doc in await self.chunks.find(query).sort("n", ASCENDING).to_list():
+                if doc["n"] != n:
+                    break
+                yield doc["data"]
+                n += 1
+            if n == first:
+                break
+        if n != expected:
+            log.error("file %s is missing chunk %d of %d", file_id, n, expected)
+            raise CorruptGridFile(f"file {file_id} is missing chunk {n}")
 
     async def delete(self, file_id: str | None) -> None:
         """Delete the file if it exists; a null or dangling id is not an error."""
