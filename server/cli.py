@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from server.embedded import EmbeddedDatabaseError, embedded_database
+from server.embedded import DatabaseError, embedded_database, require_database
 from server.settings import Settings
 
 log = logging.getLogger("flrepo")
@@ -60,6 +60,8 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = settings_from(args)
     with database_url(settings) as url:
+        if settings.mongodb_url:
+            require_database(url)  # one clear line, not a startup traceback
         if settings.seed_archive is not None:
             from seed.cli import seed_if_empty
 
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except EmbeddedDatabaseError as exc:
+    except DatabaseError as exc:
         print(f"flrepo: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import IO
 
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.uri_parser import parse_uri
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 15.0
 
 
-class EmbeddedDatabaseError(RuntimeError):
-    """The embedded database could not be started (the message says why)."""
+class DatabaseError(RuntimeError):
+    """The database could not be started or reached (the message says why, in one line)."""
 
 
 def free_port() -> int:
@@ -36,7 +38,7 @@ def secantus_command() -> str:
     beside = Path(sys.executable).parent / "secantusd-py"
     found = str(beside) if beside.exists() else shutil.which("secantusd-py")
     if not found:
-        raise EmbeddedDatabaseError(
+        raise DatabaseError(
             "secantusd-py was not found; install the project with pip, or set FLREPO_MONGODB_URL"
         )
     return found
@@ -56,16 +58,31 @@ def wait_for_ping(url: str, timeout_s: float, proc: subprocess.Popen | None = No
     with MongoClient(url, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
         while True:
             if proc is not None and proc.poll() is not None:
-                raise EmbeddedDatabaseError(f"the database exited with code {proc.returncode}")
+                raise DatabaseError(f"the database exited with code {proc.returncode}")
             try:
                 client.admin.command("ping")
                 return
             except PyMongoError:
                 if time.monotonic() > deadline:
-                    raise EmbeddedDatabaseError(
+                    raise DatabaseError(
                         f"the database did not answer within {timeout_s:.0f} s"
                     ) from None
                 time.sleep(0.1)
+
+
+def require_database(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Return once the MongoDB at `url` answers ping; else a DatabaseError naming its hosts."""
+    try:
+        hosts = ", ".join(f"{host}:{port}" for host, port in parse_uri(url)["nodelist"])
+    except (ConfigurationError, ValueError) as exc:
+        raise DatabaseError(f"the MongoDB URL is not valid: {exc}") from None
+    try:
+        wait_for_ping(url, timeout_s)
+    except DatabaseError:
+        raise DatabaseError(
+            f"MongoDB at {hosts or url} did not answer within {timeout_s:.0f} s; "
+            "check FLREPO_MONGODB_URL (or --mongodb-url)"
+        ) from None
 
 
 def stop_process(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -89,7 +106,7 @@ def _lock(data_dir: Path) -> IO[str]:
         lock_file.seek(0)
         holder = lock_file.read().strip() or "another process"
         lock_file.close()
-        raise EmbeddedDatabaseError(
+        raise DatabaseError(
             f"the data dir {data_dir} is in use by {holder}; stop it first, "
             "or choose another folder with --data-dir"
         ) from None
@@ -124,8 +141,8 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
         try:
             try:
                 wait_for_ping(url, START_TIMEOUT_S, proc)
-            except EmbeddedDatabaseError as exc:
-                raise EmbeddedDatabaseError(f"{exc}; see {log_path}") from None
+            except DatabaseError as exc:
+                raise DatabaseError(f"{exc}; see {log_path}") from None
             yield url
         finally:
             stop_process(proc)

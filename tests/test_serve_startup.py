@@ -1,4 +1,4 @@
-"""`flrepo serve --seed`: a real server process seeds an empty repository, and only an empty one."""
+"""`flrepo serve` start-up: seeding an empty repository (only an empty one), refusing bad URLs."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.embedded import free_port
+from server.embedded import DatabaseError, free_port, require_database
 
 FLREPO = str(Path(sys.executable).parent / "flrepo")
 
@@ -100,3 +100,25 @@ def test_serve_refuses_a_damaged_seed_archive(sample, tmp_path):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "flrepo seed:" in done.stderr and "damaged.dump" in done.stderr
+
+
+def test_serve_refuses_an_invalid_mongodb_url_in_one_line(tmp_path):
+    done = subprocess.run(
+        [FLREPO, "serve", "--port", str(free_port()), "--mongodb-url", "mongo://nowhere"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("flrepo: the MongoDB URL is not valid")
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_mongodb_is_named_without_credentials():
+    url = f"mongodb://user:secret@127.0.0.1:{free_port()}/?directConnection=true"
+    with pytest.raises(DatabaseError) as caught:
+        require_database(url, timeout_s=1)
+    message = str(caught.value)
+    assert f"MongoDB at 127.0.0.1:{url.split(':')[-1].split('/')[0]} did not answer" in message
+    assert "secret" not in message
