@@ -1,7 +1,10 @@
 """Connecting to MongoDB: Beanie on the metadata database, the file store on the grid database."""
 
+import re
+
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from documents.files import FileStore
 from documents.ml_model import MLModel
@@ -12,12 +15,16 @@ from documents.transformation import Transformation
 DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation]
 
 
+class IndexConflict(Exception):
+    """Existing data violates a unique index; the message names the key and a duplicate."""
+
+
 async def init_database(
     client: AsyncMongoClient, db_name: str, grid_db_name: str, max_upload_bytes: int
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
-    Raises pymongo's DuplicateKeyError (OperationFailure) if existing data violates an index.
+    Raises IndexConflict if existing data violates a unique index.
     """
     await init_beanie(database=client[db_name], document_models=DOCUMENTS, skip_indexes=True)
     await create_indexes(client, db_name, grid_db_name)
@@ -27,6 +34,23 @@ async def init_database(
 async def create_indexes(client: AsyncMongoClient, db_name: str, grid_db_name: str) -> None:
     """The documents' unique keys (API.md §1) and GridFS's indexes, without binding anything."""
     db = client[db_name]
-    for document in DOCUMENTS:
-        await db[document.Settings.name].create_indexes(document.Settings.indexes)
-    await FileStore(client[grid_db_name], max_bytes=0).create_indexes()
+    try:
+        for document in DOCUMENTS:
+            await db[document.Settings.name].create_indexes(document.Settings.indexes)
+        await FileStore(client[grid_db_name], max_bytes=0).create_indexes()
+    except DuplicateKeyError as exc:
+        raise IndexConflict(_describe(exc)) from None
+
+
+def _describe(exc: DuplicateKeyError) -> str:
+    """One line from a duplicate-key error: collection, key fields and the duplicate value."""
+    details = exc.details or {}
+    message = str(details.get("errmsg") or exc)
+    where = re.search(r"collection: (\S+)", message)
+    pattern = details.get("keyPattern")
+    value = details.get("keyValue")
+    if pattern and value is not None:
+        fields = "+".join(pattern)
+        place = where.group(1) if where else "a collection"
+        return f"existing data in {place} violates the unique key {fields}: duplicate {value}"
+    return f"existing data violates a unique index: {message}"

@@ -1,6 +1,5 @@
 """Indexes a restore creates: the project's own, and those an archive's metadata lists."""
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,27 +45,13 @@ def project_unique_keys(settings: Settings) -> list[UniqueKey]:
 
 
 async def create_project_indexes(client: AsyncMongoClient, settings: Settings) -> None:
-    """The indexes the server creates at startup, named duplicates instead of an exception."""
-    from documents.database import create_indexes
+    """The indexes the server creates at startup, a conflict reported as a seed error."""
+    from documents.database import IndexConflict, create_indexes
 
     try:
         await create_indexes(client, settings.db_name, settings.grid_db_name)
-    except DuplicateKeyError as exc:
-        raise UniqueIndexError(describe_duplicate_error(exc)) from None
-
-
-def describe_duplicate_error(exc: OperationFailure) -> str:
-    """One line from a duplicate-key error: collection, key fields and the duplicate value."""
-    details = exc.details or {}
-    message = str(details.get("errmsg") or exc)
-    where = re.search(r"collection: (\S+)", message)
-    pattern = details.get("keyPattern")
-    value = details.get("keyValue")
-    if pattern and value is not None:
-        fields = "+".join(pattern)
-        place = where.group(1) if where else "a collection"
-        return f"existing data in {place} violates the unique key {fields}: duplicate {value}"
-    return f"existing data violates a unique index: {message}"
+    except IndexConflict as exc:
+        raise UniqueIndexError(str(exc)) from None
 
 
 async def find_duplicates(

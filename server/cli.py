@@ -1,6 +1,7 @@
 """The `flrepo` command line."""
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import signal
@@ -8,6 +9,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from pymongo import AsyncMongoClient
+
+from documents.database import IndexConflict, create_indexes
 from server.embedded import DatabaseError, embedded_database, require_database
 from server.settings import Settings
 
@@ -49,6 +53,17 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+async def prepare_database(settings: Settings, url: str) -> None:
+    """Create the indexes the server relies on, or say which existing data prevents it."""
+    client: AsyncMongoClient = AsyncMongoClient(url)
+    try:
+        await create_indexes(client, settings.db_name, settings.grid_db_name)
+    except IndexConflict as exc:
+        raise DatabaseError(f"{exc}; remove or rename the duplicates, then start again") from None
+    finally:
+        await client.close()
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the HTTP server until interrupted."""
     import uvicorn
@@ -60,8 +75,10 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = settings_from(args)
     with database_url(settings) as url:
+        # Problems with the database are one clear line here, not a traceback at startup.
         if settings.mongodb_url:
-            require_database(url)  # one clear line, not a startup traceback
+            require_database(url)
+        asyncio.run(prepare_database(settings, url))
         if settings.seed_archive is not None:
             from seed.cli import seed_if_empty
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from server.embedded import DatabaseError, free_port, require_database
 
@@ -122,3 +123,22 @@ def test_an_unreachable_mongodb_is_named_without_credentials():
     message = str(caught.value)
     assert f"MongoDB at 127.0.0.1:{url.split(':')[-1].split('/')[0]} did not answer" in message
     assert "secret" not in message
+
+
+def test_serve_names_existing_duplicates_instead_of_a_traceback(settings, mongodb_url):
+    with MongoClient(mongodb_url) as client:
+        client[settings.db_name]["strategies"].insert_many(
+            [{"strategy_name": "fedavg"}, {"strategy_name": "fedavg"}]
+        )
+    done = subprocess.run(
+        [FLREPO, "serve", "--port", str(free_port()), "--mongodb-url", mongodb_url],
+        capture_output=True,
+        text=True,
+        env={**env(), "FLREPO_DB_NAME": settings.db_name},
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"flrepo: existing data in {settings.db_name}.strategies")
+    assert "strategy_name" in last and "fedavg" in last
