@@ -22,9 +22,6 @@ log = logging.getLogger(__name__)
 
 CHUNKS_PER_READ = 32  # 8 MiB of default-sized chunks per database round trip
 
-# Fields GridFS itself writes; everything else on an `fs.files` document is ours or the original's.
-_GRIDFS_FIELDS = {"_id", "filename", "length", "chunkSize", "uploadDate", "metadata", "md5"}
-
 
 class FileSource(Protocol):
     """An upload being received: a stream of bytes, and a content type known once it is read."""
@@ -59,11 +56,6 @@ class StoredFile:
             content_type=doc.get("contentType"),
             document=doc,
         )
-
-    @property
-    def extra(self) -> dict[str, Any]:
-        """Top-level fields beyond GridFS's own (e.g. `training_id`, `sha256`)."""
-        return {k: v for k, v in self.document.items() if k not in _GRIDFS_FIELDS}
 
 
 def object_id(file_id: str | None) -> ObjectId | None:

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -60,7 +60,6 @@ class Endpoint:
     raw: bool = False  # answers a file's bytes
     errors: tuple[int, ...] = ()
     slash: bool = False  # also served with a trailing slash, as old clients send it
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def routes(self) -> list[Route]:
         endpoint = _guarded(self.handler)
