@@ -24,9 +24,10 @@ CHUNKS_PER_READ = 32  # 8 MiB of default-sized chunks per database round trip
 
 
 class FileSource(Protocol):
-    """An upload being received: a stream of bytes, and a content type known once it is read."""
+    """An upload being received: a stream of bytes; type and size bound known once it is read."""
 
     content_type: str | None
+    min_length: int  # the file is at least this long (a declared size); 0 if unknown
 
     def chunks(self) -> AsyncIterator[bytes]: ...
 
@@ -93,7 +94,7 @@ class FileStore:
         try:
             async for chunk in source.chunks():
                 length += len(chunk)
-                if length > self.max_bytes:
+                if max(length, source.min_length) > self.max_bytes:
                     raise TooLarge(f"the file exceeds the upload limit of {self.max_bytes} bytes")
                 digest.update(chunk)
                 await grid_in.write(chunk)

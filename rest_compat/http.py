@@ -150,13 +150,14 @@ def files_of(request: Request) -> FileStore:
 
 async def upload(request: Request) -> StreamedUpload:
     """The multipart form field `file`, positioned at its bytes but not yet read."""
-    files = files_of(request)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > files.max_bytes + (1 << 20):
-        raise TooLarge(f"the file exceeds the upload limit of {files.max_bytes} bytes")
     try:
-        reader = MultipartReader(request.stream(), request.headers.get("content-type", ""))
-        source = StreamedUpload(reader, "file")
+        reader = MultipartReader(
+            request.stream(),
+            request.headers.get("content-type", ""),
+            int(declared) if declared.isdigit() else None,
+        )
+        source = StreamedUpload(reader, "file", sole=True)
         await source.open()
     except MultipartError as exc:
         raise RequestInvalid([{"type": "value_error", "loc": ["body"], "msg": str(exc)}]) from None

@@ -33,7 +33,12 @@ class GraphQLView(GraphQL):
         """Read `operations` and `map`; files stay in the body until a resolver reads them."""
         http_request: Request = request._request  # type: ignore[attr-defined]
         try:
-            reader = MultipartReader(http_request.stream(), request.content_type or "")
+            declared = http_request.headers.get("content-length", "")
+            reader = MultipartReader(
+                http_request.stream(),
+                request.content_type or "",
+                int(declared) if declared.isdigit() else None,
+            )
             operations = await _json_field(reader, "operations")
             files_map = await _json_field(reader, "map")
         except MultipartError as exc:
@@ -42,7 +47,8 @@ class GraphQLView(GraphQL):
             isinstance(paths, list) for paths in files_map.values()
         ):
             raise HTTPException(400, "The multipart 'map' must map file fields to lists of paths")
-        uploads = {field: StreamedUpload(reader, field) for field in files_map}
+        sole = len(files_map) == 1
+        uploads = {field: StreamedUpload(reader, field, sole) for field in files_map}
         try:
             return replace_placeholders_with_files(operations, files_map, uploads)
         except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -11,6 +11,9 @@ from starlette.requests import ClientDisconnect
 
 from documents.errors import InvalidInput
 
+# What may follow a file's bytes in its body: the closing boundary, perhaps a small field.
+TRAILER_ALLOWANCE = 64 * 1024
+
 
 class MultipartError(InvalidInput):
     """The body is not well-formed multipart/form-data."""
@@ -26,12 +29,16 @@ class Part:
 class MultipartReader:
     """Pulls parts off a request body stream; only the current part's bytes are ever held."""
 
-    def __init__(self, stream: AsyncIterator[bytes], content_type: str) -> None:
+    def __init__(
+        self, stream: AsyncIterator[bytes], content_type: str, content_length: int | None = None
+    ) -> None:
         media_type, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
         if media_type != b"multipart/form-data" or not boundary:
             raise MultipartError("expected a multipart/form-data body with a boundary")
         self._stream = stream
+        self.content_length = content_length  # as declared, if it was
+        self.received = 0
         self._events: deque[tuple[str, object]] = deque()
         self._header_field = bytearray()
         self._header_value = bytearray()
@@ -72,6 +79,7 @@ class MultipartReader:
                 raise MultipartError("the client disconnected mid-body") from None
             if chunk is None:
                 raise MultipartError("the multipart body ended before its closing boundary")
+            self.received += len(chunk)
             try:
                 self._parser.write(chunk)
             except MultipartParseError as exc:
@@ -143,10 +151,12 @@ def _part(headers: dict[bytes, bytes]) -> Part:
 class StreamedUpload:
     """One file of a multipart request, read from the body when its consumer asks for it."""
 
-    def __init__(self, reader: MultipartReader, field: str) -> None:
+    def __init__(self, reader: MultipartReader, field: str, sole: bool = False) -> None:
         self.reader = reader
         self.field = field
+        self.sole = sole  # the request's only file: what follows its headers is mostly it
         self.part: Part | None = None
+        self.min_length = 0
         self.consumed = False
 
     @property
@@ -161,6 +171,9 @@ class StreamedUpload:
         """Find this file's part in the body (done by `chunks` when not done before)."""
         if self.part is None:
             self.part = await self.reader.open(self.field)
+            if self.sole and self.reader.content_length is not None:
+                unread = self.reader.content_length - self.reader.received
+                self.min_length = max(0, unread - TRAILER_ALLOWANCE)
         return self.part
 
     async def chunks(self) -> AsyncIterator[bytes]:

@@ -487,3 +487,49 @@ async def test_map_naming_a_missing_file_part(gql, client, grid):
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "missing" in error["message"]
     assert await grid_counts(grid) == (0, 0)
+
+
+@pytest.mark.parametrize("files", [1, 2])
+async def test_a_declared_oversize_upload_is_refused_before_its_body_is_read(
+    settings, mongodb_url, grid, files
+):
+    limit = 1 << 20
+    piece, pieces = os.urandom(65_536), 64  # a 4 MiB file against a 1 MiB limit
+    small = settings.model_copy(update={"max_upload_bytes": limit})
+    async with running_app(small, mongodb_url) as client:
+        gql = GraphQL(client)
+        await gql.data(CREATE["model"])
+        pulled = 0
+
+        def big_file():
+            nonlocal pulled
+            for _ in range(pieces):
+                pulled += 1
+                yield piece
+
+        parts = [FilePart(str(i), "m.zip", "application/zip", big_file()) for i in range(files)]
+        query = {"query": UPLOAD["model"], "variables": {"file": None}}
+        files_map = {str(i): ["variables.file"] if i == 0 else [] for i in range(files)}
+        framing = multipart_chunks(
+            query,
+            files_map,
+            [FilePart(p.field, p.filename, p.content_type, []) for p in parts],
+            "b" * 40,
+        )
+        length = sum(map(len, framing)) + files * pieces * len(piece)
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in multipart_chunks(query, files_map, parts, "b" * 40):
+                yield chunk
+
+        headers = {
+            "Content-Type": "multipart/form-data; boundary=" + "b" * 40,
+            "Content-Length": str(length),
+        }
+        response = await client.post("/graphql", content=body(), headers=headers)
+        assert only_error(response.json())["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert await grid_counts(grid) == (0, 0)
+        if files == 1:  # the declared length alone shows the file is too large
+            assert pulled < 4
+        else:  # two files share the declared length: the limit is found while reading
+            assert pulled > limit // len(piece)
