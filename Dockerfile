@@ -17,7 +17,7 @@
 ARG PYTHON_IMAGE=python:3.12-slim
 ARG NODE_IMAGE=node:20-slim
 
-# --- 1. front end: explorer/ -> server/static -------------------------------
+# --- 1. front end: explorer/ -> flrepo/static -------------------------------
 FROM ${NODE_IMAGE} AS explorer
 WORKDIR /src/explorer
 # The lock file alone decides the dependencies; copying it first keeps the
@@ -25,8 +25,8 @@ WORKDIR /src/explorer
 COPY explorer/package.json explorer/package-lock.json explorer/.npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY explorer/ ./
-# The build writes into ../server/static, i.e. /src/server/static.
-RUN mkdir -p /src/server/static && npm run build
+# The build writes into ../flrepo/static, i.e. /src/flrepo/static.
+RUN mkdir -p /src/flrepo/static && npm run build
 
 # --- 2. Python build: install the project into /opt/flrepo ------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -40,14 +40,14 @@ WORKDIR /src
 # database dumps out of the context.
 COPY . .
 # The static files must be in place before `pip install .` so that they are
-# packaged as server/static package data.
-COPY --from=explorer /src/server/static/ server/static/
+# packaged as flrepo/static package data.
+COPY --from=explorer /src/flrepo/static/ flrepo/static/
 RUN pip install . \
     && cd / \
     && flrepo --help > /dev/null \
-    && python -c "import pathlib, sys, server.cli; \
-static = pathlib.Path(server.cli.__file__).parent / 'static'; \
-sys.exit(0 if static.is_dir() and any(static.iterdir()) else 'server/static is not packaged')"
+    && python -c "import pathlib, sys, flrepo.cli; \
+static = pathlib.Path(flrepo.cli.__file__).parent / 'static'; \
+sys.exit(0 if static.is_dir() and any(static.iterdir()) else 'flrepo/static is not packaged')"
 
 # --- 3. runtime --------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the offline GraphiQL/Swagger UI assets into server/static/ and makes sure Debian's
+# Builds the offline GraphiQL/Swagger UI assets into flrepo/static/ and makes sure Debian's
 # Chromium is there for tests/test_browser.py. Called by .ci/run; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,18 +1,38 @@
 """Connecting to MongoDB: Beanie on the metadata database, the file store on the grid database."""
 
 import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
 
 from beanie import init_beanie
+from flrepo.documents.files import FileStore
+from flrepo.documents.ml_model import MLModel
+from flrepo.documents.strategy import Strategy
+from flrepo.documents.training_result import TrainingResult
+from flrepo.documents.transformation import Transformation
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-from documents.files import FileStore
-from documents.ml_model import MLModel
-from documents.strategy import Strategy
-from documents.training_result import TrainingResult
-from documents.transformation import Transformation
-
 DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation]
+
+# How long to wait for an unreachable server, unless the URL sets its own.
+TIMEOUTS_MS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000}
+
+
+@dataclass(frozen=True)
+class Databases:
+    """The two databases of a repository: metadata collections, and the GridFS bucket `fs`."""
+
+    db_name: str = "repository"
+    grid_db_name: str = "repository_grid"
+
+
+def connect(mongodb_url: str, **options: Any) -> AsyncMongoClient:
+    """The one way this project opens a MongoDB client: the URL's options win over ours."""
+    given = {key.lower() for key in parse_qs(mongodb_url.partition("?")[2])}
+    defaults = {k: v for k, v in TIMEOUTS_MS.items() if k.lower() not in given}
+    return AsyncMongoClient(mongodb_url, **defaults, **options)
 
 
 class IndexConflict(Exception):

@@ -11,12 +11,11 @@ from typing import Any, Protocol
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from flrepo.documents.errors import TooLarge
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-
-from documents.errors import TooLarge
 
 log = logging.getLogger(__name__)
 

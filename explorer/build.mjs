@@ -1,4 +1,4 @@
-// Builds the offline GraphiQL and Swagger UI assets into ../server/static/.
+// Builds the offline GraphiQL and Swagger UI assets into ../flrepo/static/.
 //
 // Every file gets a content hash in its name so the server can tell browsers to
 // cache it for a year; manifest.json maps the logical names the server asks for
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const outdir = path.resolve(here, process.env.FLREPO_STATIC_OUT ?? "../server/static");
+const outdir = path.resolve(here, process.env.FLREPO_STATIC_OUT ?? "../flrepo/static");
 const require = createRequire(import.meta.url);
 const packageVersion = (name) => require(`${name}/package.json`).version;
 

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from documents.files import FileStore
-from graph.loaders import Loaders
+from flrepo.documents.files import FileStore
+from flrepo.graph.loaders import Loaders
 
 
 @dataclass

@@ -2,10 +2,9 @@
 
 import logging
 
+from flrepo.documents.errors import RepositoryError
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
-
-from documents.errors import RepositoryError
 
 log = logging.getLogger("flrepo.graphql")
 

@@ -1,10 +1,9 @@
 """GraphQL input types (API.md §2) and their conversion to document parts."""
 
 import strawberry
+from flrepo.documents.ml_model import ModelMeta
+from flrepo.documents.transformation import MachineCapabilities
 from strawberry.scalars import JSON
-
-from documents.ml_model import ModelMeta
-from documents.transformation import MachineCapabilities
 
 
 @strawberry.input

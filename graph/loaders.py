@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flrepo.documents.files import FileStore, StoredFile
+from flrepo.documents.ml_model import MLModel
+from flrepo.documents.training_result import TrainingResult
 from strawberry.dataloader import DataLoader
-
-from documents.files import FileStore, StoredFile
-from documents.ml_model import MLModel
-from documents.training_result import TrainingResult
 
 ModelKey = tuple[str, str]
 BATCH = 10_000  # fetch a whole batch in one reply where it fits

@@ -1,22 +1,16 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
 import strawberry
-from graphql.error import GraphQLError
-from strawberry.file_uploads import Upload
-from strawberry.scalars import JSON
-from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
-
-from graph.errors import ErrorCodes
-from graph.inputs import (
+from flrepo.graph.errors import ErrorCodes
+from flrepo.graph.inputs import (
     CreateModelInput,
     CreateStrategyInput,
     CreateTrainingResultInput,
     ModelMetaInput,
     TransformationInput,
 )
-from graph.resolvers import files, models, results, strategies, transformations
-from graph.types import (
+from flrepo.graph.resolvers import files, models, results, strategies, transformations
+from flrepo.graph.types import (
     LONG_SCALAR,
     Info,
     Long,
@@ -26,6 +20,11 @@ from graph.types import (
     TrainingResult,
     Transformation,
 )
+from graphql.error import GraphQLError
+from strawberry.file_uploads import Upload
+from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 
 def page(limit: int | None) -> int:

@@ -4,11 +4,10 @@ from datetime import datetime
 from typing import NewType
 
 import strawberry
+from flrepo.documents import ml_model, strategy, training_result, transformation
+from flrepo.documents.files import StoredFile as StoredFileRecord
+from flrepo.graph.context import Context
 from strawberry.scalars import JSON
-
-from documents import ml_model, strategy, training_result, transformation
-from documents.files import StoredFile as StoredFileRecord
-from graph.context import Context
 
 Long = NewType("Long", int)
 LONG_SCALAR = strawberry.scalar(

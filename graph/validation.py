@@ -3,7 +3,7 @@
 import unicodedata
 from typing import Any
 
-from documents.errors import InvalidInput
+from flrepo.documents.errors import InvalidInput
 
 MAX_NAME_LENGTH = 256
 MAX_PAGE = 1000

@@ -2,12 +2,11 @@
 
 from typing import Annotated, Any
 
+from flrepo.documents.errors import InvalidInput
+from flrepo.documents.ml_model import ModelMeta
+from flrepo.documents.transformation import MachineCapabilities
+from flrepo.graph.validation import check_name, check_object
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
-from documents.errors import InvalidInput
-from documents.ml_model import ModelMeta
-from documents.transformation import MachineCapabilities
-from graph.validation import check_name, check_object
 
 
 def _name(value: str) -> str:

@@ -1,11 +1,10 @@
 """`/models/available` and `/models/download/shell`: the `fs.files` documents themselves."""
 
+from flrepo.documents.files import StoredFile
+from flrepo.graph.resolvers import files
+from flrepo.rest_compat.http import Endpoint, files_of, plain
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-
-from documents.files import StoredFile
-from graph.resolvers import files
-from rest_compat.http import Endpoint, files_of, plain
 
 
 def _listing(records: list[StoredFile]) -> JSONResponse:

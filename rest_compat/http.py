@@ -7,17 +7,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bson import ObjectId
+from flrepo.documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
+from flrepo.documents.files import FileStore
+from flrepo.graph.validation import check_name
+from flrepo.transfer.downloads import file_response
+from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
-from documents.files import FileStore
-from graph.validation import check_name
-from server.downloads import file_response
-from server.multipart import MultipartError, MultipartReader, StreamedUpload
 
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]

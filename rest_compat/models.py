@@ -1,12 +1,9 @@
 """`/model` routes: model metadata and model files."""
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
-from documents.errors import NotFound
-from graph.resolvers import models
-from rest_compat.bodies import ModelBody, ModelMetaBody
-from rest_compat.http import (
+from flrepo.documents.errors import NotFound
+from flrepo.graph.resolvers import models
+from flrepo.rest_compat.bodies import ModelBody, ModelMetaBody
+from flrepo.rest_compat.http import (
     Endpoint,
     Param,
     created,
@@ -19,6 +16,8 @@ from rest_compat.http import (
     raw_file,
     upload,
 )
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 
 def _key(request: Request) -> tuple[str, str]:

@@ -3,11 +3,10 @@
 import re
 from typing import Any
 
+from flrepo.rest_compat.http import Endpoint
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-
-from rest_compat.http import Endpoint
 
 REASONS = {
     400: "Already exists",

@@ -2,12 +2,9 @@
 
 import base64
 
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-
-from graph.resolvers import results
-from rest_compat.bodies import TrainingResultBody
-from rest_compat.http import (
+from flrepo.graph.resolvers import results
+from flrepo.rest_compat.bodies import TrainingResultBody
+from flrepo.rest_compat.http import (
     Endpoint,
     created,
     detail,
@@ -17,7 +14,9 @@ from rest_compat.http import (
     no_content,
     upload,
 )
-from server.downloads import file_response
+from flrepo.transfer.downloads import file_response
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 B64_BLOCK = 3 * 256 * 1024  # base64 encodes whole 3-byte groups, so blocks stay independent
 

@@ -1,10 +1,14 @@
 """All REST routes, in an order where fixed path segments win over parameters."""
 
+from flrepo.rest_compat import files, models, results, strategies, transformations
+from flrepo.rest_compat.bodies import (
+    ModelBody,
+    StrategyBody,
+    TrainingResultBody,
+    TransformationBody,
+)
+from flrepo.rest_compat.openapi import openapi_document, openapi_route
 from starlette.routing import Route
-
-from rest_compat import files, models, results, strategies, transformations
-from rest_compat.bodies import ModelBody, StrategyBody, TrainingResultBody, TransformationBody
-from rest_compat.openapi import openapi_document, openapi_route
 
 ENDPOINTS = [
     *models.ENDPOINTS,

@@ -1,11 +1,8 @@
 """`/strategy` routes: FL strategies and their pickled objects."""
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from graph.resolvers import strategies
-from rest_compat.bodies import StrategyBody, StrategyMetaBody
-from rest_compat.http import (
+from flrepo.graph.resolvers import strategies
+from flrepo.rest_compat.bodies import StrategyBody, StrategyMetaBody
+from flrepo.rest_compat.http import (
     Endpoint,
     created,
     files_of,
@@ -15,6 +12,8 @@ from rest_compat.http import (
     raw_file,
     upload,
 )
+from starlette.requests import Request
+from starlette.responses import Response
 
 
 async def create(request: Request) -> Response:

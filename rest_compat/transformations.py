@@ -1,11 +1,8 @@
 """`/transformation` routes: data transformations and their pickled objects."""
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from graph.resolvers import transformations
-from rest_compat.bodies import TransformationBody
-from rest_compat.http import (
+from flrepo.graph.resolvers import transformations
+from flrepo.rest_compat.bodies import TransformationBody
+from flrepo.rest_compat.http import (
     Endpoint,
     created,
     files_of,
@@ -15,6 +12,8 @@ from rest_compat.http import (
     raw_file,
     upload,
 )
+from starlette.requests import Request
+from starlette.responses import Response
 
 
 async def create(request: Request) -> Response:

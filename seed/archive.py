@@ -11,11 +11,10 @@ from typing import Any, BinaryIO
 
 import bson
 from bson.int64 import Int64
-
-from seed import bsonio, crc64
-from seed.errors import CorruptDumpError
-from seed.events import BATCH_BYTES, BATCH_DOCUMENTS, CollectionEnd, Documents, Event
-from seed.metadata import CollectionInfo
+from flrepo.seed import bsonio, crc64
+from flrepo.seed.errors import CorruptDumpError
+from flrepo.seed.events import BATCH_BYTES, BATCH_DOCUMENTS, CollectionEnd, Documents, Event
+from flrepo.seed.metadata import CollectionInfo
 
 MAGIC = struct.pack("<I", 0x8199E26D)
 GZIP_MAGIC = b"\x1f\x8b"

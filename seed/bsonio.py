@@ -5,8 +5,7 @@ import zlib
 from typing import BinaryIO
 
 import bson
-
-from seed.errors import CorruptDumpError
+from flrepo.seed.errors import CorruptDumpError
 
 TERMINATOR = b"\xff\xff\xff\xff"
 MIN_DOCUMENT = 5

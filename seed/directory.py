@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from seed import bsonio
-from seed.errors import CorruptDumpError
-from seed.events import BATCH_BYTES, BATCH_DOCUMENTS, CollectionEnd, Documents, Event
-from seed.metadata import CollectionInfo
+from flrepo.seed import bsonio
+from flrepo.seed.errors import CorruptDumpError
+from flrepo.seed.events import BATCH_BYTES, BATCH_DOCUMENTS, CollectionEnd, Documents, Event
+from flrepo.seed.metadata import CollectionInfo
 
 GZIP_MAGIC = b"\x1f\x8b"
 DATA_SUFFIXES = (".bson", ".bson.gz")

@@ -8,23 +8,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
-
-from seed.archive import ArchiveWriter
-from seed.bsonio import split_documents
-from seed.errors import SeedError
-from seed.metadata import CollectionInfo, metadata_json
-from seed.restore import (
+from flrepo.documents.database import Databases, connect
+from flrepo.seed.archive import ArchiveWriter
+from flrepo.seed.bsonio import split_documents
+from flrepo.seed.errors import SeedError
+from flrepo.seed.metadata import CollectionInfo, metadata_json
+from flrepo.seed.restore import (
     CANONICAL_DB,
     CANONICAL_GRID_DB,
-    connect,
     database_message,
     format_bytes,
     plural,
 )
-from server.settings import Settings
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 TOOL_VERSION = "flrepo-seed 0.1.0"
 
@@ -96,7 +94,7 @@ def _output(path: Path, compress: bool) -> Iterator[BinaryIO]:
 
 
 async def dump(
-    settings: Settings,
+    databases: Databases,
     mongodb_url: str,
     path: Path,
     *,
@@ -113,8 +111,8 @@ async def dump(
     try:
         try:
             server_version = (await client.server_info()).get("version", "")
-            plan = await _collections(client[settings.db_name], CANONICAL_DB)
-            plan += await _collections(client[settings.grid_db_name], CANONICAL_GRID_DB)
+            plan = await _collections(client[databases.db_name], CANONICAL_DB)
+            plan += await _collections(client[databases.grid_db_name], CANONICAL_GRID_DB)
         except PyMongoError as exc:
             raise SeedError(f"cannot read the database: {database_message(exc)}") from None
         total = sum(info.size for info, _ in plan)

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from seed.metadata import CollectionInfo
+from flrepo.seed.metadata import CollectionInfo
 
 BATCH_DOCUMENTS = 1000
 BATCH_BYTES = 8 * 1024 * 1024

@@ -3,12 +3,11 @@
 from dataclasses import dataclass
 from typing import Any
 
+from flrepo.documents.database import DOCUMENTS, Databases, IndexConflict, create_indexes
+from flrepo.seed.errors import UniqueIndexError
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
-
-from seed.errors import UniqueIndexError
-from server.settings import Settings
 
 DUPLICATES_SHOWN = 3
 
@@ -27,10 +26,8 @@ class UniqueKey:
         return [field for field, _ in self.key]
 
 
-def project_unique_keys(settings: Settings) -> list[UniqueKey]:
+def project_unique_keys(databases: Databases) -> list[UniqueKey]:
     """The unique indexes the server's documents and file store declare (API.md §1)."""
-    from documents.database import DOCUMENTS
-
     out = []
     for document in DOCUMENTS:
         collection = document.Settings.name
@@ -38,18 +35,16 @@ def project_unique_keys(settings: Settings) -> list[UniqueKey]:
             spec = index.document
             if spec.get("unique"):
                 key = tuple(spec["key"].items())
-                out.append(UniqueKey(settings.db_name, collection, key, spec["name"]))
+                out.append(UniqueKey(databases.db_name, collection, key, spec["name"]))
     chunks_key = (("files_id", 1), ("n", 1))
-    out.append(UniqueKey(settings.grid_db_name, "fs.chunks", chunks_key, "files_id_1_n_1"))
+    out.append(UniqueKey(databases.grid_db_name, "fs.chunks", chunks_key, "files_id_1_n_1"))
     return out
 
 
-async def create_project_indexes(client: AsyncMongoClient, settings: Settings) -> None:
+async def create_project_indexes(client: AsyncMongoClient, databases: Databases) -> None:
     """The indexes the server creates at startup, a conflict reported as a seed error."""
-    from documents.database import IndexConflict, create_indexes
-
     try:
-        await create_indexes(client, settings.db_name, settings.grid_db_name)
+        await create_indexes(client, databases.db_name, databases.grid_db_name)
     except IndexConflict as exc:
         raise UniqueIndexError(str(exc)) from None
 

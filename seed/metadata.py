@@ -5,8 +5,7 @@ from typing import Any
 
 from bson import json_util
 from bson.json_util import CANONICAL_JSON_OPTIONS
-
-from seed.errors import CorruptDumpError
+from flrepo.seed.errors import CorruptDumpError
 
 
 @dataclass(frozen=True)

@@ -12,22 +12,21 @@ from typing import Any
 import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
-
-from seed.errors import CorruptDumpError, SeedError, UniqueIndexError
-from seed.events import CollectionEnd, Documents, DumpSource
-from seed.indexes import (
+from flrepo.documents.database import Databases, connect
+from flrepo.seed.errors import CorruptDumpError, SeedError, UniqueIndexError
+from flrepo.seed.events import CollectionEnd, Documents, DumpSource
+from flrepo.seed.indexes import (
     UniqueKey,
     check_unique,
     create_dump_indexes,
     create_project_indexes,
     project_unique_keys,
 )
-from seed.metadata import CollectionInfo
-from seed.source import open_dump
-from server.settings import Settings
+from flrepo.seed.metadata import CollectionInfo
+from flrepo.seed.source import open_dump
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
 
 log = logging.getLogger("flrepo.seed")
 
@@ -147,13 +146,6 @@ def database_message(exc: PyMongoError) -> str:
     return re.sub(r" \(configured timeouts: [^)]*\)", "", text)
 
 
-def connect(mongodb_url: str) -> AsyncMongoClient:
-    """A client that gives up on an unreachable server after 10 s unless the URL says otherwise."""
-    if "serverselectiontimeoutms" in mongodb_url.lower():
-        return AsyncMongoClient(mongodb_url)
-    return AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=10_000)
-
-
 def format_bytes(n: int) -> str:
     value = float(n)
     for unit in ("bytes", "KiB", "MiB", "GiB"):
@@ -163,17 +155,17 @@ def format_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def target_database(db: str, settings: Settings) -> str | None:
+def target_database(db: str, databases: Databases) -> str | None:
     """The configured database a dump's database maps onto; None if not the repository's."""
-    if db in (settings.db_name, CANONICAL_DB) and db != settings.grid_db_name:
-        return settings.db_name
-    if db in (settings.grid_db_name, CANONICAL_GRID_DB):
-        return settings.grid_db_name
+    if db in (databases.db_name, CANONICAL_DB) and db != databases.grid_db_name:
+        return databases.db_name
+    if db in (databases.grid_db_name, CANONICAL_GRID_DB):
+        return databases.grid_db_name
     return None
 
 
-def _target(info: CollectionInfo | Documents | CollectionEnd, settings: Settings) -> str | None:
-    db = target_database(info.db, settings)
+def _target(info: CollectionInfo | Documents | CollectionEnd, databases: Databases) -> str | None:
+    db = target_database(info.db, databases)
     if db is None or info.collection.startswith("system."):
         return None
     return f"{db}.{info.collection}"
@@ -189,7 +181,7 @@ def _id_key(value: Any) -> bytes:
 
 
 async def restore(
-    settings: Settings,
+    databases: Databases,
     mongodb_url: str,
     path: Path,
     *,
@@ -209,7 +201,7 @@ async def restore(
             await client.admin.command("ping")
         except PyMongoError as exc:
             raise SeedError(f"cannot reach the database: {database_message(exc)}") from None
-        run = _Restore(client, settings, source, report, drop, progress)
+        run = _Restore(client, databases, source, report, drop, progress)
         try:
             await run.prepare()
             await run.stream()
@@ -239,14 +231,14 @@ class _Restore:
     def __init__(
         self,
         client: AsyncMongoClient,
-        settings: Settings,
+        databases: Databases,
         source: DumpSource,
         report: RestoreReport,
         drop: bool,
         progress: Progress | None,
     ):
         self.client = client
-        self.settings = settings
+        self.databases = databases
         self.source = source
         self.report = report
         self.drop = drop
@@ -260,7 +252,7 @@ class _Restore:
     def _result(self, namespace: str) -> NamespaceResult | None:
         if namespace not in self.targets:
             info = CollectionInfo(*_split(namespace))
-            self.targets[namespace] = _target(info, self.settings)
+            self.targets[namespace] = _target(info, self.databases)
         target = self.targets[namespace]
         if target is None:
             self.report.skipped_namespaces.setdefault(namespace, 0)
@@ -293,8 +285,8 @@ class _Restore:
                     db, collection = _split(target)
                     key = tuple(index["key"].items())
                     dump_unique.append(UniqueKey(db, collection, key, index["name"]))
-        await check_unique(self.client, project_unique_keys(self.settings) + dump_unique)
-        await create_project_indexes(self.client, self.settings)
+        await check_unique(self.client, project_unique_keys(self.databases) + dump_unique)
+        await create_project_indexes(self.client, self.databases)
         for info in infos:
             target = self.targets[info.namespace]
             if target is None:
@@ -405,9 +397,9 @@ def _is_id_error(error: dict[str, Any]) -> bool:
     return " index: _id_ " in str(error.get("errmsg", ""))
 
 
-async def repository_is_empty(client: AsyncMongoClient, settings: Settings) -> bool:
+async def repository_is_empty(client: AsyncMongoClient, databases: Databases) -> bool:
     """True when no collection of the two repository databases holds a document."""
-    for db_name in (settings.db_name, settings.grid_db_name):
+    for db_name in (databases.db_name, databases.grid_db_name):
         db = client[db_name]
         for name in await db.list_collection_names():
             if name.startswith("system."):
@@ -418,7 +410,7 @@ async def repository_is_empty(client: AsyncMongoClient, settings: Settings) -> b
 
 
 async def restore_if_empty(
-    settings: Settings, mongodb_url: str, path: Path | str
+    databases: Databases, mongodb_url: str, path: Path | str
 ) -> RestoreReport | None:
     """`flrepo serve --seed`: restore `path` when the repository holds nothing, else do nothing.
 
@@ -426,7 +418,7 @@ async def restore_if_empty(
     """
     client: AsyncMongoClient = connect(mongodb_url)
     try:
-        empty = await repository_is_empty(client, settings)
+        empty = await repository_is_empty(client, databases)
     except PyMongoError as exc:
         raise SeedError(f"cannot reach the database: {database_message(exc)}") from None
     finally:
@@ -434,7 +426,7 @@ async def restore_if_empty(
     if not empty:
         log.info("the repository already holds data; not seeding it from %s", path)
         return None
-    report = await restore(settings, mongodb_url, Path(path))
+    report = await restore(databases, mongodb_url, Path(path))
     for line in report.summary():
         log.info("seed: %s", line)
     return report

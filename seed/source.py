@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from seed.archive import open_archive
-from seed.directory import DirectoryReader
-from seed.errors import CorruptDumpError, SeedError
-from seed.events import DumpSource
+from flrepo.seed.archive import open_archive
+from flrepo.seed.directory import DirectoryReader
+from flrepo.seed.errors import CorruptDumpError, SeedError
+from flrepo.seed.events import DumpSource
 
 
 def open_dump(path: Path) -> DumpSource:

@@ -12,9 +12,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 
-from server.app import create_app
-from server.embedded import free_port, secantus_command, stop_process, wait_for_ping
-from server.settings import Settings
+from flrepo.app import create_app
+from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
+from flrepo.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.app import create_app
-from server.settings import Settings
+from flrepo.app import create_app
+from flrepo.settings import Settings
 
 FILE_FIELDS = "id filename length uploadDate sha256 contentType downloadUrl"
 

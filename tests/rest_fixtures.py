@@ -23,7 +23,7 @@ import requests
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from server.embedded import free_port, stop_process
+from flrepo.embedded import free_port, stop_process
 
 START_TIMEOUT_S = 60.0
 SMALL_UPLOAD_LIMIT = 100_000

@@ -30,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-MANIFEST = ROOT / "server" / "static" / "manifest.json"
+MANIFEST = ROOT / "flrepo" / "static" / "manifest.json"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from server import explorer
-from server.explorer import Explorer
+from flrepo import explorer
+from flrepo.explorer import Explorer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,7 +184,7 @@ def test_cdn_fallback_pins_the_versions_of_the_lockfile():
 
 
 def test_module_level_interface_uses_the_packaged_static_folder():
-    assert explorer.STATIC_DIR == ROOT / "server" / "static"
+    assert explorer.STATIC_DIR == ROOT / "flrepo" / "static"
     paths = [getattr(route, "path", None) for route in explorer.routes()]
     assert "/docs" in paths
     assert ("/static" in paths) == (explorer.STATIC_DIR / "manifest.json").is_file()

@@ -4,10 +4,9 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from flrepo.documents.files import CHUNKS_PER_READ, FileStore
 from gridfs.errors import CorruptGridFile
 from pymongo.asynchronous.database import AsyncDatabase
-
-from documents.files import CHUNKS_PER_READ, FileStore
 
 
 class Bytes:

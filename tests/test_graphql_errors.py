@@ -3,10 +3,9 @@
 import logging
 
 import pytest
+from flrepo.documents.files import FileStore
+from flrepo.graph.resolvers import models as model_resolvers
 from helpers import GraphQL, collection_counts, grid_counts
-
-import graph.resolvers.models
-from documents.files import FileStore
 
 NOTHING = {"models": 0, "results": 0, "strategies": 0, "transformations": 0}
 
@@ -229,7 +228,7 @@ async def test_unexpected_exception_is_masked(gql: GraphQL, monkeypatch, caplog)
     async def broken(*args, **kwargs):
         raise RuntimeError(secret)
 
-    monkeypatch.setattr(graph.resolvers.models, "list_models", broken)
+    monkeypatch.setattr(model_resolvers, "list_models", broken)
     with caplog.at_level(logging.ERROR, logger="flrepo.graphql"):
         response = await gql.client.post("/graphql", json={"query": "{ models { modelName } }"})
     assert response.status_code == 200

@@ -461,7 +461,7 @@ def test_dockerfile_stages() -> None:
     copy_static = next(
         i
         for i, (op, a) in enumerate(instructions)
-        if op == "COPY" and "--from=explorer" in a and "server/static" in a
+        if op == "COPY" and "--from=explorer" in a and "flrepo/static" in a
     )
     pip_install = next(i for i, a in runs if re.search(r"pip install \.(\s|$)", a))
     assert npm_ci <= npm_build < copy_static < pip_install
@@ -469,5 +469,5 @@ def test_dockerfile_stages() -> None:
 
 def test_dockerignore_keeps_local_state_out() -> None:
     patterns = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", "**/node_modules", "server/static", "*.dump"} <= patterns
+    assert {".git", ".venv", "**/node_modules", "flrepo/static", "*.dump"} <= patterns
     assert "README.md" not in patterns  # pyproject.toml's readme is needed by the build

@@ -5,10 +5,9 @@ import random
 from collections.abc import AsyncIterator, Iterable
 
 import pytest
+from flrepo.documents.errors import InvalidInput
+from flrepo.transfer.multipart import MultipartError, MultipartReader, Part, StreamedUpload
 from helpers import FilePart, multipart_chunks
-
-from documents.errors import InvalidInput
-from server.multipart import MultipartError, MultipartReader, Part, StreamedUpload
 
 BOUNDARY = "----flrepo-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -9,11 +9,10 @@ from pathlib import Path
 import bson
 import pytest
 from bson.int64 import Int64
-
-from seed.archive import ArchiveWriter, open_archive
-from seed.errors import CorruptDumpError
-from seed.events import BATCH_DOCUMENTS, CollectionEnd, Documents
-from seed.metadata import CollectionInfo, metadata_json
+from flrepo.seed.archive import ArchiveWriter, open_archive
+from flrepo.seed.errors import CorruptDumpError
+from flrepo.seed.events import BATCH_DOCUMENTS, CollectionEnd, Documents
+from flrepo.seed.metadata import CollectionInfo, metadata_json
 
 MAGIC = bytes([0x6D, 0xE2, 0x99, 0x81])
 TERM = b"\xff\xff\xff\xff"

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import bson
 import pytest
+from flrepo.seed.archive import ArchiveWriter
+from flrepo.seed.metadata import CollectionInfo, metadata_json
+from flrepo.seed.sample import build_sample, sample_documents
 from pymongo import MongoClient
 
-from seed.archive import ArchiveWriter
-from seed.metadata import CollectionInfo, metadata_json
-from seed.sample import build_sample, sample_documents
-from server.cli import main
-from server.settings import Settings
+from flrepo.cli import main
+from flrepo.settings import Settings
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@
 import os
 
 from bson.int64 import Int64
-
-from seed import crc64
+from flrepo.seed import crc64
 
 
 def bitwise_crc64_xz(data: bytes) -> int:

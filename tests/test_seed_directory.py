@@ -5,12 +5,11 @@ from pathlib import Path
 
 import bson
 import pytest
-
-from seed.directory import DirectoryReader
-from seed.errors import CorruptDumpError
-from seed.events import CollectionEnd, Documents
-from seed.metadata import metadata_json
-from seed.source import open_dump
+from flrepo.seed.directory import DirectoryReader
+from flrepo.seed.errors import CorruptDumpError
+from flrepo.seed.events import CollectionEnd, Documents
+from flrepo.seed.metadata import metadata_json
+from flrepo.seed.source import open_dump
 
 MODELS = [{"_id": i, "model_name": f"m{i}", "model_version": "1"} for i in range(3)]
 FILES = [{"_id": 7, "filename": "model/m0/1", "length": 3}]

@@ -9,20 +9,20 @@ from pathlib import Path
 import bson
 import pytest
 from bson.raw_bson import RawBSONDocument
+from flrepo.documents.database import init_database
+from flrepo.documents.ml_model import MLModel
+from flrepo.seed.archive import ArchiveWriter
+from flrepo.seed.dump import dump
+from flrepo.seed.errors import SeedError
+from flrepo.seed.indexes import create_project_indexes
+from flrepo.seed.metadata import CollectionInfo, metadata_json
+from flrepo.seed.restore import RestoreFailed, restore, restore_if_empty
+from flrepo.seed.sample import build_sample, sample_documents
 from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient
 from test_seed_archive import parse_strictly
 
-from documents.database import init_database
-from documents.ml_model import MLModel
-from seed.archive import ArchiveWriter
-from seed.dump import dump
-from seed.errors import SeedError
-from seed.indexes import create_project_indexes
-from seed.metadata import CollectionInfo, metadata_json
-from seed.restore import RestoreFailed, restore, restore_if_empty
-from seed.sample import build_sample, sample_documents
-from server.settings import Settings
+from flrepo.settings import Settings
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def counts(client: AsyncMongoClient, settings: Settings) -> dict[str, int]
 
 async def populate(client: AsyncMongoClient, settings: Settings) -> dict[str, bytes]:
     """Data in the repository layout, files through GridFS; returns the files' bytes by name."""
-    await create_project_indexes(client, settings)  # as the server has them
+    await create_project_indexes(client, settings.databases)  # as the server has them
     db, grid = client[settings.db_name], client[settings.grid_db_name]
     bucket = AsyncGridFSBucket(grid)
     files = {
@@ -147,13 +147,13 @@ async def test_round_trip_is_identical_to_the_byte(
 ):
     files = await populate(client, settings)
     path = tmp_path / ("db.dump.gz" if compress else "db.dump")
-    report = await dump(settings, mongodb_url, path, compress=compress)
+    report = await dump(settings.databases, mongodb_url, path, compress=compress)
     assert (path.read_bytes()[:2] == b"\x1f\x8b") is compress
     # 600 kB is three chunks, four small files one each, the empty file none
     assert report.namespaces["repository_grid.fs.chunks"] == 3 + 4
     assert report.documents == sum(report.namespaces.values())
 
-    restored = await restore(target, mongodb_url, path)
+    restored = await restore(target.databases, mongodb_url, path)
     assert restored.skipped == 0
     assert {r.target for r in restored.namespaces.values()} >= {
         f"{target.db_name}.models",
@@ -179,7 +179,7 @@ async def test_round_trip_is_identical_to_the_byte(
 async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tmp_path):
     await populate(client, settings)
     path = tmp_path / "db.dump"
-    await dump(settings, mongodb_url, path)
+    await dump(settings.databases, mongodb_url, path)
     parsed = parse_strictly(path.read_bytes())
     names = sorted(f"{m['db']}.{m['collection']}" for m in parsed["prelude"])
     assert names == [
@@ -200,7 +200,7 @@ async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tm
 async def test_restore_builds_the_repository_layout_from_the_sample(
     client, target, mongodb_url, sample
 ):
-    report = await restore(target, mongodb_url, sample)
+    report = await restore(target.databases, mongodb_url, sample)
     assert await counts(client, target) == SAMPLE_COUNTS
     assert report.documents == sum(SAMPLE_COUNTS.values())
     db, grid = client[target.db_name], client[target.grid_db_name]
@@ -217,12 +217,12 @@ async def test_restore_builds_the_repository_layout_from_the_sample(
 async def test_without_drop_existing_ids_are_skipped_and_counted(
     client, target, mongodb_url, sample
 ):
-    await restore(target, mongodb_url, sample)
+    await restore(target.databases, mongodb_url, sample)
     db = client[target.db_name]
     await db.models.delete_one({"model_name": "base2"})
     await db.strategies.update_one({}, {"$set": {"strategy_description": "changed here"}})
 
-    report = await restore(target, mongodb_url, sample)
+    report = await restore(target.databases, mongodb_url, sample)
     total = sum(SAMPLE_COUNTS.values())
     assert report.documents == 1
     assert report.skipped == total - 1
@@ -238,7 +238,7 @@ async def test_drop_empties_each_restored_collection_first(client, target, mongo
     db = client[target.db_name]
     await db.models.insert_one({"model_name": "stale", "model_version": "9"})
     await db.strategies.insert_one({"strategy_name": "fault-tolerant-fedavg", "meta": {}})
-    report = await restore(target, mongodb_url, sample, drop=True)
+    report = await restore(target.databases, mongodb_url, sample, drop=True)
     assert report.skipped == 0
     assert await db.models.find_one({"model_name": "stale"}) is None
     assert await counts(client, target) == SAMPLE_COUNTS
@@ -252,7 +252,7 @@ async def test_existing_duplicates_stop_the_restore_before_any_write(
         [{"model_name": "dup", "model_version": "1"}, {"model_name": "dup", "model_version": "1"}]
     )
     with pytest.raises(RestoreFailed) as info:
-        await restore(target, mongodb_url, sample)
+        await restore(target.databases, mongodb_url, sample)
     assert info.value.report.written() == ["nothing was written"]
     message = str(info.value)
     assert "model_name+model_version" in message
@@ -263,12 +263,12 @@ async def test_existing_duplicates_stop_the_restore_before_any_write(
 async def test_an_archive_document_taking_an_existing_key_stops_and_is_reported(
     client, target, mongodb_url, sample
 ):
-    await restore(target, mongodb_url, sample)
+    await restore(target.databases, mongodb_url, sample)
     db = client[target.db_name]
     await db.strategies.delete_many({})
     await db.strategies.insert_one({"strategy_name": "fault-tolerant-fedavg", "meta": {}})
     with pytest.raises(RestoreFailed) as info:
-        await restore(target, mongodb_url, sample)
+        await restore(target.databases, mongodb_url, sample)
     assert "fault-tolerant-fedavg" in str(info.value)
     assert "already holds" in str(info.value)
     written = info.value.report.written()
@@ -292,7 +292,7 @@ async def test_other_namespaces_are_skipped_and_listed(client, target, mongodb_u
         for info in infos:
             writer.end(info.db, info.collection)
         writer.finish()
-    report = await restore(target, mongodb_url, path)
+    report = await restore(target.databases, mongodb_url, path)
     assert report.skipped_namespaces == {"admin.system.version": 1, "elsewhere.things": 3}
     assert report.documents == 1
     assert "skipped namespaces (not the repository's): admin.system.version (1 document), " in (
@@ -315,7 +315,7 @@ async def test_indexes_and_empty_collections_from_the_metadata_are_created(
         writer.end("repository", "models")
         writer.end("repository_grid", "extra")
         writer.finish()
-    report = await restore(target, mongodb_url, path)
+    report = await restore(target.databases, mongodb_url, path)
     assert "extra" in await client[target.grid_db_name].list_collection_names()
     indexes = {i["name"]: i async for i in await client[target.db_name].models.list_indexes()}
     assert dict(indexes["by_library"]["key"]) == {"meta.library": 1}
@@ -328,7 +328,7 @@ async def test_restore_from_a_directory_dump(client, target, mongodb_url, tmp_pa
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{coll}.bson").write_bytes(b"".join(bson.encode(d) for d in docs))
         (folder / f"{coll}.metadata.json").write_text(metadata_json(coll, []))
-    report = await restore(target, mongodb_url, tmp_path / "dump")
+    report = await restore(target.databases, mongodb_url, tmp_path / "dump")
     assert await counts(client, target) == SAMPLE_COUNTS
     assert not any(r.crc_checked for r in report.namespaces.values())
 
@@ -337,7 +337,7 @@ async def test_restore_leaves_the_documents_bound_to_the_server_client(
     client, settings, target, mongodb_url, sample
 ):
     await init_database(client, settings.db_name, settings.grid_db_name, 2**20)
-    await restore(target, mongodb_url, sample)
+    await restore(target.databases, mongodb_url, sample)
     collection = MLModel.get_pymongo_collection()
     assert collection.database.name == settings.db_name
     assert await collection.count_documents({}) == 0  # the server's client still works
@@ -346,7 +346,7 @@ async def test_restore_leaves_the_documents_bound_to_the_server_client(
 async def test_seed_at_startup_restores_an_empty_repository(client, target, mongodb_url, sample):
     # Indexes alone (as the server creates at startup) still count as empty.
     await client[target.db_name].models.create_index("model_name")
-    report = await restore_if_empty(target, mongodb_url, sample)
+    report = await restore_if_empty(target.databases, mongodb_url, sample)
     assert report is not None
     assert report.documents == sum(SAMPLE_COUNTS.values())
     assert await counts(client, target) == SAMPLE_COUNTS
@@ -356,11 +356,11 @@ async def test_seed_at_startup_leaves_a_non_empty_repository_alone(
     client, target, mongodb_url, sample
 ):
     await client[target.grid_db_name]["fs.files"].insert_one({"filename": "x", "length": 0})
-    assert await restore_if_empty(target, mongodb_url, sample) is None
+    assert await restore_if_empty(target.databases, mongodb_url, sample) is None
     assert await counts(client, target) == {"grid.fs.files": 1}
 
 
 async def test_seed_at_startup_refuses_a_damaged_archive(target, mongodb_url, sample):
     sample.write_bytes(sample.read_bytes()[:-10])
     with pytest.raises(SeedError, match="truncated"):
-        await restore_if_empty(target, mongodb_url, sample)
+        await restore_if_empty(target.databases, mongodb_url, sample)

@@ -8,10 +8,9 @@ import zipfile
 
 import bson
 from bson import ObjectId
-
-from seed.archive import open_archive
-from seed.events import Documents
-from seed.sample import build_sample, sample_documents
+from flrepo.seed.archive import open_archive
+from flrepo.seed.events import Documents
+from flrepo.seed.sample import build_sample, sample_documents
 
 
 def read(path) -> dict[str, list[dict]]:
@@ -39,7 +38,7 @@ def file_bytes(docs: dict[str, list[dict]], file_id: str) -> tuple[dict, bytes]:
 def test_command_line_writes_a_readable_archive(tmp_path):
     out = tmp_path / "sample.dump"
     done = subprocess.run(
-        [sys.executable, "-m", "seed.sample", str(out)], capture_output=True, text=True
+        [sys.executable, "-m", "flrepo.seed.sample", str(out)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert "6 namespaces" in done.stdout

@@ -19,7 +19,7 @@ import pytest
 from helpers import FILE_FIELDS, running_app, split, upload_request
 from pymongo import MongoClient
 
-from server.embedded import free_port, secantus_command, stop_process, wait_for_ping
+from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 
 FLREPO = str(Path(sys.executable).parent / "flrepo")
 START_TIMEOUT_S = 60.0

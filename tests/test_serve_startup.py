@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from server.embedded import DatabaseError, free_port, require_database
+from flrepo.embedded import DatabaseError, free_port, require_database
 
 FLREPO = str(Path(sys.executable).parent / "flrepo")
 
@@ -56,7 +56,7 @@ def model_names(url: str) -> list[str]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("sample") / "sample.dump"
-    subprocess.run([sys.executable, "-m", "seed.sample", str(path)], check=True)
+    subprocess.run([sys.executable, "-m", "flrepo.seed.sample", str(path)], check=True)
     return path
 
 

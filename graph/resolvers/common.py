@@ -3,12 +3,11 @@
 from typing import Any, TypeVar
 
 from beanie import Document
+from flrepo.documents.errors import AlreadyExists, NotFound
+from flrepo.documents.files import FileSource, FileStore
+from flrepo.graph.validation import check_page
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
-
-from documents.errors import AlreadyExists, NotFound
-from documents.files import FileSource, FileStore
-from graph.validation import check_page
 
 D = TypeVar("D", bound=Document)
 

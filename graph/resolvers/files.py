@@ -1,7 +1,7 @@
 """Operations on stored files themselves (listing, lookup by name)."""
 
-from documents.files import FileStore, StoredFile
-from graph.validation import check_page
+from flrepo.documents.files import FileStore, StoredFile
+from flrepo.graph.validation import check_page
 
 
 async def list_files(

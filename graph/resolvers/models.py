@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from documents.files import FileStore
-from documents.ml_model import MLModel, ModelMeta
-from documents.training_result import TrainingResult
-from graph.resolvers.common import (
+from flrepo.documents.files import FileStore
+from flrepo.documents.ml_model import MLModel, ModelMeta
+from flrepo.documents.training_result import TrainingResult
+from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
     delete_with_file,
@@ -13,7 +13,7 @@ from graph.resolvers.common import (
     insert_new,
     update_fields,
 )
-from graph.validation import check_name, check_page
+from flrepo.graph.validation import check_name, check_page
 
 
 def model_key(model_name: str, model_version: str) -> dict[str, str]:

@@ -2,17 +2,17 @@
 
 from typing import Any
 
-from documents.files import FileStore
-from documents.training_result import TrainingResult
-from graph.resolvers.common import (
+from flrepo.documents.files import FileStore
+from flrepo.documents.training_result import TrainingResult
+from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
     delete_with_file,
     find_page,
     insert_new,
 )
-from graph.resolvers.models import model_key
-from graph.validation import check_name, check_object
+from flrepo.graph.resolvers.models import model_key
+from flrepo.graph.validation import check_name, check_object
 
 
 def result_key(model_name: str, model_version: str, training_id: str) -> dict[str, str]:

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from documents.files import FileStore
-from documents.transformation import MachineCapabilities, Transformation
-from graph.resolvers.common import (
+from flrepo.documents.files import FileStore
+from flrepo.documents.transformation import MachineCapabilities, Transformation
+from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
     delete_with_file,
@@ -12,7 +12,7 @@ from graph.resolvers.common import (
     insert_new,
     update_fields,
 )
-from graph.validation import check_name, check_object
+from flrepo.graph.validation import check_name, check_object
 
 
 def transformation_key(transformation_id: str) -> dict[str, str]:

@@ -1,15 +1,15 @@
-"""`python -m seed.sample OUT.dump [--gzip]`: write the sample archive."""
+"""`python -m flrepo.seed.sample OUT.dump [--gzip]`: write the sample archive."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from seed.sample.build import build_sample
+from flrepo.seed.sample.build import build_sample
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m seed.sample", description="Write a small sample mongodump archive."
+        prog="python -m flrepo.seed.sample", description="Write a small sample mongodump archive."
     )
     parser.add_argument("out", type=Path, help="archive file to write")
     parser.add_argument("--gzip", action="store_true", help="gzip-compress it")

@@ -14,9 +14,8 @@ from typing import Any
 
 import bson
 from bson import Binary, ObjectId
-
-from seed.archive import ArchiveWriter
-from seed.metadata import CollectionInfo, metadata_json
+from flrepo.seed.archive import ArchiveWriter
+from flrepo.seed.metadata import CollectionInfo, metadata_json
 
 CHUNK_SIZE = 255 * 1024
 DB = "repository"

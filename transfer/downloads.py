@@ -1,12 +1,9 @@
-"""`GET /files/{id}`: a stored file's raw bytes, streamed."""
+"""A stored file as an HTTP response: streamed, with its length, type, name and hash."""
 
 from urllib.parse import quote
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-
-from documents.files import FileStore, StoredFile
-from graph.resolvers.files import get_file
+from flrepo.documents.files import FileStore, StoredFile
+from starlette.responses import Response, StreamingResponse
 
 
 def file_response(
@@ -24,16 +21,6 @@ def file_response(
         headers["ETag"] = f'"{record.sha256}"'
     media_type = content_type or record.content_type or "application/octet-stream"
     return StreamingResponse(files.stream(record.id), media_type=media_type, headers=headers)
-
-
-async def download_file(request: Request) -> Response:
-    files: FileStore = request.app.state.files
-    record = await get_file(files, request.path_params["file_id"])
-    if record is None:
-        return JSONResponse({"detail": "no such file"}, status_code=404)
-    if record.sha256 and request.headers.get("if-none-match") == f'"{record.sha256}"':
-        return Response(status_code=304, headers={"ETag": f'"{record.sha256}"'})
-    return file_response(files, record)
 
 
 def _ascii(name: str) -> str:

@@ -1,6 +1,6 @@
 """The GraphiQL (`GET /graphql` from a browser) and Swagger UI (`/docs`) pages.
 
-Both pages load their JavaScript and CSS from `server/static/`, built from `explorer/` with
+Both pages load their JavaScript and CSS from `flrepo/static/`, built from `explorer/` with
 `cd explorer && npm ci && npm run build`, so that they work with no network at all. The build
 writes `manifest.json`, which maps logical names (`graphiql.js`, ...) to file names carrying a
 content hash; those files are served with a one-year immutable cache header.
@@ -304,7 +304,7 @@ _explorer: Explorer | None = None
 
 
 def _default() -> Explorer:
-    """The assets in server/static, looked at once per process (restart after a build)."""
+    """The assets in flrepo/static, looked at once per process (restart after a build)."""
     global _explorer
     if _explorer is None:
         _explorer = Explorer()

@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flrepo.documents.database import Databases
+
 GIB = 1024**3
 
 
@@ -33,3 +35,7 @@ class Settings(BaseSettings):
         if self.mongodb_url is None and self.db_address:
             self.mongodb_url = f"mongodb://{self.db_address}:{self.db_port}"
         return self
+
+    @property
+    def databases(self) -> Databases:
+        return Databases(self.db_name, self.grid_db_name)

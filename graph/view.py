@@ -4,16 +4,16 @@ import json
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from flrepo.documents.files import FileStore
+from flrepo.graph.context import Context
+from flrepo.graph.schema import schema
+from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.file_uploads.utils import replace_placeholders_with_files
 
-from documents.files import FileStore
-from graph.context import Context
-from graph.schema import schema
-from server import explorer
-from server.multipart import MultipartError, MultipartReader, StreamedUpload
+from flrepo import explorer
 
 
 class GraphQLView(GraphQL):

@@ -2,51 +2,19 @@
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
+import uvicorn
 
-from documents.database import IndexConflict, create_indexes
-from server.embedded import DatabaseError, embedded_database, require_database
-from server.settings import Settings
-
-log = logging.getLogger("flrepo")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Environment settings, overridden by whichever flags were given."""
-    given = {
-        key: value
-        for key in ("host", "port", "mongodb_url", "data_dir", "seed_archive")
-        if (value := getattr(args, key, None)) is not None
-    }
-    return Settings().model_copy(update=given)
-
-
-@contextlib.contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """The configured MongoDB URL, or the embedded database's while the block runs."""
-    if settings.mongodb_url:
-        yield settings.mongodb_url
-        return
-    with embedded_database(settings.data_dir) as url:
-        log.warning(
-            "using the embedded development database in %s; for production set "
-            "FLREPO_MONGODB_URL (or --mongodb-url) to a MongoDB server",
-            settings.data_dir.resolve(),
-        )
-        yield url
-
-
-def add_database_options(parser: argparse.ArgumentParser) -> None:
-    """--mongodb-url and --data-dir, shared by every command that opens the database."""
-    parser.add_argument("--mongodb-url", help="MongoDB URL (default: embedded database)")
-    parser.add_argument("--data-dir", type=Path, help="embedded database folder (./flrepo-data)")
+from flrepo import seed_commands
+from flrepo.app import create_app
+from flrepo.documents.database import IndexConflict, connect, create_indexes
+from flrepo.embedded import DatabaseError, require_database
+from flrepo.options import add_database_options, database_url, settings_from
+from flrepo.settings import Settings
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -55,7 +23,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 async def prepare_database(settings: Settings, url: str) -> None:
     """Create the indexes the server relies on, or say which existing data prevents it."""
-    client: AsyncMongoClient = AsyncMongoClient(url)
+    client = connect(url)
     try:
         await create_indexes(client, settings.db_name, settings.grid_db_name)
     except IndexConflict as exc:
@@ -66,10 +34,6 @@ async def prepare_database(settings: Settings, url: str) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the HTTP server until interrupted."""
-    import uvicorn
-
-    from server.app import create_app
-
     # uvicorn shuts down on SIGTERM and then raises it again; with the default handler that
     # kills the process on the spot, before the embedded database below is stopped.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -79,11 +43,8 @@ def serve(args: argparse.Namespace) -> int:
         if settings.mongodb_url:
             require_database(url)
         asyncio.run(prepare_database(settings, url))
-        if settings.seed_archive is not None:
-            from seed.cli import seed_if_empty
-
-            if not seed_if_empty(settings, url):
-                return 1
+        if settings.seed_archive is not None and not seed_commands.seed_if_empty(settings, url):
+            return 1
         app = create_app(settings, url)
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
@@ -110,9 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_database_options(serve_parser)
     serve_parser.set_defaults(handler=serve)
 
-    from seed.cli import add_commands
-
-    add_commands(commands)
+    seed_commands.add_commands(commands)
     return parser
 
 

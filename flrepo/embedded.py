@@ -1,5 +1,6 @@
 """The embedded development database: SecantusDB as a child process on a local folder."""
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -10,16 +11,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
-from pymongo import MongoClient
 from pymongo.errors import ConfigurationError, PyMongoError
 from pymongo.uri_parser import parse_uri
+
+from flrepo.documents.database import connect
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 CONNECT_TIMEOUT_S = 15.0
+PING_TIMEOUT_S = 0.5  # one try while waiting for a server to come up
 
 
 class DatabaseError(RuntimeError):
@@ -53,21 +57,32 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 
 def wait_for_ping(url: str, timeout_s: float, proc: subprocess.Popen | None = None) -> None:
-    """Return once the server at `url` answers ping; raise if it dies or time runs out."""
+    """Return once the server at `url` answers ping; raise if it dies or time runs out.
+
+    Runs on a thread of its own, so that callers inside an event loop may use it too.
+    """
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, _wait_for_ping(url, timeout_s, proc)).result()
+
+
+async def _wait_for_ping(url: str, timeout_s: float, proc: subprocess.Popen | None) -> None:
     deadline = time.monotonic() + timeout_s
-    with MongoClient(url, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
+    client = connect(url)
+    try:
         while True:
             if proc is not None and proc.poll() is not None:
                 raise DatabaseError(f"the database exited with code {proc.returncode}")
             try:
-                client.admin.command("ping")
+                await asyncio.wait_for(client.admin.command("ping"), PING_TIMEOUT_S)
                 return
-            except PyMongoError:
+            except (PyMongoError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise DatabaseError(
                         f"the database did not answer within {timeout_s:.0f} s"
                     ) from None
-                time.sleep(0.1)
+                await asyncio.sleep(0.1)
+    finally:
+        await client.close()
 
 
 def require_database(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:

@@ -15,17 +15,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from documents.database import init_database
-from rest_compat.http import http_error
-from rest_compat.routes import routes as rest_routes
-from server import explorer
-from server.downloads import download_file
-from server.graphql_view import GraphQLView
-from server.settings import Settings
+from flrepo import explorer
+from flrepo.documents.database import connect, init_database
+from flrepo.documents.files import FileStore
+from flrepo.graph.resolvers.files import get_file
+from flrepo.graph.view import GraphQLView
+from flrepo.rest_compat.http import http_error
+from flrepo.rest_compat.routes import routes as rest_routes
+from flrepo.settings import Settings
+from flrepo.transfer.downloads import file_response
 
 log = logging.getLogger("flrepo")
 READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
-SELECTION_TIMEOUT = {"serverSelectionTimeoutMS": 5000}  # unless the URL sets its own
 access_log = logging.getLogger("flrepo.access")
 
 
@@ -41,6 +42,17 @@ async def readyz(request: Request) -> Response:
     except (PyMongoError, TimeoutError):
         return JSONResponse({"status": "database unavailable"}, 503)
     return JSONResponse({"status": "ready"})
+
+
+async def download_file(request: Request) -> Response:
+    """`GET /files/{id}`: a stored file's raw bytes, streamed (304 when the ETag matches)."""
+    files: FileStore = request.app.state.files
+    record = await get_file(files, request.path_params["file_id"])
+    if record is None:
+        return JSONResponse({"detail": "no such file"}, status_code=404)
+    if record.sha256 and request.headers.get("if-none-match") == f'"{record.sha256}"':
+        return Response(status_code=304, headers={"ETag": f'"{record.sha256}"'})
+    return file_response(files, record)
 
 
 class AccessLog:
@@ -79,8 +91,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        options = {} if "serverselectiontimeoutms" in mongodb_url.lower() else SELECTION_TIMEOUT
-        client: AsyncMongoClient = AsyncMongoClient(mongodb_url, **options)
+        client = connect(mongodb_url)
         try:
             app.state.client = client
             app.state.settings = settings

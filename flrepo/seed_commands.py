@@ -5,12 +5,12 @@ import asyncio
 import sys
 from pathlib import Path
 
-from seed.dump import dump
-from seed.errors import SeedError
-from seed.progress import byte_progress
-from seed.restore import RestoreFailed, restore, restore_if_empty
-from server.cli import add_database_options, database_url, settings_from
-from server.settings import Settings
+from flrepo.options import add_database_options, database_url, settings_from
+from flrepo.seed.dump import dump
+from flrepo.seed.errors import SeedError
+from flrepo.seed.progress import byte_progress
+from flrepo.seed.restore import RestoreFailed, restore, restore_if_empty
+from flrepo.settings import Settings
 
 
 def _fail(exc: SeedError, restoring: bool = False) -> int:
@@ -32,7 +32,9 @@ def restore_command(args: argparse.Namespace) -> int:
         return 1
     try:
         with database_url(settings) as url, byte_progress("restoring") as bar:
-            report = asyncio.run(restore(settings, url, path, drop=args.drop, progress=bar))
+            report = asyncio.run(
+                restore(settings.databases, url, path, drop=args.drop, progress=bar)
+            )
     except SeedError as exc:
         return _fail(exc, restoring=True)
     print("\n".join(report.summary()))
@@ -43,7 +45,7 @@ def seed_if_empty(settings: Settings, url: str) -> bool:
     """`serve --seed`: restore the archive if the repository is empty; False if that failed."""
     assert settings.seed_archive is not None
     try:
-        asyncio.run(restore_if_empty(settings, url, settings.seed_archive))
+        asyncio.run(restore_if_empty(settings.databases, url, settings.seed_archive))
     except SeedError as exc:
         _fail(exc, restoring=True)
         return False
@@ -59,7 +61,9 @@ def dump_command(args: argparse.Namespace) -> int:
         return 1
     try:
         with database_url(settings) as url, byte_progress("dumping") as bar:
-            report = asyncio.run(dump(settings, url, path, compress=args.gzip, progress=bar))
+            report = asyncio.run(
+                dump(settings.databases, url, path, compress=args.gzip, progress=bar)
+            )
     except SeedError as exc:
         return _fail(exc)
     print("\n".join(report.summary()))

@@ -5,11 +5,10 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from flrepo.documents.errors import InvalidInput
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
-
-from documents.errors import InvalidInput
 
 # What may follow a file's bytes in its body: the closing boundary, perhaps a small field.
 TRAILER_ALLOWANCE = 64 * 1024

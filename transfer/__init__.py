@@ -1,0 +1,1 @@
+"""HTTP plumbing both faces share: the streaming multipart reader and file responses."""
