@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import HTTPException, StarletteRequestAdapter
 from flrepo.documents.files import FileStore
 from flrepo.graph.context import Context
 from flrepo.graph.schema import schema
@@ -16,8 +16,18 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 from flrepo import explorer
 
 
+class StreamingRequestAdapter(StarletteRequestAdapter):
+    """Starlette's request adapter, keeping hold of the request so that its body can stream."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.http_request = request
+
+
 class GraphQLView(GraphQL):
     """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec."""
+
+    request_adapter_class = StreamingRequestAdapter
 
     def __init__(self) -> None:
         super().__init__(schema, multipart_uploads_enabled=True)
@@ -29,9 +39,9 @@ class GraphQLView(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:
         return await explorer.graphiql_page(request)
 
-    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+    async def parse_multipart(self, request: StreamingRequestAdapter) -> dict[str, Any]:
         """Read `operations` and `map`; files stay in the body until a resolver reads them."""
-        http_request: Request = request._request  # type: ignore[attr-defined]
+        http_request = request.http_request
         try:
             declared = http_request.headers.get("content-length", "")
             reader = MultipartReader(
