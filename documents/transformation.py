@@ -3,7 +3,7 @@
 from typing import Any
 
 from beanie import Document
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymongo import IndexModel
 
 
@@ -17,6 +17,12 @@ class MachineCapabilities(BaseModel):
     gpu: bool = Field(default=False, alias="GPU")
     preinstalled_libraries: dict[str, Any] | None = None
     available_models: dict[str, Any] | None = None
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _absent_gpu(cls, value: Any) -> Any:
+        """A null GPU need is no GPU need."""
+        return False if value is None else value
 
 
 class Transformation(Document):

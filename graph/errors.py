@@ -4,6 +4,7 @@ import logging
 
 from flrepo.documents.errors import RepositoryError
 from graphql.error import GraphQLError
+from pydantic import ValidationError
 from strawberry.extensions import MaskErrors
 
 log = logging.getLogger("flrepo.graphql")
@@ -22,6 +23,9 @@ class ErrorCodes(MaskErrors):
         original = error.original_error
         if isinstance(original, RepositoryError):
             code = original.code
+        elif isinstance(original, ValidationError):  # an input that its document refuses
+            error = GraphQLError(_describe(original), error.nodes, path=error.path)
+            code = "BAD_USER_INPUT"
         elif original is None or isinstance(original, GraphQLError):
             code = "BAD_USER_INPUT"  # syntax, validation and variable errors
         else:
@@ -30,3 +34,12 @@ class ErrorCodes(MaskErrors):
             code = "INTERNAL_SERVER_ERROR"
         error.extensions = {**(error.extensions or {}), "code": code}
         return error
+
+
+def _describe(exc: ValidationError) -> str:
+    """The input's problems in a sentence, without Python's names for them."""
+    problems = (
+        f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )
+    return "invalid input: " + "; ".join(problems)

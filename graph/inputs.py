@@ -1,77 +1,51 @@
-"""GraphQL input types (API.md §2) and their conversion to document parts."""
+"""GraphQL input types (docs/API.md §2), derived from the documents they fill in."""
 
 import strawberry
-from flrepo.documents.ml_model import ModelMeta
-from flrepo.documents.transformation import MachineCapabilities
+from flrepo.documents import ml_model, strategy, training_result, transformation
+from strawberry.experimental import pydantic
 from strawberry.scalars import JSON
 
 
-@strawberry.input
+@pydantic.input(model=ml_model.ModelMeta, all_fields=True)
 class ModelMetaInput:
-    library: str | None = None
-    description: str | None = None
-
-    def to_meta(self) -> ModelMeta:
-        return ModelMeta(library=self.library, description=self.description)
+    pass
 
 
-@strawberry.input
+@pydantic.input(model=ml_model.MLModel, use_pydantic_alias=False)
 class CreateModelInput:
-    model_name: str
-    model_version: str
+    model_name: strawberry.auto
+    model_version: strawberry.auto
     meta: ModelMetaInput | None = None
 
 
-@strawberry.input
+@pydantic.input(model=training_result.TrainingResult, use_pydantic_alias=False)
 class CreateTrainingResultInput:
-    model_name: str
-    model_version: str
-    training_id: str
-    configuration_id: str | None = None
+    model_name: strawberry.auto
+    model_version: strawberry.auto
+    training_id: strawberry.auto
+    configuration_id: strawberry.auto
     results: JSON | None = None
 
 
-@strawberry.input
+@pydantic.input(model=strategy.Strategy, use_pydantic_alias=False)
 class CreateStrategyInput:
-    strategy_name: str
-    strategy_description: str | None = None
+    strategy_name: strawberry.auto
+    strategy_description: strawberry.auto
     meta: JSON | None = None
 
 
-@strawberry.input
+@pydantic.input(model=transformation.MachineCapabilities, all_fields=True, use_pydantic_alias=False)
 class MachineCapabilitiesInput:
-    storage: float | None = None
-    ram: float | None = None
     gpu: bool | None = False
     preinstalled_libraries: JSON | None = None
     available_models: JSON | None = None
 
-    def to_capabilities(self) -> MachineCapabilities:
-        return MachineCapabilities(
-            storage=self.storage,
-            ram=self.ram,
-            gpu=bool(self.gpu),
-            preinstalled_libraries=self.preinstalled_libraries,
-            available_models=self.available_models,
-        )
 
-
-@strawberry.input
+@pydantic.input(model=transformation.Transformation, use_pydantic_alias=False)
 class TransformationInput:
-    id: str
-    description: str | None = None
+    transformation_id: strawberry.auto = strawberry.field(name="id")
+    description: strawberry.auto
     parameter_types: JSON | None = None
     default_values: JSON | None = None
-    outputs: list[str] | None = None
+    outputs: strawberry.auto
     needs: MachineCapabilitiesInput | None = None
-
-    def to_kwargs(self) -> dict:
-        """Keyword arguments of the transformation resolvers."""
-        return {
-            "transformation_id": self.id,
-            "description": self.description,
-            "parameter_types": self.parameter_types,
-            "default_values": self.default_values,
-            "outputs": self.outputs,
-            "needs": self.needs.to_capabilities() if self.needs else None,
-        }

@@ -1,12 +1,14 @@
-"""GraphQL object types (API.md §2), each built from the document it shows."""
+"""GraphQL object types (docs/API.md §2), derived from the documents they show."""
 
 from datetime import datetime
-from typing import NewType
+from typing import Annotated, NewType, TypeVar
 
 import strawberry
 from flrepo.documents import ml_model, strategy, training_result, transformation
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
+from pydantic import BaseModel
+from strawberry.experimental import pydantic
 from strawberry.scalars import JSON
 
 Long = NewType("Long", int)
@@ -18,6 +20,14 @@ LONG_SCALAR = strawberry.scalar(
 )
 
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+FILE_IDS = ("model_id", "weights_id", "strategy_id", "storage_id")
+
+
+def of(cls: type[T], doc: BaseModel) -> T:
+    """`cls` showing `doc`, with the id of its file at hand but out of the schema."""
+    extra = {name: getattr(doc, name) for name in FILE_IDS if name in type(doc).model_fields}
+    return cls.from_pydantic(doc, extra=extra)  # type: ignore[attr-defined]
 
 
 @strawberry.type
@@ -51,58 +61,40 @@ async def load_file(info: Info, file_id: str | None) -> StoredFile | None:
     return StoredFile.of(record, info.context.root_path) if record else None
 
 
-@strawberry.type
+@pydantic.type(model=ml_model.ModelMeta, all_fields=True)
 class ModelMeta:
-    library: str | None
-    description: str | None
+    pass
 
 
-@strawberry.type
+@pydantic.type(model=ml_model.MLModel, use_pydantic_alias=False)
 class Model:
-    model_name: str
-    model_version: str
-    meta: ModelMeta | None
+    model_name: strawberry.auto
+    model_version: strawberry.auto
+    meta: strawberry.auto
     model_id: strawberry.Private[str | None]
-
-    @classmethod
-    def of(cls, doc: ml_model.MLModel) -> "Model":
-        meta = doc.meta and ModelMeta(library=doc.meta.library, description=doc.meta.description)
-        return cls(
-            model_name=doc.model_name,
-            model_version=doc.model_version,
-            meta=meta,
-            model_id=doc.model_id,
-        )
 
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.model_id)
 
     @strawberry.field
-    async def training_results(self, info: Info) -> list["TrainingResult"]:
+    async def training_results(
+        self, info: Info
+    ) -> list[Annotated["TrainingResult", strawberry.lazy("flrepo.graph.types")]]:
         key = (self.model_name, self.model_version)
-        return [TrainingResult.of(r) for r in await info.context.loaders.results_of_model.load(key)]
+        return [
+            of(TrainingResult, r) for r in await info.context.loaders.results_of_model.load(key)
+        ]
 
 
-@strawberry.type
+@pydantic.type(model=training_result.TrainingResult, use_pydantic_alias=False)
 class TrainingResult:
-    model_name: str
-    model_version: str
-    training_id: str
-    configuration_id: str | None
+    model_name: strawberry.auto
+    model_version: strawberry.auto
+    training_id: strawberry.auto
+    configuration_id: strawberry.auto
     results: JSON | None
     weights_id: strawberry.Private[str | None]
-
-    @classmethod
-    def of(cls, doc: training_result.TrainingResult) -> "TrainingResult":
-        return cls(
-            model_name=doc.model_name,
-            model_version=doc.model_version,
-            training_id=doc.training_id,
-            configuration_id=doc.configuration_id,
-            results=doc.results,
-            weights_id=doc.weights_id,
-        )
 
     @strawberry.field
     async def weights(self, info: Info) -> StoredFile | None:
@@ -111,69 +103,36 @@ class TrainingResult:
     @strawberry.field
     async def model(self, info: Info) -> Model | None:
         doc = await info.context.loaders.model.load((self.model_name, self.model_version))
-        return Model.of(doc) if doc else None
+        return of(Model, doc) if doc else None
 
 
-@strawberry.type
+@pydantic.type(model=strategy.Strategy, use_pydantic_alias=False)
 class Strategy:
-    strategy_name: str
-    strategy_description: str | None
+    strategy_name: strawberry.auto
+    strategy_description: strawberry.auto
     meta: JSON | None
     strategy_id: strawberry.Private[str | None]
-
-    @classmethod
-    def of(cls, doc: strategy.Strategy) -> "Strategy":
-        return cls(
-            strategy_name=doc.strategy_name,
-            strategy_description=doc.strategy_description,
-            meta=doc.meta,
-            strategy_id=doc.strategy_id,
-        )
 
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.strategy_id)
 
 
-@strawberry.type
+@pydantic.type(model=transformation.MachineCapabilities, all_fields=True, use_pydantic_alias=False)
 class MachineCapabilities:
-    storage: float | None
-    ram: float | None
-    gpu: bool
     preinstalled_libraries: JSON | None
     available_models: JSON | None
 
 
-@strawberry.type
+@pydantic.type(model=transformation.Transformation, use_pydantic_alias=False)
 class Transformation:
-    id: str
-    description: str | None
+    transformation_id: strawberry.auto = strawberry.field(name="id")
+    description: strawberry.auto
     parameter_types: JSON | None
     default_values: JSON | None
-    outputs: list[str] | None
-    needs: MachineCapabilities | None
+    outputs: strawberry.auto
+    needs: strawberry.auto
     storage_id: strawberry.Private[str | None]
-
-    @classmethod
-    def of(cls, doc: transformation.Transformation) -> "Transformation":
-        needs = doc.needs
-        return cls(
-            id=doc.transformation_id,
-            description=doc.description,
-            parameter_types=doc.parameter_types,
-            default_values=doc.default_values,
-            outputs=doc.outputs,
-            needs=MachineCapabilities(
-                storage=needs.storage,
-                ram=needs.ram,
-                gpu=needs.gpu,
-                preinstalled_libraries=needs.preinstalled_libraries,
-                available_models=needs.available_models,
-            )
-            if needs
-            else None,
-            storage_id=doc.storage_id,
-        )
 
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:

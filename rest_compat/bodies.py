@@ -4,7 +4,6 @@ from typing import Annotated, Any
 
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
-from flrepo.documents.transformation import MachineCapabilities
 from flrepo.graph.validation import check_name, check_object
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -72,9 +71,6 @@ class MachineCapabilitiesBody(Body):
     preinstalled_libraries: JSONObject = None
     available_models: JSONObject = None
 
-    def to_capabilities(self) -> MachineCapabilities:
-        return MachineCapabilities(**self.model_dump())
-
 
 class TransformationBody(Body):
     id: Name
@@ -83,14 +79,3 @@ class TransformationBody(Body):
     default_values: JSONObject = None
     outputs: list[str] | None = None
     needs: MachineCapabilitiesBody | None = None
-
-    def to_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the transformation resolvers."""
-        return {
-            "transformation_id": self.id,
-            "description": self.description,
-            "parameter_types": self.parameter_types,
-            "default_values": self.default_values,
-            "outputs": self.outputs,
-            "needs": self.needs.to_capabilities() if self.needs else None,
-        }

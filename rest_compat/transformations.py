@@ -1,5 +1,6 @@
 """`/transformation` routes: data transformations and their pickled objects."""
 
+from flrepo.documents.transformation import Transformation
 from flrepo.graph.resolvers import transformations
 from flrepo.rest_compat.bodies import TransformationBody
 from flrepo.rest_compat.http import (
@@ -16,9 +17,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 
+def _document(body: TransformationBody, transformation_id: str) -> Transformation:
+    return Transformation(transformation_id=transformation_id, **body.model_dump(exclude={"id"}))
+
+
 async def create(request: Request) -> Response:
     body = await json_body(request, TransformationBody)
-    await transformations.create_transformation(**body.to_kwargs())
+    await transformations.create_transformation(_document(body, body.id))
     return created()
 
 
@@ -33,8 +38,10 @@ async def upload_file(request: Request) -> Response:
 async def update_meta(request: Request) -> Response:
     """The body is the whole transformation; the id in the path decides which one."""
     body = await json_body(request, TransformationBody)
-    kwargs = body.to_kwargs() | {"transformation_id": request.path_params["id"]}
-    await transformations.update_transformation(**kwargs)
+    transformation_id = request.path_params["id"]
+    await transformations.update_transformation(
+        transformation_id, _document(body, transformation_id)
+    )
     return no_content()
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 from flrepo.documents.files import FileStore
-from flrepo.documents.transformation import MachineCapabilities, Transformation
+from flrepo.documents.transformation import Transformation
 from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
@@ -23,20 +23,14 @@ def _what(transformation_id: str) -> str:
     return f"transformation {transformation_id!r}"
 
 
-def _fields(
-    description: str | None,
-    parameter_types: dict[str, Any] | None,
-    default_values: dict[str, Any] | None,
-    outputs: list[str] | None,
-    needs: MachineCapabilities | None,
-) -> dict[str, Any]:
-    """The metadata a create or an update writes, checked."""
+def _fields(transformation: Transformation) -> dict[str, Any]:
+    """The metadata a create or an update writes, checked, in the stored layout."""
     return {
-        "description": description,
-        "parameter_types": check_object(parameter_types, "parameter types"),
-        "default_values": check_object(default_values, "default values"),
-        "outputs": outputs,
-        "needs": needs,
+        "description": transformation.description,
+        "parameter_types": check_object(transformation.parameter_types, "parameter types"),
+        "default_values": check_object(transformation.default_values, "default values"),
+        "outputs": transformation.outputs,
+        "needs": transformation.needs.model_dump(by_alias=True) if transformation.needs else None,
     }
 
 
@@ -48,35 +42,24 @@ async def get_transformation(transformation_id: str) -> Transformation | None:
     return await Transformation.find_one(transformation_key(transformation_id))
 
 
-async def create_transformation(
-    transformation_id: str,
-    description: str | None = None,
-    parameter_types: dict[str, Any] | None = None,
-    default_values: dict[str, Any] | None = None,
-    outputs: list[str] | None = None,
-    needs: MachineCapabilities | None = None,
-) -> Transformation:
-    transformation = Transformation(
-        transformation_id=check_name(transformation_id, "transformation id"),
-        **_fields(description, parameter_types, default_values, outputs, needs),
+async def create_transformation(transformation: Transformation) -> Transformation:
+    """Insert a new transformation (its `storage_id`, if any, is ignored)."""
+    new = Transformation(
+        transformation_id=check_name(transformation.transformation_id, "transformation id"),
+        **_fields(transformation),
     )
-    return await insert_new(transformation, _what(transformation_id))
+    return await insert_new(new, _what(transformation.transformation_id))
 
 
 async def update_transformation(
-    transformation_id: str,
-    description: str | None = None,
-    parameter_types: dict[str, Any] | None = None,
-    default_values: dict[str, Any] | None = None,
-    outputs: list[str] | None = None,
-    needs: MachineCapabilities | None = None,
+    transformation_id: str, transformation: Transformation
 ) -> Transformation:
-    """Replace the metadata; the stored file stays."""
-    fields = _fields(description, parameter_types, default_values, outputs, needs)
-    if needs is not None:
-        fields["needs"] = needs.model_dump(by_alias=True)
+    """Replace the metadata of `transformation_id` with that of `transformation`; the file stays."""
     return await update_fields(
-        Transformation, transformation_key(transformation_id), fields, _what(transformation_id)
+        Transformation,
+        transformation_key(transformation_id),
+        _fields(transformation),
+        _what(transformation_id),
     )
 
 
