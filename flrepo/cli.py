@@ -13,6 +13,7 @@ from flrepo import seed_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import DatabaseError, require_database
+from flrepo.graph.schema import schema
 from flrepo.options import add_database_options, database_url, settings_from
 from flrepo.settings import Settings
 
@@ -54,6 +55,12 @@ def serve(args: argparse.Namespace) -> int:
         return 0 if server.started else 1
 
 
+def print_schema(args: argparse.Namespace) -> int:
+    """The GraphQL schema in SDL, as docs/schema.graphql holds it."""
+    print(schema.as_str())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flrepo", description="FL Repository server")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_database_options(serve_parser)
     serve_parser.set_defaults(handler=serve)
+
+    schema_parser = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema_parser.set_defaults(handler=print_schema)
 
     seed_commands.add_commands(commands)
     return parser

@@ -19,6 +19,7 @@ from flrepo.graph.types import (
     Strategy,
     TrainingResult,
     Transformation,
+    of,
 )
 from graphql.error import GraphQLError
 from strawberry.file_uploads import Upload
@@ -28,7 +29,7 @@ from strawberry.types import ExecutionContext
 
 
 def page(limit: int | None) -> int:
-    """A null limit means the default page size, never an unbounded listing."""
+    """A null limit means the default page size, never an unbounded listing (a null offset: 0)."""
     return 100 if limit is None else limit
 
 
@@ -41,15 +42,15 @@ class Query:
         library: str | None = None,
         trained: bool | None = None,
         limit: int | None = 100,
-        offset: int = 0,
+        offset: int | None = 0,
     ) -> list[Model]:
-        docs = await models.list_models(model_name, library, trained, page(limit), offset)
-        return [Model.of(doc) for doc in docs]
+        docs = await models.list_models(model_name, library, trained, page(limit), offset or 0)
+        return [of(Model, doc) for doc in docs]
 
     @strawberry.field(description="One model version; null when absent")
     async def model(self, model_name: str, model_version: str) -> Model | None:
         doc = await models.get_model(model_name, model_version)
-        return Model.of(doc) if doc else None
+        return of(Model, doc) if doc else None
 
     @strawberry.field
     async def training_results(
@@ -57,38 +58,40 @@ class Query:
         model_name: str | None = None,
         model_version: str | None = None,
         limit: int | None = 100,
-        offset: int = 0,
+        offset: int | None = 0,
     ) -> list[TrainingResult]:
-        docs = await results.list_results(model_name, model_version, page(limit), offset)
-        return [TrainingResult.of(doc) for doc in docs]
+        docs = await results.list_results(model_name, model_version, page(limit), offset or 0)
+        return [of(TrainingResult, doc) for doc in docs]
 
     @strawberry.field
     async def training_result(
         self, model_name: str, model_version: str, training_id: str
     ) -> TrainingResult | None:
         doc = await results.get_result(model_name, model_version, training_id)
-        return TrainingResult.of(doc) if doc else None
+        return of(TrainingResult, doc) if doc else None
 
     @strawberry.field
-    async def strategies(self, limit: int | None = 100, offset: int = 0) -> list[Strategy]:
-        return [Strategy.of(doc) for doc in await strategies.list_strategies(page(limit), offset)]
+    async def strategies(self, limit: int | None = 100, offset: int | None = 0) -> list[Strategy]:
+        return [
+            of(Strategy, doc) for doc in await strategies.list_strategies(page(limit), offset or 0)
+        ]
 
     @strawberry.field
     async def strategy(self, strategy_name: str) -> Strategy | None:
         doc = await strategies.get_strategy(strategy_name)
-        return Strategy.of(doc) if doc else None
+        return of(Strategy, doc) if doc else None
 
     @strawberry.field
     async def transformations(
-        self, limit: int | None = 100, offset: int = 0
+        self, limit: int | None = 100, offset: int | None = 0
     ) -> list[Transformation]:
-        docs = await transformations.list_transformations(page(limit), offset)
-        return [Transformation.of(doc) for doc in docs]
+        docs = await transformations.list_transformations(page(limit), offset or 0)
+        return [of(Transformation, doc) for doc in docs]
 
     @strawberry.field
     async def transformation(self, id: str) -> Transformation | None:
         doc = await transformations.get_transformation(id)
-        return Transformation.of(doc) if doc else None
+        return of(Transformation, doc) if doc else None
 
     @strawberry.field(description="Stored files, oldest upload first")
     async def files(
@@ -96,9 +99,11 @@ class Query:
         info: Info,
         filename_prefix: str | None = None,
         limit: int | None = 100,
-        offset: int = 0,
+        offset: int | None = 0,
     ) -> list[StoredFile]:
-        records = await files.list_files(info.context.files, filename_prefix, page(limit), offset)
+        records = await files.list_files(
+            info.context.files, filename_prefix, page(limit), offset or 0
+        )
         return [StoredFile.of(record, info.context.root_path) for record in records]
 
 
@@ -106,21 +111,22 @@ class Query:
 class Mutation:
     @strawberry.mutation
     async def create_model(self, input: CreateModelInput) -> Model:
-        meta = input.meta.to_meta() if input.meta else None
-        return Model.of(await models.create_model(input.model_name, input.model_version, meta))
+        doc = input.to_pydantic()
+        return of(Model, await models.create_model(doc.model_name, doc.model_version, doc.meta))
 
     @strawberry.mutation
     async def update_model_meta(
         self, model_name: str, model_version: str, meta: ModelMetaInput
     ) -> Model:
-        return Model.of(await models.update_model_meta(model_name, model_version, meta.to_meta()))
+        doc = await models.update_model_meta(model_name, model_version, meta.to_pydantic())
+        return of(Model, doc)
 
     @strawberry.mutation
     async def upload_model_file(
         self, info: Info, model_name: str, model_version: str, file: Upload
     ) -> Model:
         doc = await models.upload_model_file(info.context.files, model_name, model_version, file)
-        return Model.of(doc)
+        return of(Model, doc)
 
     @strawberry.mutation
     async def delete_model(self, info: Info, model_name: str, model_version: str) -> bool:
@@ -128,14 +134,11 @@ class Mutation:
 
     @strawberry.mutation
     async def create_training_result(self, input: CreateTrainingResultInput) -> TrainingResult:
+        new = input.to_pydantic()
         doc = await results.create_result(
-            input.model_name,
-            input.model_version,
-            input.training_id,
-            input.configuration_id,
-            input.results,
+            new.model_name, new.model_version, new.training_id, new.configuration_id, new.results
         )
-        return TrainingResult.of(doc)
+        return of(TrainingResult, doc)
 
     @strawberry.mutation
     async def upload_training_weights(
@@ -150,7 +153,7 @@ class Mutation:
         doc = await results.upload_weights(
             info.context.files, model_name, model_version, training_id, configuration_id, file
         )
-        return TrainingResult.of(doc)
+        return of(TrainingResult, doc)
 
     @strawberry.mutation
     async def delete_training_result(
@@ -162,19 +165,20 @@ class Mutation:
 
     @strawberry.mutation
     async def create_strategy(self, input: CreateStrategyInput) -> Strategy:
+        new = input.to_pydantic()
         doc = await strategies.create_strategy(
-            input.strategy_name, input.strategy_description, input.meta
+            new.strategy_name, new.strategy_description, new.meta
         )
-        return Strategy.of(doc)
+        return of(Strategy, doc)
 
     @strawberry.mutation
     async def update_strategy_meta(self, strategy_name: str, meta: JSON) -> Strategy:
-        return Strategy.of(await strategies.update_strategy_meta(strategy_name, meta))
+        return of(Strategy, await strategies.update_strategy_meta(strategy_name, meta))
 
     @strawberry.mutation
     async def upload_strategy_file(self, info: Info, strategy_name: str, file: Upload) -> Strategy:
         doc = await strategies.upload_strategy_file(info.context.files, strategy_name, file)
-        return Strategy.of(doc)
+        return of(Strategy, doc)
 
     @strawberry.mutation
     async def delete_strategy(self, info: Info, strategy_name: str) -> bool:
@@ -182,16 +186,19 @@ class Mutation:
 
     @strawberry.mutation
     async def create_transformation(self, input: TransformationInput) -> Transformation:
-        return Transformation.of(await transformations.create_transformation(**input.to_kwargs()))
+        doc = await transformations.create_transformation(input.to_pydantic())
+        return of(Transformation, doc)
 
     @strawberry.mutation(description="Replaces the metadata; the stored file stays")
     async def update_transformation(self, input: TransformationInput) -> Transformation:
-        return Transformation.of(await transformations.update_transformation(**input.to_kwargs()))
+        new = input.to_pydantic()
+        doc = await transformations.update_transformation(new.transformation_id, new)
+        return of(Transformation, doc)
 
     @strawberry.mutation
     async def upload_transformation_file(self, info: Info, id: str, file: Upload) -> Transformation:
         doc = await transformations.upload_transformation_file(info.context.files, id, file)
-        return Transformation.of(doc)
+        return of(Transformation, doc)
 
     @strawberry.mutation
     async def delete_transformation(self, info: Info, id: str) -> bool:
