@@ -104,7 +104,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         finally:
             await client.close()
 
-    graphql = GraphQLView()
+    graphql = GraphQLView(ide_page=explorer.graphiql_page)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/files/{file_id}", download_file, methods=["GET"]),

@@ -1,6 +1,7 @@
 """The GraphQL endpoint: Strawberry's ASGI view, with file parts streamed instead of spooled."""
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cross_web import HTTPException, StarletteRequestAdapter
@@ -12,8 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.file_uploads.utils import replace_placeholders_with_files
-
-from flrepo import explorer
 
 
 class StreamingRequestAdapter(StarletteRequestAdapter):
@@ -29,15 +28,17 @@ class GraphQLView(GraphQL):
 
     request_adapter_class = StreamingRequestAdapter
 
-    def __init__(self) -> None:
+    def __init__(self, ide_page: Callable[[Request], Awaitable[Response]]) -> None:
+        """`ide_page` renders GraphiQL for a browser's GET."""
         super().__init__(schema, multipart_uploads_enabled=True)
+        self.ide_page = ide_page
 
     async def get_context(self, request: Any, response: Any) -> Context:
         files: FileStore = request.app.state.files
         return Context(files=files, root_path=request.scope.get("root_path", ""))
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return await explorer.graphiql_page(request)
+        return await self.ide_page(request)
 
     async def parse_multipart(self, request: StreamingRequestAdapter) -> dict[str, Any]:
         """Read `operations` and `map`; files stay in the body until a resolver reads them."""

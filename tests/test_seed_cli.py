@@ -11,7 +11,7 @@ import bson
 import pytest
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.metadata import CollectionInfo, metadata_json
-from flrepo.seed.sample import build_sample, sample_documents
+from flrepo.seed.sample.build import build_sample, sample_documents
 from pymongo import MongoClient
 
 from flrepo.cli import main

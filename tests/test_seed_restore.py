@@ -17,7 +17,7 @@ from flrepo.seed.errors import SeedError
 from flrepo.seed.indexes import create_project_indexes
 from flrepo.seed.metadata import CollectionInfo, metadata_json
 from flrepo.seed.restore import RestoreFailed, restore, restore_if_empty
-from flrepo.seed.sample import build_sample, sample_documents
+from flrepo.seed.sample.build import build_sample, sample_documents
 from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient
 from test_seed_archive import parse_strictly

@@ -10,7 +10,7 @@ import bson
 from bson import ObjectId
 from flrepo.seed.archive import open_archive
 from flrepo.seed.events import Documents
-from flrepo.seed.sample import build_sample, sample_documents
+from flrepo.seed.sample.build import build_sample, sample_documents
 
 
 def read(path) -> dict[str, list[dict]]:

@@ -1,0 +1,138 @@
+"""The installed package's imports run one way: no circle, nothing lower importing higher.
+
+From the top: the command line; the app and its commands; the two faces (GraphQL, REST);
+the operations (resolvers), the HTTP plumbing both faces share, and seeding; at the bottom
+the documents, the file store and the settings.
+"""
+
+import ast
+import importlib.util
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = [  # (layer, module prefixes), bottom first; the longest matching prefix decides
+    ("bottom", ["flrepo.documents", "flrepo.settings"]),
+    ("operations", ["flrepo.graph.resolvers", "flrepo.graph.validation", "flrepo.transfer"]),
+    ("operations", ["flrepo.seed"]),
+    ("faces", ["flrepo.graph", "flrepo.rest_compat"]),
+    ("app", ["flrepo"]),
+    ("cli", ["flrepo.cli"]),
+]
+RANK = {"bottom": 0, "operations": 1, "faces": 2, "app": 3, "cli": 4}
+
+
+def layer(module: str) -> str:
+    matches = [
+        (len(prefix), name)
+        for name, prefixes in LAYERS
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert matches, f"{module} is in no layer"
+    return max(matches)[1]
+
+
+def installed_modules() -> dict[str, Path]:
+    """Every module of the packages pyproject installs, found where the import system finds it."""
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]
+    modules = {}
+    for package in packages:
+        spec = importlib.util.find_spec(package)
+        assert spec and spec.submodule_search_locations, package
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        for path in folder.glob("*.py"):
+            name = package if path.stem == "__init__" else f"{package}.{path.stem}"
+            modules[name] = path
+    return modules
+
+
+def imports(path: Path, module: str, modules: set[str]) -> list[tuple[str, bool]]:
+    """(imported module of `modules`, whether the import sits inside a function) of one file."""
+    found = []
+    package = module if path.stem == "__init__" else module.rpartition(".")[0]
+
+    def visit(node: ast.AST, nested: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = nested or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if isinstance(child, ast.Import):
+                found.extend((alias.name, inner) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - child.level + 1])
+                    base = f"{base}.{child.module}" if child.module else base
+                for alias in child.names:  # a module by name, else a name from `base`
+                    name = f"{base}.{alias.name}"
+                    found.append((name if name in modules else base, inner))
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text()), False)
+    return [(name, nested) for name, nested in found if name in modules]
+
+
+def graph() -> dict[str, set[str]]:
+    modules = installed_modules()
+    edges: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = {name for name, _ in imports(path, module, set(modules))}
+        edges[module] = targets - {module}
+    return edges
+
+
+def test_the_package_holds_every_part():
+    modules = installed_modules()
+    for part in ("documents", "graph", "graph.resolvers", "rest_compat", "seed", "transfer"):
+        assert f"flrepo.{part}" in modules
+    assert len(modules) > 40
+
+
+def test_no_import_from_a_lower_layer_to_a_higher_one():
+    upward = [
+        f"{module} ({layer(module)}) imports {target} ({layer(target)})"
+        for module, targets in graph().items()
+        for target in targets
+        if RANK[layer(target)] > RANK[layer(module)]
+    ]
+    assert upward == []
+
+
+def test_no_circle():
+    edges = graph()
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    circles = []
+
+    def walk(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(edges[module]):
+            if state.get(target) == 1:
+                circles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                walk(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            walk(module, [module])
+    assert circles == []
+
+
+def test_no_import_of_our_own_modules_inside_a_function():
+    modules = installed_modules()
+    hidden = [
+        f"{module}: {name}"
+        for module, path in modules.items()
+        for name, nested in imports(path, module, set(modules))
+        if nested
+    ]
+    assert hidden == []
+
+
+def test_package_inits_import_nothing_of_ours():
+    """Importing a low module never drags in the package above it."""
+    modules = installed_modules()
+    for module, path in modules.items():
+        if path.stem == "__init__":
+            assert imports(path, module, set(modules)) == [], module
