@@ -7,6 +7,8 @@ the documents, the file store and the settings.
 
 import ast
 import importlib.util
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -136,3 +138,12 @@ def test_package_inits_import_nothing_of_ours():
     for module, path in modules.items():
         if path.stem == "__init__":
             assert imports(path, module, set(modules)) == [], module
+
+
+def test_nothing_but_flrepo_is_importable_outside_the_checkout(tmp_path):
+    """The parts install under `flrepo` only; generic names stay free for other projects."""
+    for name, expected in [("flrepo.graph.schema", 0), ("documents", 1), ("graph", 1)]:
+        result = subprocess.run(
+            [sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True
+        )
+        assert result.returncode == expected, (name, result.stderr)
