@@ -1,4 +1,4 @@
-"""Request bodies of the original REST API, with its snake_case field names."""
+"""Request bodies of the original REST API, with its snake_case field names and checked names."""
 
 from typing import Annotated, Any
 
@@ -27,25 +27,17 @@ Name = Annotated[str, AfterValidator(_name)]
 JSONObject = Annotated[dict[str, Any] | None, AfterValidator(_object)]
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(strict=False, protected_namespaces=(), extra="ignore")
+class ModelBody(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
 
-
-class ModelMetaBody(Body):
-    library: str | None = None
-    description: str | None = None
-
-    def to_meta(self) -> ModelMeta:
-        return ModelMeta(library=self.library, description=self.description)
-
-
-class ModelBody(Body):
     model_name: Name
     model_version: Name
-    meta: ModelMetaBody | None = None
+    meta: ModelMeta | None = None
 
 
-class TrainingResultBody(Body):
+class TrainingResultBody(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
     model_name: Name
     model_version: Name
     training_id: Name
@@ -53,44 +45,29 @@ class TrainingResultBody(Body):
     results: JSONObject = None
 
 
-class StrategyBody(Body):
+class StrategyBody(BaseModel):
     strategy_name: Name
     strategy_description: str | None = None
     meta: JSONObject = None
 
 
-class StrategyMetaBody(Body):
+class StrategyMetaBody(BaseModel):
     meta: Annotated[dict[str, Any], AfterValidator(_object)]
 
 
-class MachineCapabilitiesBody(Body):
-    model_config = ConfigDict(populate_by_name=True)
+class MachineCapabilitiesBody(MachineCapabilities):
+    """The stored capabilities, with keys MongoDB can store."""
 
-    storage: float | None = None
-    ram: float | None = Field(default=None, alias="RAM")
-    gpu: bool = Field(default=False, alias="GPU")
     preinstalled_libraries: JSONObject = None
     available_models: JSONObject = None
 
-    def to_capabilities(self) -> MachineCapabilities:
-        return MachineCapabilities(**self.model_dump())
 
+class TransformationBody(BaseModel):
+    """Its fields are the keyword arguments of the transformation resolvers."""
 
-class TransformationBody(Body):
-    id: Name
+    transformation_id: Name = Field(alias="id")
     description: str | None = None
     parameter_types: dict[str, str] | None = None
     default_values: JSONObject = None
     outputs: list[str] | None = None
     needs: MachineCapabilitiesBody | None = None
-
-    def to_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the transformation resolvers."""
-        return {
-            "transformation_id": self.id,
-            "description": self.description,
-            "parameter_types": self.parameter_types,
-            "default_values": self.default_values,
-            "outputs": self.outputs,
-            "needs": self.needs.to_capabilities() if self.needs else None,
-        }
