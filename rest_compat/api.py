@@ -57,6 +57,7 @@ def rest_app() -> FastAPI:
         description="The original REST routes; GraphQL is at /graphql.",
         docs_url=None,  # /docs is served by the explorer, from local assets
         redoc_url=None,
+        strict_content_type=False,  # a JSON body without Content-Type is read, as it always was
         dependencies=[Depends(refuse_encoded_slash)],
         exception_handlers={
             InvalidInput: invalid_input,

@@ -1,43 +1,38 @@
 """Request bodies of the original REST API, with its snake_case field names and checked names."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.graph.validation import check_name, check_object
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 
-def _name(value: str) -> str:
-    try:
-        return check_name(value, "the name")
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
+    """`check` as a pydantic validator: its InvalidInput becomes a value error (422)."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value, what)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    return AfterValidator(validate)
 
 
-def _object(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    try:
-        return check_object(value, "the object")
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
-
-
-Name = Annotated[str, AfterValidator(_name)]
-JSONObject = Annotated[dict[str, Any] | None, AfterValidator(_object)]
+Name = Annotated[str, _checked(check_name, "the name")]
+JSONObject = Annotated[dict[str, Any] | None, _checked(check_object, "the object")]
 
 
 class ModelBody(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
-
     model_name: Name
     model_version: Name
     meta: ModelMeta | None = None
 
 
 class TrainingResultBody(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
-
     model_name: Name
     model_version: Name
     training_id: Name
@@ -52,7 +47,7 @@ class StrategyBody(BaseModel):
 
 
 class StrategyMetaBody(BaseModel):
-    meta: Annotated[dict[str, Any], AfterValidator(_object)]
+    meta: Annotated[dict[str, Any], _checked(check_object, "meta")]
 
 
 class MachineCapabilitiesBody(MachineCapabilities):

@@ -27,20 +27,16 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
-MULTIPART = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
+
+
+class FileForm(BaseModel):
+    """An upload's multipart form: the file in the field `file`."""
+
+    file: bytes
+
+
+FORM = {"multipart/form-data": {"schema": FileForm.model_json_schema()}}
+MULTIPART = {"requestBody": {"required": True, "content": FORM}}
 
 
 async def refuse_encoded_slash(request: Request) -> None:
@@ -69,7 +65,12 @@ async def upload(request: Request) -> StreamedUpload:
     except MultipartError:
         raise
     except InvalidInput:
-        missing = {"type": "missing", "loc": ("body", "file"), "msg": "Field required"}
+        missing = {
+            "type": "missing",
+            "loc": ("body", "file"),
+            "msg": "Field required",
+            "input": None,
+        }
         raise RequestValidationError([missing]) from None
     return source
 

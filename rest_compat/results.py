@@ -8,6 +8,7 @@ from flrepo.graph.resolvers import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
 from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing
 from flrepo.transfer.downloads import file_response
+from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
 
 router = APIRouter(tags=["training results"])
@@ -36,22 +37,11 @@ async def list_all() -> Response:
 @router.get(
     "/training-results/weights/{name}/{version}/{training_id}",
     summary="Download weights, base64 in a JSON string (raw with Accept: application/octet-stream)",
-    responses={
-        200: {
-            "content": {
-                "application/json": {"schema": {"type": "string", "contentEncoding": "base64"}},
-                **RAW[200]["content"],
-            }
-        },
-        **errors(404),
-    },
+    response_model=Base64Str,
+    responses={**RAW, **errors(404)},
 )
 async def weights(
-    name: Name,
-    version: Name,
-    training_id: Name,
-    files: Files,
-    request: Request,
+    name: Name, version: Name, training_id: Name, files: Files, request: Request
 ) -> Response:
     """Base64 of the weights as a JSON string (as deployed collectors decode it), or raw bytes."""
     result = await results.get_result(name, version, training_id)

@@ -24,6 +24,21 @@ async def test_405_allows_the_methods_of_every_route_of_the_path(client, method,
     assert response.headers["allow"] == allowed
 
 
+async def test_a_json_body_without_content_type_is_read_as_json(client, db):
+    """As `requests.post(url, data=json.dumps(body))` sends it, with no Content-Type."""
+    response = await client.post("/model", content=b'{"model_name": "m", "model_version": "1"}')
+    assert response.status_code == 201, response.text
+    assert await db.models.count_documents({"model_name": "m"}) == 1
+
+
+async def test_a_body_declared_as_another_type_is_422(client, db):
+    body = b'{"model_name": "m", "model_version": "1"}'
+    response = await client.post("/model", content=body, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert await db.models.count_documents({}) == 0
+
+
 class DisconnectAfter:
     """Delivers the first `limit` body bytes, then tells the app the client went away."""
 
