@@ -1,4 +1,4 @@
-"""HTTP behaviour of the REST routes beyond API.md's table: 405s, disconnects, `/openapi.json`."""
+"""HTTP behaviour of the REST routes beyond API.md's table: 405s, Content-Type, disconnects."""
 
 import os
 from collections.abc import AsyncIterator
