@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from fastapi.exception_handlers import http_exception_handler
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
@@ -20,8 +21,7 @@ from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
-from flrepo.rest_compat.http import http_error
-from flrepo.rest_compat.routes import routes as rest_routes
+from flrepo.rest_compat.api import rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
 
@@ -95,7 +95,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         try:
             app.state.client = client
             app.state.settings = settings
-            app.state.files = await init_database(
+            app.state.files = rest.state.files = await init_database(
                 client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
             )
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
@@ -105,15 +105,17 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             await client.close()
 
     graphql = GraphQLView(ide_page=explorer.graphiql_page)
+    rest = rest_app()
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/files/{file_id}", download_file, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *explorer.routes(),
-        *rest_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_exception_handler(HTTPException, http_error)  # 404 and 405 as FastAPI answers them
+    # Any other path goes to the REST routes (a Mount would miss paths holding a newline).
+    app.router.default = rest
+    app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_middleware(AccessLog)
     return app

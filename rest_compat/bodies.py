@@ -1,50 +1,38 @@
-"""Request bodies of the original REST API, with its snake_case field names."""
+"""Request bodies of the original REST API, with its snake_case field names and checked names."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
+from flrepo.documents.transformation import MachineCapabilities
 from flrepo.graph.validation import check_name, check_object
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 
-def _name(value: str) -> str:
-    try:
-        return check_name(value, "the name")
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
+    """`check` as a pydantic validator: its InvalidInput becomes a value error (422)."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value, what)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    return AfterValidator(validate)
 
 
-def _object(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    try:
-        return check_object(value, "the object")
-    except InvalidInput as exc:
-        raise ValueError(str(exc)) from None
+Name = Annotated[str, _checked(check_name, "the name")]
+JSONObject = Annotated[dict[str, Any] | None, _checked(check_object, "the object")]
 
 
-Name = Annotated[str, AfterValidator(_name)]
-JSONObject = Annotated[dict[str, Any] | None, AfterValidator(_object)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(strict=False, protected_namespaces=(), extra="ignore")
-
-
-class ModelMetaBody(Body):
-    library: str | None = None
-    description: str | None = None
-
-    def to_meta(self) -> ModelMeta:
-        return ModelMeta(library=self.library, description=self.description)
-
-
-class ModelBody(Body):
+class ModelBody(BaseModel):
     model_name: Name
     model_version: Name
-    meta: ModelMetaBody | None = None
+    meta: ModelMeta | None = None
 
 
-class TrainingResultBody(Body):
+class TrainingResultBody(BaseModel):
     model_name: Name
     model_version: Name
     training_id: Name
@@ -52,28 +40,27 @@ class TrainingResultBody(Body):
     results: JSONObject = None
 
 
-class StrategyBody(Body):
+class StrategyBody(BaseModel):
     strategy_name: Name
     strategy_description: str | None = None
     meta: JSONObject = None
 
 
-class StrategyMetaBody(Body):
-    meta: Annotated[dict[str, Any], AfterValidator(_object)]
+class StrategyMetaBody(BaseModel):
+    meta: Annotated[dict[str, Any], _checked(check_object, "meta")]
 
 
-class MachineCapabilitiesBody(Body):
-    model_config = ConfigDict(populate_by_name=True)
+class MachineCapabilitiesBody(MachineCapabilities):
+    """The stored capabilities, with keys MongoDB can store."""
 
-    storage: float | None = None
-    ram: float | None = Field(default=None, alias="RAM")
-    gpu: bool = Field(default=False, alias="GPU")
     preinstalled_libraries: JSONObject = None
     available_models: JSONObject = None
 
 
-class TransformationBody(Body):
-    id: Name
+class TransformationBody(BaseModel):
+    """A transformation document's fields, with names and keys checked."""
+
+    transformation_id: Name = Field(alias="id")
     description: str | None = None
     parameter_types: dict[str, str] | None = None
     default_values: JSONObject = None

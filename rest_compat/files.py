@@ -1,75 +1,64 @@
 """`/models/available` and `/models/download/shell`: the `fs.files` documents themselves."""
 
+from datetime import datetime
+
+from bson import ObjectId
+from fastapi import APIRouter
+from fastapi.encoders import jsonable_encoder
 from flrepo.documents.files import StoredFile
 from flrepo.graph.resolvers import files
-from flrepo.rest_compat.http import Endpoint, files_of, plain
-from starlette.requests import Request
+from flrepo.rest_compat.common import Files
+from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-
-def _listing(records: list[StoredFile]) -> JSONResponse:
-    """`fs.files` documents as stored, without `_id`."""
-    return JSONResponse(
-        [plain({k: v for k, v in r.document.items() if k != "_id"}) for r in records]
-    )
+router = APIRouter(tags=["files"])
+PLAIN = {ObjectId: str, datetime: lambda value: value.replace(tzinfo=None).isoformat()}
 
 
-async def available(request: Request) -> Response:
-    return _listing(await files.list_files(files_of(request), limit=None))
+class FileDocument(BaseModel):
+    """An `fs.files` document as listed (the stored one, without `_id`)."""
+
+    filename: str
+    length: int
+    chunkSize: int
+    uploadDate: datetime
+    sha256: str | None = None
+    training_id: str | None = None
 
 
-async def newest(request: Request, filename: str) -> Response:
-    record = await files.newest_file(files_of(request), filename)
+def _listing(records: list[StoredFile]) -> Response:
+    docs = [{k: v for k, v in r.document.items() if k != "_id"} for r in records]
+    return JSONResponse(jsonable_encoder(docs, custom_encoder=PLAIN))
+
+
+async def _newest(store: Files, filename: str) -> Response:
+    record = await files.newest_file(store, filename)
     return _listing([record] if record else [])
 
 
-async def shell_by_filename(request: Request) -> Response:
-    """The filename with `_` standing for `/` (e.g. `model_base_1`)."""
-    return await newest(request, request.path_params["filename"].replace("_", "/"))
+@router.get(
+    "/models/available",
+    summary="List stored files, oldest first",
+    response_model=list[FileDocument],
+)
+@router.get("/models/available/", include_in_schema=False)
+async def available(store: Files) -> Response:
+    return _listing(await files.list_files(store, limit=None))
 
 
-async def shell_weights(request: Request) -> Response:
-    p = request.path_params
-    return await newest(request, f"weights/{p['name']}/{p['version']}/{p['configuration_id']}")
+@router.get(
+    "/models/download/shell/{filename}",
+    summary="Newest file of a name ('_' for '/'), as a one-element list",
+    response_model=list[FileDocument],
+)
+async def shell_by_filename(filename: str, store: Files) -> Response:
+    return await _newest(store, filename.replace("_", "/"))
 
 
-FILE = {
-    "type": "object",
-    "properties": {
-        "filename": {"type": "string"},
-        "length": {"type": "integer"},
-        "chunkSize": {"type": "integer"},
-        "uploadDate": {"type": "string", "format": "date-time"},
-        "sha256": {"type": "string"},
-        "training_id": {"type": "string"},
-    },
-}
-FILES = {"type": "array", "items": FILE}
-TAG = "files"
-ENDPOINTS = [
-    Endpoint(
-        "GET",
-        "/models/available",
-        available,
-        "List stored files, oldest first",
-        TAG,
-        response=FILES,
-        slash=True,
-    ),
-    Endpoint(
-        "GET",
-        "/models/download/shell/{filename}",
-        shell_by_filename,
-        "Newest file of a name ('_' for '/'), as a one-element list",
-        TAG,
-        response=FILES,
-    ),
-    Endpoint(
-        "GET",
-        "/models/download/shell/{name}/{version}/{configuration_id}",
-        shell_weights,
-        "Newest weights file of a configuration, as a one-element list",
-        TAG,
-        response=FILES,
-    ),
-]
+@router.get(
+    "/models/download/shell/{name}/{version}/{configuration_id}",
+    summary="Newest weights file of a configuration, as a one-element list",
+    response_model=list[FileDocument],
+)
+async def shell_weights(name: str, version: str, configuration_id: str, store: Files) -> Response:
+    return await _newest(store, f"weights/{name}/{version}/{configuration_id}")

@@ -1,146 +1,88 @@
 """`/model` routes: model metadata and model files."""
 
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from flrepo.documents.errors import NotFound
+from flrepo.documents.ml_model import ModelMeta
 from flrepo.graph.resolvers import models
-from flrepo.rest_compat.bodies import ModelBody, ModelMetaBody
-from flrepo.rest_compat.http import (
-    Endpoint,
-    Param,
-    created,
+from flrepo.rest_compat.bodies import ModelBody, Name
+from flrepo.rest_compat.common import (
+    MULTIPART,
+    RAW,
+    Files,
+    Upload,
     document,
-    files_of,
-    json_body,
+    errors,
     listing,
-    no_content,
-    query_param,
     raw_file,
-    upload,
 )
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-
-def _key(request: Request) -> tuple[str, str]:
-    return request.path_params["name"], request.path_params["version"]
+router = APIRouter(tags=["models"])
 
 
-async def create(request: Request) -> Response:
-    body = await json_body(request, ModelBody)
-    meta = body.meta.to_meta() if body.meta else None
-    await models.create_model(body.model_name, body.model_version, meta)
-    return created()
+@router.post("/model", status_code=201, summary="Create a model", responses=errors(400))
+@router.post("/model/", status_code=201, include_in_schema=False)
+async def create(body: ModelBody) -> None:
+    await models.create_model(**dict(body))
 
 
-async def upload_file(request: Request) -> Response:
-    await models.upload_model_file(files_of(request), *_key(request), await upload(request))
-    return no_content()
+@router.put(
+    "/model/meta/{name}/{version}",
+    status_code=204,
+    summary="Replace a model's meta",
+    responses=errors(404),
+)
+async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
+    await models.update_model_meta(name, version, meta)
 
 
-async def update_meta(request: Request) -> Response:
-    body = await json_body(request, ModelMetaBody)
-    await models.update_model_meta(*_key(request), body.to_meta())
-    return no_content()
+@router.put(
+    "/model/{name}/{version}",
+    status_code=204,
+    summary="Upload a model file",
+    responses=errors(404, 413),
+    openapi_extra=MULTIPART,
+)
+async def upload_file(name: Name, version: Name, files: Files, source: Upload) -> None:
+    await models.upload_model_file(files, name, version, source)
 
 
-async def list_all(request: Request) -> Response:
-    trained = request.query_params.get("trained", "").lower() in ("true", "1", "yes")
+@router.get("/model", summary="List models", response_model=list[ModelBody])
+@router.get("/model/", include_in_schema=False)
+async def list_all(
+    trained: Annotated[bool, Query(description="only models with training results")] = False,
+) -> Response:
     return listing(await models.list_models(trained=True if trained else None, limit=None))
 
 
-async def get_meta(request: Request) -> Response:
-    name = query_param(request, "model_name")
-    version = query_param(request, "model_version")
-    model = await models.get_model(name, version)
+@router.get(
+    "/model/meta", summary="A model's metadata", response_model=ModelBody, responses=errors(404)
+)
+async def get_meta(model_name: Name, model_version: Name) -> Response:
+    model = await models.get_model(model_name, model_version)
     if model is None:
-        raise NotFound(f"model {name!r} version {version!r} does not exist")
+        raise NotFound(f"model {model_name!r} version {model_version!r} does not exist")
     return JSONResponse(document(model))
 
 
-async def download(request: Request) -> Response:
-    model = await models.get_model(*_key(request))
-    return await raw_file(request, model and model.model_id, "no such model, or it has no file")
+@router.get(
+    "/model/{name}/{version}",
+    summary="Download a model file",
+    response_class=Response,
+    responses={**RAW, **errors(404)},
+)
+async def download(name: Name, version: Name, files: Files) -> Response:
+    model = await models.get_model(name, version)
+    return await raw_file(files, model and model.model_id, "no such model, or it has no file")
 
 
-async def delete(request: Request) -> Response:
-    await models.delete_model(files_of(request), *_key(request))
-    return no_content()
-
-
-MODEL = {"$ref": "#/components/schemas/ModelBody"}
-TAG = "models"
-ENDPOINTS = [
-    Endpoint(
-        "POST",
-        "/model",
-        create,
-        "Create a model",
-        TAG,
-        201,
-        ModelBody,
-        errors=(400, 422),
-        slash=True,
-    ),
-    Endpoint(
-        "PUT",
-        "/model/meta/{name}/{version}",
-        update_meta,
-        "Replace a model's meta",
-        TAG,
-        204,
-        ModelMetaBody,
-        errors=(404, 422),
-    ),
-    Endpoint(
-        "PUT",
-        "/model/{name}/{version}",
-        upload_file,
-        "Upload a model file",
-        TAG,
-        204,
-        upload=True,
-        errors=(404, 413, 422),
-    ),
-    Endpoint(
-        "GET",
-        "/model",
-        list_all,
-        "List models",
-        TAG,
-        slash=True,
-        query=(
-            Param("trained", {"type": "boolean"}, description="only models with training results"),
-        ),
-        response={"type": "array", "items": MODEL},
-    ),
-    Endpoint(
-        "GET",
-        "/model/meta",
-        get_meta,
-        "A model's metadata",
-        TAG,
-        query=(
-            Param("model_name", {"type": "string"}, True),
-            Param("model_version", {"type": "string"}, True),
-        ),
-        response=MODEL,
-        errors=(404, 422),
-    ),
-    Endpoint(
-        "GET",
-        "/model/{name}/{version}",
-        download,
-        "Download a model file",
-        TAG,
-        raw=True,
-        errors=(404,),
-    ),
-    Endpoint(
-        "DELETE",
-        "/model/{name}/{version}",
-        delete,
-        "Delete a model and its file",
-        TAG,
-        204,
-        errors=(404,),
-    ),
-]
+@router.delete(
+    "/model/{name}/{version}",
+    status_code=204,
+    summary="Delete a model and its file",
+    responses=errors(404),
+)
+async def delete(name: Name, version: Name, files: Files) -> None:
+    await models.delete_model(files, name, version)

@@ -2,59 +2,52 @@
 
 import base64
 
+from fastapi import APIRouter, Request
+from flrepo.documents.errors import NotFound
 from flrepo.graph.resolvers import results
-from flrepo.rest_compat.bodies import TrainingResultBody
-from flrepo.rest_compat.http import (
-    Endpoint,
-    created,
-    detail,
-    files_of,
-    json_body,
-    listing,
-    no_content,
-    upload,
-)
+from flrepo.rest_compat.bodies import Name, TrainingResultBody
+from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing
 from flrepo.transfer.downloads import file_response
-from starlette.requests import Request
+from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
 
+router = APIRouter(tags=["training results"])
 B64_BLOCK = 3 * 256 * 1024  # base64 encodes whole 3-byte groups, so blocks stay independent
 
 
-async def create(request: Request) -> Response:
-    body = await json_body(request, TrainingResultBody)
-    await results.create_result(
-        body.model_name, body.model_version, body.training_id, body.configuration_id, body.results
-    )
-    return created()
+@router.post(
+    "/training-results",
+    status_code=201,
+    summary="Create a training result",
+    responses=errors(400),
+)
+@router.post("/training-results/", status_code=201, include_in_schema=False)
+async def create(body: TrainingResultBody) -> None:
+    await results.create_result(**dict(body))
 
 
-async def list_all(request: Request) -> Response:
+@router.get(
+    "/training-results", summary="List training results", response_model=list[TrainingResultBody]
+)
+@router.get("/training-results/", include_in_schema=False)
+async def list_all() -> Response:
     return listing(await results.list_results(limit=None))
 
 
-async def list_of_model(request: Request) -> Response:
-    params = request.path_params
-    return listing(await results.list_results(params["name"], params["version"], limit=None))
-
-
-async def upload_weights(request: Request) -> Response:
-    p = request.path_params
-    source = await upload(request)
-    await results.upload_weights(
-        files_of(request), p["name"], p["version"], p["training_id"], p["configuration_id"], source
-    )
-    return no_content()
-
-
-async def weights(request: Request) -> Response:
+@router.get(
+    "/training-results/weights/{name}/{version}/{training_id}",
+    summary="Download weights, base64 in a JSON string (raw with Accept: application/octet-stream)",
+    response_model=Base64Str,
+    responses={**RAW, **errors(404)},
+)
+async def weights(
+    name: Name, version: Name, training_id: Name, files: Files, request: Request
+) -> Response:
     """Base64 of the weights as a JSON string (as deployed collectors decode it), or raw bytes."""
-    p = request.path_params
-    files = files_of(request)
-    result = await results.get_result(p["name"], p["version"], p["training_id"])
+    result = await results.get_result(name, version, training_id)
     record = await files.get(result.weights_id) if result else None
     if record is None:
-        return detail(404, "no such training result, or it has no weights")
+        raise NotFound("no such training result, or it has no weights")
     if "application/octet-stream" in request.headers.get("accept", ""):
         return file_response(files, record, "application/octet-stream")
 
@@ -75,69 +68,38 @@ async def weights(request: Request) -> Response:
     )
 
 
-async def delete(request: Request) -> Response:
-    p = request.path_params
-    await results.delete_result(files_of(request), p["name"], p["version"], p["training_id"])
-    return no_content()
+@router.get(
+    "/training-results/{name}/{version}",
+    summary="Training results of one model version",
+    response_model=list[TrainingResultBody],
+)
+async def list_of_model(name: Name, version: Name) -> Response:
+    return listing(await results.list_results(name, version, limit=None))
 
 
-RESULT = {"$ref": "#/components/schemas/TrainingResultBody"}
-TAG = "training results"
-ENDPOINTS = [
-    Endpoint(
-        "POST",
-        "/training-results",
-        create,
-        "Create a training result",
-        TAG,
-        201,
-        TrainingResultBody,
-        errors=(400, 422),
-        slash=True,
-    ),
-    Endpoint(
-        "GET",
-        "/training-results",
-        list_all,
-        "List training results",
-        TAG,
-        slash=True,
-        response={"type": "array", "items": RESULT},
-    ),
-    Endpoint(
-        "GET",
-        "/training-results/weights/{name}/{version}/{training_id}",
-        weights,
-        "Download weights, base64 in a JSON string (raw with Accept: application/octet-stream)",
-        TAG,
-        response={"type": "string", "format": "byte"},
-        errors=(404,),
-    ),
-    Endpoint(
-        "GET",
-        "/training-results/{name}/{version}",
-        list_of_model,
-        "Training results of one model version",
-        TAG,
-        response={"type": "array", "items": RESULT},
-    ),
-    Endpoint(
-        "PUT",
-        "/training-results/{name}/{version}/{training_id}/{configuration_id}",
-        upload_weights,
-        "Upload the final weights",
-        TAG,
-        204,
-        upload=True,
-        errors=(404, 413, 422),
-    ),
-    Endpoint(
-        "DELETE",
-        "/training-results/{name}/{version}/{training_id}",
-        delete,
-        "Delete a training result and its weights",
-        TAG,
-        204,
-        errors=(404,),
-    ),
-]
+@router.put(
+    "/training-results/{name}/{version}/{training_id}/{configuration_id}",
+    status_code=204,
+    summary="Upload the final weights",
+    responses=errors(404, 413),
+    openapi_extra=MULTIPART,
+)
+async def upload_weights(
+    name: Name,
+    version: Name,
+    training_id: Name,
+    configuration_id: Name,
+    files: Files,
+    source: Upload,
+) -> None:
+    await results.upload_weights(files, name, version, training_id, configuration_id, source)
+
+
+@router.delete(
+    "/training-results/{name}/{version}/{training_id}",
+    status_code=204,
+    summary="Delete a training result and its weights",
+    responses=errors(404),
+)
+async def delete(name: Name, version: Name, training_id: Name, files: Files) -> None:
+    await results.delete_result(files, name, version, training_id)

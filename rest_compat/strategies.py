@@ -1,113 +1,65 @@
 """`/strategy` routes: FL strategies and their pickled objects."""
 
+from fastapi import APIRouter
 from flrepo.graph.resolvers import strategies
-from flrepo.rest_compat.bodies import StrategyBody, StrategyMetaBody
-from flrepo.rest_compat.http import (
-    Endpoint,
-    created,
-    files_of,
-    json_body,
-    listing,
-    no_content,
-    raw_file,
-    upload,
-)
-from starlette.requests import Request
+from flrepo.rest_compat.bodies import Name, StrategyBody, StrategyMetaBody
+from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing, raw_file
 from starlette.responses import Response
 
-
-async def create(request: Request) -> Response:
-    body = await json_body(request, StrategyBody)
-    await strategies.create_strategy(body.strategy_name, body.strategy_description, body.meta)
-    return created()
+router = APIRouter(tags=["strategies"])
 
 
-async def upload_file(request: Request) -> Response:
-    source = await upload(request)
-    await strategies.upload_strategy_file(files_of(request), request.path_params["name"], source)
-    return no_content()
+@router.post("/strategy", status_code=201, summary="Create a strategy", responses=errors(400))
+@router.post("/strategy/", status_code=201, include_in_schema=False)
+async def create(body: StrategyBody) -> None:
+    await strategies.create_strategy(**dict(body))
 
 
-async def update_meta(request: Request) -> Response:
-    body = await json_body(request, StrategyMetaBody)
-    await strategies.update_strategy_meta(request.path_params["name"], body.meta)
-    return no_content()
+@router.put(
+    "/strategy/meta/{name}",
+    status_code=204,
+    summary="Replace a strategy's meta",
+    responses=errors(404),
+)
+async def update_meta(name: Name, body: StrategyMetaBody) -> None:
+    await strategies.update_strategy_meta(name, body.meta)
 
 
-async def list_all(request: Request) -> Response:
+@router.put(
+    "/strategy/{name}",
+    status_code=204,
+    summary="Upload a strategy object",
+    responses=errors(404, 413),
+    openapi_extra=MULTIPART,
+)
+async def upload_file(name: Name, files: Files, source: Upload) -> None:
+    await strategies.upload_strategy_file(files, name, source)
+
+
+@router.get("/strategy", summary="List strategies", response_model=list[StrategyBody])
+@router.get("/strategy/", include_in_schema=False)
+async def list_all() -> Response:
     return listing(await strategies.list_strategies(limit=None))
 
 
-async def download(request: Request) -> Response:
-    strategy = await strategies.get_strategy(request.path_params["name"])
+@router.get(
+    "/strategy/{name}",
+    summary="Download a strategy object",
+    response_class=Response,
+    responses={**RAW, **errors(404)},
+)
+async def download(name: Name, files: Files) -> Response:
+    strategy = await strategies.get_strategy(name)
     return await raw_file(
-        request, strategy and strategy.strategy_id, "no such strategy, or it has no file"
+        files, strategy and strategy.strategy_id, "no such strategy, or it has no file"
     )
 
 
-async def delete(request: Request) -> Response:
-    await strategies.delete_strategy(files_of(request), request.path_params["name"])
-    return no_content()
-
-
-TAG = "strategies"
-ENDPOINTS = [
-    Endpoint(
-        "POST",
-        "/strategy",
-        create,
-        "Create a strategy",
-        TAG,
-        201,
-        StrategyBody,
-        errors=(400, 422),
-        slash=True,
-    ),
-    Endpoint(
-        "PUT",
-        "/strategy/meta/{name}",
-        update_meta,
-        "Replace a strategy's meta",
-        TAG,
-        204,
-        StrategyMetaBody,
-        errors=(404, 422),
-    ),
-    Endpoint(
-        "PUT",
-        "/strategy/{name}",
-        upload_file,
-        "Upload a strategy object",
-        TAG,
-        204,
-        upload=True,
-        errors=(404, 413, 422),
-    ),
-    Endpoint(
-        "GET",
-        "/strategy",
-        list_all,
-        "List strategies",
-        TAG,
-        slash=True,
-        response={"type": "array", "items": {"$ref": "#/components/schemas/StrategyBody"}},
-    ),
-    Endpoint(
-        "GET",
-        "/strategy/{name}",
-        download,
-        "Download a strategy object",
-        TAG,
-        raw=True,
-        errors=(404,),
-    ),
-    Endpoint(
-        "DELETE",
-        "/strategy/{name}",
-        delete,
-        "Delete a strategy and its object",
-        TAG,
-        204,
-        errors=(404,),
-    ),
-]
+@router.delete(
+    "/strategy/{name}",
+    status_code=204,
+    summary="Delete a strategy and its object",
+    responses=errors(404),
+)
+async def delete(name: Name, files: Files) -> None:
+    await strategies.delete_strategy(files, name)

@@ -1,126 +1,73 @@
 """`/transformation` routes: data transformations and their pickled objects."""
 
+from fastapi import APIRouter
 from flrepo.documents.transformation import Transformation
 from flrepo.graph.resolvers import transformations
-from flrepo.rest_compat.bodies import TransformationBody
-from flrepo.rest_compat.http import (
-    Endpoint,
-    created,
-    files_of,
-    json_body,
-    listing,
-    no_content,
-    raw_file,
-    upload,
-)
-from starlette.requests import Request
+from flrepo.rest_compat.bodies import Name, TransformationBody
+from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing, raw_file
 from starlette.responses import Response
 
-
-def _document(body: TransformationBody, transformation_id: str) -> Transformation:
-    return Transformation(transformation_id=transformation_id, **body.model_dump(exclude={"id"}))
+router = APIRouter(tags=["transformations"])
 
 
-async def create(request: Request) -> Response:
-    body = await json_body(request, TransformationBody)
-    await transformations.create_transformation(_document(body, body.id))
-    return created()
+@router.post(
+    "/transformation", status_code=201, summary="Create a transformation", responses=errors(400)
+)
+@router.post("/transformation/", status_code=201, include_in_schema=False)
+async def create(body: TransformationBody) -> None:
+    await transformations.create_transformation(Transformation(**dict(body)))
 
 
-async def upload_file(request: Request) -> Response:
-    source = await upload(request)
-    await transformations.upload_transformation_file(
-        files_of(request), request.path_params["id"], source
-    )
-    return no_content()
-
-
-async def update_meta(request: Request) -> Response:
+@router.put(
+    "/transformation/meta/{id}",
+    status_code=204,
+    summary="Replace a transformation's metadata (the object stays)",
+    responses=errors(404),
+)
+async def update_meta(id: Name, body: TransformationBody) -> None:
     """The body is the whole transformation; the id in the path decides which one."""
-    body = await json_body(request, TransformationBody)
-    transformation_id = request.path_params["id"]
-    await transformations.update_transformation(
-        transformation_id, _document(body, transformation_id)
-    )
-    return no_content()
+    await transformations.update_transformation(id, Transformation(**dict(body)))
 
 
-async def list_all(request: Request) -> Response:
+@router.put(
+    "/transformation/{id}",
+    status_code=204,
+    summary="Upload a transformation object",
+    responses=errors(404, 413),
+    openapi_extra=MULTIPART,
+)
+async def upload_file(id: Name, files: Files, source: Upload) -> None:
+    await transformations.upload_transformation_file(files, id, source)
+
+
+@router.get(
+    "/transformation", summary="List transformations", response_model=list[TransformationBody]
+)
+@router.get("/transformation/", include_in_schema=False)
+async def list_all() -> Response:
     return listing(await transformations.list_transformations(limit=None), {"storage_id"})
 
 
-async def download(request: Request) -> Response:
-    transformation = await transformations.get_transformation(request.path_params["id"])
+@router.get(
+    "/transformation/{id}",
+    summary="Download a transformation object",
+    response_class=Response,
+    responses={**RAW, **errors(404)},
+)
+async def download(id: Name, files: Files) -> Response:
+    transformation = await transformations.get_transformation(id)
     return await raw_file(
-        request,
+        files,
         transformation and transformation.storage_id,
         "no such transformation, or it has no file",
     )
 
 
-async def delete(request: Request) -> Response:
-    await transformations.delete_transformation(files_of(request), request.path_params["id"])
-    return no_content()
-
-
-TAG = "transformations"
-ENDPOINTS = [
-    Endpoint(
-        "POST",
-        "/transformation",
-        create,
-        "Create a transformation",
-        TAG,
-        201,
-        TransformationBody,
-        errors=(400, 422),
-        slash=True,
-    ),
-    Endpoint(
-        "PUT",
-        "/transformation/meta/{id}",
-        update_meta,
-        "Replace a transformation's metadata (the object stays)",
-        TAG,
-        204,
-        TransformationBody,
-        errors=(404, 422),
-    ),
-    Endpoint(
-        "PUT",
-        "/transformation/{id}",
-        upload_file,
-        "Upload a transformation object",
-        TAG,
-        204,
-        upload=True,
-        errors=(404, 413, 422),
-    ),
-    Endpoint(
-        "GET",
-        "/transformation",
-        list_all,
-        "List transformations",
-        TAG,
-        slash=True,
-        response={"type": "array", "items": {"$ref": "#/components/schemas/TransformationBody"}},
-    ),
-    Endpoint(
-        "GET",
-        "/transformation/{id}",
-        download,
-        "Download a transformation object",
-        TAG,
-        raw=True,
-        errors=(404,),
-    ),
-    Endpoint(
-        "DELETE",
-        "/transformation/{id}",
-        delete,
-        "Delete a transformation and its object",
-        TAG,
-        204,
-        errors=(404,),
-    ),
-]
+@router.delete(
+    "/transformation/{id}",
+    status_code=204,
+    summary="Delete a transformation and its object",
+    responses=errors(404),
+)
+async def delete(id: Name, files: Files) -> None:
+    await transformations.delete_transformation(files, id)
