@@ -203,7 +203,7 @@ def test_refuses_a_data_dir_held_by_a_running_server(embedded_env, tmp_path, cap
         held.flush()
         code = main(["seed", "restore", str(sample), "--data-dir", str(data_dir)])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 73  # the data dir is unusable (README: exit codes)
     assert err.strip().splitlines() == [
         f"flrepo: the data dir {data_dir.resolve()} is in use by flrepo serve (pid 4242); "
         "stop it first, or choose another folder with --data-dir"
