@@ -39,13 +39,14 @@ class DataConflict(StartupError):
 
 def listen(host: str, port: int) -> socket.socket:
     """A TCP socket bound to `host:port`, made before anything else starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise SettingError(
             f"cannot listen on {host}: {exc.strerror}; set --host or FLREPO_HOST"
         ) from None
-    family, kind, proto, _, address = infos[0]
+    _, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
