@@ -18,6 +18,8 @@ from flrepo.options import add_database_options, database_url, environment_help,
 from flrepo.settings import Settings
 from flrepo.startup import DataConflict, StartupError, listen
 
+log = logging.getLogger("flrepo")
+
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
@@ -53,6 +55,13 @@ def serve(args: argparse.Namespace) -> int:
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
         )
         server = uvicorn.Server(config)
+        # uvicorn says where it listens only for sockets it bound itself.
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        log.info(
+            "listening on http://%s:%d (GraphiQL at /graphql, Swagger UI at /docs)",
+            host,
+            settings.port,
+        )
         server.run(sockets=[listener])
         return 0 if server.started else 1
 

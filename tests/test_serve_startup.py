@@ -80,7 +80,9 @@ def test_serve_seeds_an_empty_repository_and_leaves_a_full_one(sample, tmp_path)
         assert model_names(url) == ["base"]  # not seeded again over existing data
     finally:
         stop(proc)
-    assert "not seeding" in (tmp_path / "second.log").read_text()
+    second = (tmp_path / "second.log").read_text()
+    assert "not seeding" in second
+    assert f"listening on {url} (GraphiQL" in second
 
 
 def test_serve_refuses_a_damaged_seed_archive(sample, tmp_path):
