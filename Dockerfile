@@ -9,26 +9,15 @@
 # database in /data (mount a volume there to keep it); docker-compose.yml and
 # the Helm chart always give it a MongoDB.
 #
-# Stages: the explorer front end is built with Node, its static files are
-# copied into the Python sources, the project is installed into a virtual
-# environment, and only that environment is carried into the slim runtime
-# image, so the image serves everything offline and holds no build tools.
+# Stages: the project is installed into a virtual environment, and only that
+# environment is carried into the slim runtime image. The GraphiQL/Swagger UI
+# assets are committed in flrepo/static (checked against a fresh build of
+# explorer/ by .ci/explorer.sh) and packaged with it, so the image serves
+# everything offline and needs no Node.
 
 ARG PYTHON_IMAGE=python:3.12-slim
-ARG NODE_IMAGE=node:20-slim
 
-# --- 1. front end: explorer/ -> flrepo/static -------------------------------
-FROM ${NODE_IMAGE} AS explorer
-WORKDIR /src/explorer
-# The lock file alone decides the dependencies; copying it first keeps the
-# `npm ci` layer cached while only the front-end sources change.
-COPY explorer/package.json explorer/package-lock.json explorer/.npmrc ./
-RUN npm ci --no-audit --no-fund
-COPY explorer/ ./
-# The build writes into ../flrepo/static, i.e. /src/flrepo/static.
-RUN mkdir -p /src/flrepo/static && npm run build
-
-# --- 2. Python build: install the project into /opt/flrepo ------------------
+# --- 1. Python build: install the project into /opt/flrepo ------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -36,20 +25,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/flrepo
 ENV PATH=/opt/flrepo/bin:$PATH
 WORKDIR /src
-# .dockerignore keeps local environments, caches, stale static builds and
-# database dumps out of the context.
+# .dockerignore keeps local environments, caches and database dumps out of
+# the context.
 COPY . .
-# The static files must be in place before `pip install .` so that they are
-# packaged as flrepo/static package data.
-COPY --from=explorer /src/flrepo/static/ flrepo/static/
 RUN pip install . \
     && cd / \
     && flrepo --help > /dev/null \
     && python -c "import pathlib, sys, flrepo.cli; \
 static = pathlib.Path(flrepo.cli.__file__).parent / 'static'; \
-sys.exit(0 if static.is_dir() and any(static.iterdir()) else 'flrepo/static is not packaged')"
+sys.exit(0 if (static / 'manifest.json').is_file() else 'flrepo/static is not packaged')"
 
-# --- 3. runtime --------------------------------------------------------------
+# --- 2. runtime --------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="FL Repository" \
       org.opencontainers.image.description="FL models, strategies, transformations and training results over GraphQL and the original REST API" \

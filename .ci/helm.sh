@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lints the Helm chart and renders it with the configurations the chart
-# supports (bundled MongoDB, external MongoDB, seed job). Installs helm with
+# supports (bundled MongoDB replica set of three or one members, with or without
+# auth; external MongoDB by URL or existing Secret; seed job). Installs helm with
 # `go install` when it is not on PATH. Prints nothing on success; on failure
 # prints the failing command's output and exits non-zero.
 set -euo pipefail
@@ -48,6 +49,12 @@ quiet helm template flrepo "$chart" \
     --set mongodb.enabled=false \
     --set externalMongodb.existingSecret=flrepo-mongodb
 quiet helm template flrepo "$chart" --set seed.enabled=true
+quiet helm template flrepo "$chart" --set mongodb.replicaCount=1
+quiet helm template flrepo "$chart" --set mongodb.auth.enabled=false
+quiet helm lint --strict "$chart" \
+    --set mongodb.enabled=false \
+    --set externalMongodb.existingSecret=flrepo-mongodb \
+    --set seed.enabled=true
 quiet helm lint --strict "$chart" \
     --set mongodb.enabled=false \
     --set externalMongodb.url=mongodb://mongodb.example.internal:27017 \

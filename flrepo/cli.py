@@ -5,6 +5,7 @@ import asyncio
 import logging
 import signal
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import uvicorn
@@ -12,10 +13,13 @@ import uvicorn
 from flrepo import seed_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
-from flrepo.embedded import DatabaseError, require_database
+from flrepo.embedded import require_database
 from flrepo.graph.schema import schema
-from flrepo.options import add_database_options, database_url, settings_from
+from flrepo.options import add_database_options, database_url, environment_help, settings_from
 from flrepo.settings import Settings
+from flrepo.startup import DataConflict, StartupError, listen
+
+log = logging.getLogger("flrepo")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -28,7 +32,7 @@ async def prepare_database(settings: Settings, url: str) -> None:
     try:
         await create_indexes(client, settings.db_name, settings.grid_db_name)
     except IndexConflict as exc:
-        raise DatabaseError(f"{exc}; remove or rename the duplicates, then start again") from None
+        raise DataConflict(f"{exc}; remove or rename the duplicates, then start again") from None
     finally:
         await client.close()
 
@@ -39,7 +43,8 @@ def serve(args: argparse.Namespace) -> int:
     # kills the process on the spot, before the embedded database below is stopped.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = settings_from(args)
-    with database_url(settings) as url:
+    # Bound before the database starts: a port in use leaves nothing started or created.
+    with listen(settings.host, settings.port) as listener, database_url(settings) as url:
         # Problems with the database are one clear line here, not a traceback at startup.
         if settings.mongodb_url:
             require_database(url)
@@ -51,7 +56,14 @@ def serve(args: argparse.Namespace) -> int:
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
         )
         server = uvicorn.Server(config)
-        server.run()
+        # uvicorn says where it listens only for sockets it bound itself.
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        log.info(
+            "listening on http://%s:%d (GraphiQL at /graphql, Swagger UI at /docs)",
+            host,
+            settings.port,
+        )
+        server.run(sockets=[listener])
         return 0 if server.started else 1
 
 
@@ -63,11 +75,19 @@ def print_schema(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flrepo", description="FL Repository server")
+    parser.add_argument("--version", action="version", version=f"flrepo {version('flrepo')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_parser = commands.add_parser("serve", help="run the GraphQL and REST server")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the GraphQL and REST server",
+        description="Run the GraphQL and REST server.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve_parser.add_argument("--host", help="address to listen on (127.0.0.1)")
-    serve_parser.add_argument("--port", type=int, help="port to listen on (9012)")
+    # Checked with the settings, so that a bad value is named like one from the environment.
+    serve_parser.add_argument("--port", help="port to listen on (9012)")
     serve_parser.add_argument(
         "--seed",
         dest="seed_archive",
@@ -90,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except DatabaseError as exc:
+    except StartupError as exc:
         print(f"flrepo: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

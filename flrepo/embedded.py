@@ -19,6 +19,7 @@ from pymongo.errors import ConfigurationError, PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from flrepo.documents.database import connect
+from flrepo.startup import DataDirError, SettingError, StartupError
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
@@ -26,8 +27,10 @@ CONNECT_TIMEOUT_S = 15.0
 PING_TIMEOUT_S = 0.5  # one try while waiting for a server to come up
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(StartupError):
     """The database could not be started or reached (the message says why, in one line)."""
+
+    exit_code = 69  # EX_UNAVAILABLE
 
 
 def free_port() -> int:
@@ -90,7 +93,7 @@ def require_database(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
     try:
         hosts = ", ".join(f"{host}:{port}" for host, port in parse_uri(url)["nodelist"])
     except (ConfigurationError, ValueError) as exc:
-        raise DatabaseError(f"the MongoDB URL is not valid: {exc}") from None
+        raise SettingError(f"the MongoDB URL is not valid: {exc}") from None
     try:
         wait_for_ping(url, timeout_s)
     except DatabaseError:
@@ -112,16 +115,27 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = STOP_TIMEOUT_S) -> N
         proc.wait()
 
 
+def _unusable(data_dir: Path, exc: OSError) -> DataDirError:
+    return DataDirError(
+        f"the data dir {data_dir} cannot be used: {exc.strerror or exc}; "
+        "choose a writable folder with --data-dir or FLREPO_DATA_DIR"
+    )
+
+
 def _lock(data_dir: Path) -> IO[str]:
     """Hold an exclusive lock on the data dir for as long as the returned file stays open."""
-    lock_file = (data_dir / "flrepo.lock").open("a+")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock_file = (data_dir / "flrepo.lock").open("a+")
+    except OSError as exc:
+        raise _unusable(data_dir, exc) from None
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock_file.seek(0)
         holder = lock_file.read().strip() or "another process"
         lock_file.close()
-        raise DatabaseError(
+        raise DataDirError(
             f"the data dir {data_dir} is in use by {holder}; stop it first, "
             "or choose another folder with --data-dir"
         ) from None
@@ -136,7 +150,6 @@ def _lock(data_dir: Path) -> IO[str]:
 def embedded_database(data_dir: Path) -> Iterator[str]:
     """Run SecantusDB on `data_dir/db` for the duration of the block; yield its MongoDB URL."""
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     lock_file = _lock(data_dir)
     try:
         port = free_port()

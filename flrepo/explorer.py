@@ -1,19 +1,16 @@
 """The GraphiQL (`GET /graphql` from a browser) and Swagger UI (`/docs`) pages.
 
-Both pages load their JavaScript and CSS from `flrepo/static/`, built from `explorer/` with
-`cd explorer && npm ci && npm run build`, so that they work with no network at all. The build
-writes `manifest.json`, which maps logical names (`graphiql.js`, ...) to file names carrying a
-content hash; those files are served with a one-year immutable cache header.
-
-Where the assets have not been built (a plain `pip install .` without Node), the pages load the
-same versions from public CDNs instead, and `log_asset_status()` says how to build them.
+Both pages load their JavaScript and CSS from `flrepo/static/`, so that they work with no network
+at all. Those files are built from `explorer/` with `cd explorer && npm ci && npm run build` and
+committed, so installing the package needs no Node (`.ci/explorer.sh` checks them against a fresh
+build). The build writes `manifest.json`, which maps logical names (`graphiql.js`, ...) to file
+names carrying a content hash; those files are served with a one-year immutable cache header.
 """
 
 import html
 import json
 import logging
 import re
-from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.requests import Request
@@ -28,15 +25,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 MANIFEST = "manifest.json"
 BUILD_COMMAND = "cd explorer && npm ci && npm run build"
 
-# The versions pinned in explorer/package-lock.json; the CDN fallback loads exactly these
-# (tests/test_explorer.py checks that the two agree).
-GRAPHIQL_VERSION = "5.4.0"
-GRAPHIQL_REACT_VERSION = "0.39.1"
-GRAPHIQL_TOOLKIT_VERSION = "0.12.1"
-PLUGIN_EXPLORER_VERSION = "5.1.5"
-REACT_VERSION = "19.3.1"
-GRAPHQL_VERSION = "16.15.0"
-SWAGGER_UI_VERSION = "5.35.0"
 
 # Logical names every complete build provides.
 REQUIRED_FILES = (
@@ -124,10 +112,19 @@ class Explorer:
             log.debug("GraphiQL and Swagger UI are served from %s", self.static_dir)
             return
         log.warning(
-            "GraphiQL and Swagger UI load from public CDNs and need internet access: the offline "
-            "assets are %s; build them with `%s` (then restart the server)",
+            "GraphiQL and Swagger UI are unavailable: their assets in %s are %s; restore "
+            "flrepo/static from the repository or rebuild it with `%s` (then restart the server)",
+            self.static_dir,
             self.problem,
             BUILD_COMMAND,
+        )
+
+    def _missing_note(self, what: str) -> str:
+        return (
+            f'<p class="flrepo-missing">{what} is unavailable: this installation lacks its assets '
+            f"({html.escape(self.problem or '')}). Restore <code>flrepo/static</code> from the "
+            f"repository or rebuild it with <code>{html.escape(BUILD_COMMAND)}</code>, then "
+            "restart the server.</p>"
         )
 
     def _static_url(self, request: Request, name: str) -> str:
@@ -145,8 +142,7 @@ class Explorer:
             )
             loading = "Loading…"
         else:
-            head = _graphiql_cdn_head()
-            loading = _fallback_note("GraphiQL")
+            head, loading = "", self._missing_note("GraphiQL")
         body = (
             f'<div id="graphiql" data-endpoint="{_attr(endpoint)}">'
             f'<div class="loading">{loading}</div></div>'
@@ -165,18 +161,14 @@ class Explorer:
                 if "favicon.png" in (self.files or {})
                 else ""
             )
-            loading = ""
+            head = f'{icon}<link rel="stylesheet" href="{_attr(css)}">'
+            body = (
+                f'<div id="swagger-ui" data-openapi-url="{_attr(openapi_url)}"></div>\n'
+                f'<script src="{_attr(js)}"></script>\n'
+                f"<script>{SWAGGER_INIT}</script>"
+            )
         else:
-            base = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
-            css, js = f"{base}/swagger-ui.css", f"{base}/swagger-ui-bundle.js"
-            icon = f'<link rel="icon" type="image/png" href="{base}/favicon-32x32.png">\n'
-            loading = _fallback_note("Swagger UI")
-        head = f'{icon}<link rel="stylesheet" href="{_attr(css)}">'
-        body = (
-            f'<div id="swagger-ui" data-openapi-url="{_attr(openapi_url)}">{loading}</div>\n'
-            f'<script src="{_attr(js)}"></script>\n'
-            f"<script>{SWAGGER_INIT}</script>"
-        )
+            head, body = "", self._missing_note("Swagger UI")
         return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, head, body))
 
 
@@ -197,10 +189,9 @@ body { margin: 0; }
 
 SWAGGER_STYLE = """
 body { margin: 0; }
-.flrepo-fallback { font: 1rem system-ui, sans-serif; padding: 2rem; }
+.flrepo-missing { font: 1rem system-ui, sans-serif; padding: 2rem; }
 """
 
-# Also used with the CDN's copy, so it may use only what swagger-ui-bundle.js provides.
 SWAGGER_INIT = """
 (function () {
   var node = document.getElementById("swagger-ui");
@@ -215,72 +206,6 @@ SWAGGER_INIT = """
   });
 })();
 """
-
-
-def _fallback_note(what: str) -> str:
-    return (
-        f'<p class="flrepo-fallback">Loading {what} from a public CDN… If this message does '
-        f"not go away, this browser cannot reach the CDN and the server has no offline copy of "
-        f"{what}: build it with <code>{html.escape(BUILD_COMMAND)}</code> and restart the "
-        "server.</p>"
-    )
-
-
-def _graphiql_cdn_head() -> str:
-    """GraphiQL's ES-module CDN set-up (esm.sh, the CDN GraphiQL 5 supports), pinned."""
-    esm = "https://esm.sh"
-    imports: Mapping[str, str] = {
-        "react": f"{esm}/react@{REACT_VERSION}",
-        "react/": f"{esm}/react@{REACT_VERSION}/",
-        "react-dom": f"{esm}/react-dom@{REACT_VERSION}",
-        "react-dom/": f"{esm}/react-dom@{REACT_VERSION}/",
-        "graphiql": (
-            f"{esm}/graphiql@{GRAPHIQL_VERSION}"
-            "?standalone&external=react,react-dom,@graphiql/react,graphql"
-        ),
-        "graphiql/": f"{esm}/graphiql@{GRAPHIQL_VERSION}/",
-        "@graphiql/plugin-explorer": (
-            f"{esm}/@graphiql/plugin-explorer@{PLUGIN_EXPLORER_VERSION}"
-            "?standalone&external=react,@graphiql/react,graphql"
-        ),
-        "@graphiql/react": (
-            f"{esm}/@graphiql/react@{GRAPHIQL_REACT_VERSION}?standalone&external="
-            "react,react-dom,graphql,@graphiql/toolkit,@emotion/is-prop-valid"
-        ),
-        "@graphiql/toolkit": (
-            f"{esm}/@graphiql/toolkit@{GRAPHIQL_TOOLKIT_VERSION}?standalone&external=graphql"
-        ),
-        "graphql": f"{esm}/graphql@{GRAPHQL_VERSION}",
-        "@emotion/is-prop-valid": "data:text/javascript,",
-    }
-    import_map = json.dumps({"imports": imports}, indent=2).replace("</", "<\\/")
-    styles = (
-        f"{esm}/graphiql@{GRAPHIQL_VERSION}/dist/style.css",
-        f"{esm}/@graphiql/plugin-explorer@{PLUGIN_EXPLORER_VERSION}/dist/style.css",
-    )
-    links = "\n".join(f'<link rel="stylesheet" href="{_attr(url)}">' for url in styles)
-    return f"""{links}
-<script type="importmap">
-{import_map}
-</script>
-<script type="module">
-import React from "react";
-import ReactDOM from "react-dom/client";
-import {{ GraphiQL, HISTORY_PLUGIN }} from "graphiql";
-import {{ createGraphiQLFetcher }} from "@graphiql/toolkit";
-import {{ explorerPlugin }} from "@graphiql/plugin-explorer";
-import "graphiql/setup-workers/esm.sh";
-
-const container = document.getElementById("graphiql");
-const fetcher = createGraphiQLFetcher({{ url: container.dataset.endpoint }});
-ReactDOM.createRoot(container).render(
-  React.createElement(GraphiQL, {{
-    fetcher,
-    plugins: [HISTORY_PLUGIN, explorerPlugin()],
-    defaultEditorToolsVisibility: true,
-  }}),
-);
-</script>"""
 
 
 def _page(title: str, style: str, head: str, body: str) -> str:
@@ -317,7 +242,7 @@ def routes() -> list[BaseRoute]:
 
 
 def log_asset_status() -> None:
-    """One warning with the build command when the offline assets are missing; else a debug line."""
+    """One warning with the build command when the assets are missing; else a debug line."""
     _default().log_asset_status()
 
 

@@ -31,12 +31,19 @@ def restore_command(args: argparse.Namespace) -> int:
         print(f"flrepo seed: {path} does not exist", file=sys.stderr)
         return 1
     try:
-        with database_url(settings) as url, byte_progress("restoring") as bar:
-            report = asyncio.run(
-                restore(settings.databases, url, path, drop=args.drop, progress=bar)
-            )
+        with database_url(settings) as url:
+            if args.if_empty:
+                report = asyncio.run(restore_if_empty(settings.databases, url, path))
+            else:
+                with byte_progress("restoring") as bar:
+                    report = asyncio.run(
+                        restore(settings.databases, url, path, drop=args.drop, progress=bar)
+                    )
     except SeedError as exc:
         return _fail(exc, restoring=True)
+    if report is None:
+        print("the repository already holds data; nothing restored")
+        return 0
     print("\n".join(report.summary()))
     return 0
 
@@ -82,10 +89,16 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
         "databases); other namespaces are skipped and listed.",
     )
     restore_parser.add_argument("path", type=Path, help="archive file or dump directory")
-    restore_parser.add_argument(
+    mode = restore_parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--drop",
         action="store_true",
         help="empty each restored collection first (default: skip documents whose _id exists)",
+    )
+    mode.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="restore only into an empty repository; otherwise do nothing (as serve --seed)",
     )
     add_database_options(restore_parser)
     restore_parser.set_defaults(handler=restore_command)

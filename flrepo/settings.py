@@ -18,17 +18,39 @@ class Settings(BaseSettings):
     mongodb_url: str | None = Field(
         default=None, description="MongoDB URL; unset means the embedded development database"
     )
-    data_dir: Path = Field(default=Path("flrepo-data"), description="Embedded database's folder")
-    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("FLREPO_HOST", "HOST"))
-    port: int = Field(default=9012, validation_alias=AliasChoices("FLREPO_PORT", "PORT"))
-    db_name: str = "repository"
-    grid_db_name: str = "repository_grid"
-    max_upload_bytes: int = Field(default=8 * GIB, gt=0)
-    seed_archive: Path | None = None
+    data_dir: Path = Field(default=Path("flrepo-data"), description="embedded database's folder")
+    host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("FLREPO_HOST", "HOST"),
+        description="address to listen on",
+    )
+    port: int = Field(
+        default=9012,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("FLREPO_PORT", "PORT"),
+        description="port to listen on, 1 to 65535",
+    )
+    db_name: str = Field(default="repository", description="database of the metadata")
+    grid_db_name: str = Field(
+        default="repository_grid", description="database of the GridFS bucket `fs`"
+    )
+    max_upload_bytes: int = Field(
+        default=8 * GIB, gt=0, description="largest file accepted, in bytes"
+    )
+    seed_archive: Path | None = Field(
+        default=None, description="archive to restore at startup if the repository is empty"
+    )
 
     # The original deployment files configure MongoDB with these two.
-    db_address: str | None = Field(default=None, validation_alias="DB_ADDRESS")
-    db_port: int = Field(default=27017, validation_alias="DB_PORT")
+    db_address: str | None = Field(
+        default=None,
+        validation_alias="DB_ADDRESS",
+        description="MongoDB host, the original service's setting (with DB_PORT)",
+    )
+    db_port: int = Field(
+        default=27017, validation_alias="DB_PORT", description="MongoDB port for DB_ADDRESS"
+    )
 
     @model_validator(mode="after")
     def _original_db_address(self) -> "Settings":
@@ -39,3 +61,13 @@ class Settings(BaseSettings):
     @property
     def databases(self) -> Databases:
         return Databases(self.db_name, self.grid_db_name)
+
+
+def env_names(field: str) -> list[str]:
+    """The environment variables a setting is read from, in the order they are tried."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    if isinstance(alias, str):
+        return [alias]
+    return [f"{Settings.model_config.get('env_prefix', '')}{field}".upper()]

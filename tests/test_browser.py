@@ -6,15 +6,20 @@ editor must run `{ models { modelName } }` and show the model, Swagger UI must l
 routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages go to
 test-artifacts/ for review.
 
-Needs the built assets (`cd explorer && npm ci && npm run build`), /usr/bin/chromium and the
-`playwright` package (the `test` extra). Where one is missing the test is skipped, or fails
-when CI=true.
+One more test starts from a clean clone, runs the README's quickstart command with no `node` on
+PATH and has the same offline Chromium render both pages: the committed assets must be enough.
+
+Needs /usr/bin/chromium and the `playwright` package (the `test` extra); the clean-clone test
+also needs git and pip's access to the project's dependencies. Where one is missing the tests
+are skipped, or fail when CI=true.
 """
 
 import contextlib
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -88,10 +93,7 @@ def playwright_api():
     except ImportError:
         require(False, "the playwright package is not installed (pip install -e '.[test]')")
     require(CHROMIUM.exists(), f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    require(
-        MANIFEST.is_file(),
-        "the explorer assets are not built (cd explorer && npm ci && npm run build)",
-    )
+    require(MANIFEST.is_file(), f"{MANIFEST} is missing (cd explorer && npm ci && npm run build)")
     with sync_playwright() as api:
         yield api
 
@@ -273,3 +275,83 @@ def test_swagger_ui_tries_get_model_offline(server, model, browser):
     get_model.scroll_into_view_if_needed()
     get_model.screenshot(path=str(ARTIFACTS / "swagger-try-it-out.png"))
     browser.assert_stayed_on_the_server()
+
+
+def quickstart_command() -> str:
+    """The README's install-and-serve command (the first `sh` block under '## Quickstart')."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1]
+    found = re.search(r"```sh\n(.+?)\n```", quickstart, re.S)
+    assert found, "README.md has no quickstart command"
+    command = found.group(1).strip()
+    assert command.endswith("flrepo serve"), command
+    return command
+
+
+def test_a_clean_clone_serves_both_explorers_offline_without_node(playwright_api, tmp_path):
+    git = shutil.which("git")
+    require(git is not None, "git is not installed")
+    assert git is not None
+    clone = tmp_path / "clone"
+    subprocess.run([git, "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+
+    # A PATH holding python3 and nothing else, so that no Node can be found.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(os.path.realpath(sys.executable))
+    assert shutil.which("node", path=str(bin_dir)) is None
+    port = free_port()
+    keep = {"HOME", "LANG", "TMPDIR", "PIP_INDEX_URL", "PIP_CACHE_DIR", "PIP_FIND_LINKS"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env |= {"PATH": str(bin_dir), "FLREPO_PORT": str(port)}
+    base = f"http://127.0.0.1:{port}"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "clean-clone-quickstart.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            ["/bin/bash", "-c", quickstart_command()],
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 600  # a fresh venv installs every dependency
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the quickstart exited with {process.returncode}:\n{log_path}")
+            with contextlib.suppress(OSError):
+                if http("GET", f"{base}/readyz")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the quickstart's server was not ready in 600 s:\n{log_path}")
+            time.sleep(1)
+        assert "unavailable" not in log_path.read_text(), log_path  # the assets were found
+
+        from playwright.sync_api import expect
+
+        offline = Offline(playwright_api, base, tmp_path / "profile", "clean-clone")
+        try:
+            page = offline.page
+            page.goto(f"{base}/graphql")
+            expect(page.locator(".graphiql-query-editor .monaco-editor")).to_be_visible()
+            expect(page.locator(".graphiql-execute-button")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "clean-clone-graphiql.png"))
+            page.goto(f"{base}/docs")
+            expect(page.locator(".opblock").first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "clean-clone-swagger.png"))
+            assert any("/static/graphiql-" in url for url in offline.requested)
+            offline.assert_stayed_on_the_server()
+        finally:
+            offline.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,4 +1,4 @@
-"""The GraphiQL and Swagger UI pages: local hashed assets when built, pinned CDN copies when not."""
+"""The GraphiQL and Swagger UI pages: hashed local assets, committed with the package."""
 
 import json
 import logging
@@ -48,30 +48,17 @@ def sources(page: str) -> list[str]:
     return [url for url in urls if not url.startswith("data:")]
 
 
-def test_without_a_build_the_pages_load_pinned_cdn_copies(tmp_path):
+def test_without_the_assets_the_pages_say_how_to_restore_them(tmp_path):
     pages = Explorer(tmp_path / "static")
     assert not pages.built
     http = client(pages)
 
-    graphiql = http.get("/graphql").text
-    assert f"https://esm.sh/graphiql@{explorer.GRAPHIQL_VERSION}/dist/style.css" in graphiql
-    assert f"https://esm.sh/graphiql@{explorer.GRAPHIQL_VERSION}?standalone" in graphiql
-    assert f"@graphiql/plugin-explorer@{explorer.PLUGIN_EXPLORER_VERSION}?" in graphiql
-    assert f"https://esm.sh/react@{explorer.REACT_VERSION}" in graphiql
-    assert "explorerPlugin()" in graphiql
-    assert 'data-endpoint="/graphql"' in graphiql
-    assert "/static/" not in graphiql
-    assert "npm ci &amp;&amp; npm run build" in graphiql
-
-    swagger = http.get("/docs").text
-    cdn = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{explorer.SWAGGER_UI_VERSION}"
-    assert sources(swagger) == [
-        f"{cdn}/favicon-32x32.png",
-        f"{cdn}/swagger-ui.css",
-        f"{cdn}/swagger-ui-bundle.js",
-    ]
-    assert 'data-openapi-url="/openapi.json"' in swagger
-    assert "validatorUrl: null" in swagger
+    for path in ("/graphql", "/docs"):
+        page = http.get(path).text
+        assert sources(page) == [], path  # nothing fetched from anywhere, no CDN
+        assert "https://" not in page, path
+        assert "npm ci &amp;&amp; npm run build" in page, path
+        assert "not built" in page, path
 
     assert not any(isinstance(route, Mount) for route in pages.routes())
     assert http.get("/static/manifest.json").status_code == 404
@@ -124,12 +111,12 @@ def test_pages_follow_the_applications_root_path(tmp_path):
     assert 'data-openapi-url="/repo/openapi.json"' in http.get("/docs").text
 
 
-def test_an_incomplete_build_falls_back_to_the_cdn(tmp_path, caplog):
+def test_an_incomplete_build_is_reported(tmp_path, caplog):
     static_dir = build(tmp_path / "static")
     (static_dir / FILES["graphiql.js"]).unlink()
     pages = Explorer(static_dir)
     assert not pages.built
-    assert "esm.sh" in client(pages).get("/graphql").text
+    assert FILES["graphiql.js"] in client(pages).get("/graphql").text
 
     with caplog.at_level(logging.DEBUG, logger="flrepo.explorer"):
         pages.log_asset_status()
@@ -142,19 +129,20 @@ def test_an_incomplete_build_falls_back_to_the_cdn(tmp_path, caplog):
     "manifest",
     ["not json", "[]", '{"files": []}', '{"files": {"graphiql.js": "../secret.js"}}'],
 )
-def test_a_broken_manifest_falls_back_to_the_cdn(tmp_path, manifest):
+def test_a_broken_manifest_is_not_served(tmp_path, manifest):
     static_dir = tmp_path / "static"
     static_dir.mkdir()
     (static_dir / "manifest.json").write_text(manifest)
     assert not Explorer(static_dir).built
 
 
-def test_startup_log_says_how_to_build_the_assets_only_when_they_are_missing(tmp_path, caplog):
+def test_startup_log_says_how_to_restore_the_assets_only_when_they_are_missing(tmp_path, caplog):
     with caplog.at_level(logging.DEBUG, logger="flrepo.explorer"):
         Explorer(tmp_path / "missing").log_asset_status()
     [record] = caplog.records
     assert record.levelno == logging.WARNING
     assert "cd explorer && npm ci && npm run build" in record.getMessage()
+    assert "not built" in record.getMessage()
     assert "\n" not in record.getMessage()
 
     caplog.clear()
@@ -164,27 +152,24 @@ def test_startup_log_says_how_to_build_the_assets_only_when_they_are_missing(tmp
     assert len(caplog.records) <= 1
 
 
-def test_cdn_fallback_pins_the_versions_of_the_lockfile():
+def test_the_committed_assets_are_complete_and_hashed():
+    """flrepo/static is in the repository; `.ci/explorer.sh` checks it against a fresh build."""
+    pages = Explorer(explorer.STATIC_DIR)
+    assert pages.built, pages.problem
+    assert pages.files is not None
+    for logical, name in pages.files.items():
+        assert explorer.HASHED_NAME.search(name), (logical, name)
+    graphiql = (explorer.STATIC_DIR / pages.files["graphiql.js"]).read_text(encoding="utf-8")
+    for worker in ("editor.worker.js", "json.worker.js", "graphql.worker.js"):
+        assert pages.files[worker] in graphiql, worker  # the bundle finds its workers by name
     lock = json.loads((ROOT / "explorer" / "package-lock.json").read_text())
-
-    def locked(name: str) -> str:
-        return lock["packages"][f"node_modules/{name}"]["version"]
-
-    pinned = {
-        "graphiql": explorer.GRAPHIQL_VERSION,
-        "@graphiql/react": explorer.GRAPHIQL_REACT_VERSION,
-        "@graphiql/toolkit": explorer.GRAPHIQL_TOOLKIT_VERSION,
-        "@graphiql/plugin-explorer": explorer.PLUGIN_EXPLORER_VERSION,
-        "react": explorer.REACT_VERSION,
-        "react-dom": explorer.REACT_VERSION,
-        "graphql": explorer.GRAPHQL_VERSION,
-        "swagger-ui-dist": explorer.SWAGGER_UI_VERSION,
-    }
-    assert {name: locked(name) for name in pinned} == pinned
+    manifest = json.loads((explorer.STATIC_DIR / "manifest.json").read_text())
+    for name, version in manifest["versions"].items():
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
 
 
 def test_module_level_interface_uses_the_packaged_static_folder():
     assert explorer.STATIC_DIR == ROOT / "flrepo" / "static"
     paths = [getattr(route, "path", None) for route in explorer.routes()]
     assert "/docs" in paths
-    assert ("/static" in paths) == (explorer.STATIC_DIR / "manifest.json").is_file()
+    assert "/static" in paths

@@ -139,6 +139,40 @@ def test_api_probes_and_port(default: list[Manifest]) -> None:
     assert api["readinessProbe"]["httpGet"]["port"] in ("http", 9012)
 
 
+def test_api_runs_two_replicas_spread_across_nodes(default: list[Manifest]) -> None:
+    deployment = one(default, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["maxSkew"] == 1
+    assert spread["labelSelector"]["matchLabels"] == selector
+    pdb = one(default, "PodDisruptionBudget", "api")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == selector
+
+
+def test_api_probes_tolerate_load_and_resources_fit_the_memory_figures(
+    default: list[Manifest],
+) -> None:
+    api = container(one(default, "Deployment"), "api")
+    live = api["livenessProbe"]
+    # A slow answer under load is not a dead process: over a minute before a restart.
+    assert live["timeoutSeconds"] >= 10
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert api["readinessProbe"]["timeoutSeconds"] >= 5
+
+    def mib(quantity: str) -> int:
+        number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()
+        return int(number) * (1024 if unit == "Gi" else 1)
+
+    resources = api["resources"]
+    # Measured peak of a large upload: about 270 MiB.
+    assert mib(resources["requests"]["memory"]) >= 270
+    assert mib(resources["limits"]["memory"]) >= 2 * 270
+    assert "cpu" not in resources["limits"]
+
+
 def test_api_service_is_node_port_30001(default: list[Manifest]) -> None:
     service = one(default, "Service", "api")
     assert service["spec"]["type"] == "NodePort"
@@ -182,9 +216,10 @@ def test_api_env_from_config_map_and_url_from_secret(default: list[Manifest]) ->
     url = env_var(api, "FLREPO_MONGODB_URL")
     assert "value" not in url
     assert "secretKeyRef" in url["valueFrom"]
-    mongodb = one(default, "Service", "mongodb")["metadata"]["name"]
+    m = one(default, "Service", "mongodb")["metadata"]["name"]
+    hosts = ",".join(rf"{m}-{i}\.{m}\.fl\.svc:27017" for i in range(3))
     assert re.fullmatch(
-        rf"mongodb://root:[A-Za-z0-9]{{32}}@{mongodb}\.fl\.svc:27017/\?authSource=admin",
+        rf"mongodb://root:[A-Za-z0-9]{{32}}@{hosts}/\?authSource=admin&replicaSet=rs0",
         mongodb_url(default, api),
     )
 
@@ -202,7 +237,7 @@ def test_mongodb_statefulset_claims_a_volume(default: list[Manifest]) -> None:
     (claim,) = statefulset["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"]
     mongo = container(statefulset, "mongodb")
-    assert mongo["image"] == "mongo:7"
+    assert mongo["image"] == "mongo:8"
     mounts = {m["mountPath"]: m["name"] for m in mongo["volumeMounts"]}
     assert mounts["/data/db"] == claim["metadata"]["name"]
     headless = one(default, "Service", "mongodb")
@@ -239,6 +274,59 @@ def test_api_service_type_is_configurable(render: Render, service_type: str) -> 
     assert one(manifests, "Service", "mongodb")["spec"]["clusterIP"] == "None"
 
 
+def test_mongodb_is_a_three_member_replica_set(default: list[Manifest]) -> None:
+    statefulset = one(default, "StatefulSet")
+    name = statefulset["metadata"]["name"]
+    assert statefulset["spec"]["replicas"] == 3
+    assert statefulset["spec"]["podManagementPolicy"] == "Parallel"
+    mongo = container(statefulset, "mongodb")
+    args = mongo["args"]
+    assert args[args.index("--replSet") + 1] == "rs0"
+    assert args[args.index("--keyFile") + 1] == "/keyfile/key"
+    # Stable member names: the headless Service publishes them before the pods are ready.
+    headless = one(default, "Service", "mongodb")
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    members = [f"{name}-{i}.{name}.fl.svc:27017" for i in range(3)]
+    api = container(one(default, "Deployment"), "api")
+    assert ",".join(members) in mongodb_url(default, api)
+    # The first pod initiates the set with exactly those members, only if there is none.
+    init = container(statefulset, "replica-set-init")
+    assert env_var(init, "MEMBERS")["value"] == ",".join(members)
+    assert env_var(init, "REPLICA_SET")["value"] == "rs0"
+    script = init["command"][-1]
+    assert '"${HOSTNAME##*-}" != "0"' in script
+    assert 'e.codeName !== "NotYetInitialized"' in script and "rs.initiate(" in script
+    # The members share one key, copied out of the Secret with mode 0400.
+    (copy,) = statefulset["spec"]["template"]["spec"]["initContainers"]
+    assert "chmod 0400 /keyfile/key" in copy["command"][-1]
+    volumes = {v["name"]: v for v in statefulset["spec"]["template"]["spec"]["volumes"]}
+    secret = volumes["replica-set-key-secret"]["secret"]
+    assert secret["items"] == [{"key": "mongodb-replica-set-key", "path": "key"}]
+    key = secret_value(default, secret["secretName"], "mongodb-replica-set-key")
+    assert re.fullmatch(r"[A-Za-z0-9]{756}", key)  # base64 characters, as mongod requires
+    # At most one member down at a time in a drain, members on different nodes if possible.
+    pdb = one(default, "PodDisruptionBudget", "mongodb")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    anti = statefulset["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (term,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_single_member_replica_set_without_auth(render: Render) -> None:
+    manifests = render("mongodb.replicaCount=1", "mongodb.auth.enabled=false")
+    statefulset = one(manifests, "StatefulSet")
+    name = statefulset["metadata"]["name"]
+    assert statefulset["spec"]["replicas"] == 1
+    assert "--keyFile" not in container(statefulset, "mongodb")["args"]
+    assert "initContainers" not in statefulset["spec"]["template"]["spec"]
+    api = container(one(manifests, "Deployment"), "api")
+    url = f"mongodb://{name}-0.{name}.fl.svc:27017/?replicaSet=rs0"
+    assert mongodb_url(manifests, api) == url
+    assert [p["metadata"]["name"] for p in of_kind(manifests, "PodDisruptionBudget")] == [
+        one(manifests, "Deployment")["metadata"]["name"]
+    ]  # no budget for a single MongoDB member
+
+
 # --- an external MongoDB ----------------------------------------------------------
 
 
@@ -255,11 +343,20 @@ def test_external_mongodb_from_an_existing_secret(render: Render) -> None:
         "mongodb.enabled=false",
         "externalMongodb.existingSecret=shared-mongodb",
         "externalMongodb.existingSecretKey=url",
+        "seed.enabled=true",
     )
     assert of_kind(manifests, "Secret") == []
-    api = container(one(manifests, "Deployment"), "api")
-    ref = env_var(api, "FLREPO_MONGODB_URL")["valueFrom"]["secretKeyRef"]
-    assert ref == {"name": "shared-mongodb", "key": "url"}
+    assert of_kind(manifests, "StatefulSet") == []
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    api = container(deployment, "api")
+    (wait,) = deployment["spec"]["template"]["spec"]["initContainers"]
+    seed = container(one(manifests, "Job"), "seed")
+    for c in (api, wait, seed):
+        ref = env_var(c, "FLREPO_MONGODB_URL")["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "shared-mongodb", "key": "url"}, c["name"]
+    (pdb,) = of_kind(manifests, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
 
 
 def test_no_mongodb_at_all_is_refused(helm: str) -> None:
@@ -286,8 +383,7 @@ def test_seed_job_runs_flrepo_seed_restore(render: Render) -> None:
     seed = container(job, "seed")
     command = [*seed.get("command", []), *seed.get("args", [])]
     assert command[:3] == ["flrepo", "seed", "restore"]
-    assert command[3] == "/seed/db.dump"
-    assert "--drop" not in command
+    assert command[3:] == ["/seed/db.dump", "--if-empty"]  # only into an empty repository
     mounts = {m["mountPath"]: m for m in seed["volumeMounts"]}
     assert mounts["/seed"]["readOnly"] is True
     volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
@@ -299,18 +395,17 @@ def test_seed_job_runs_flrepo_seed_restore(render: Render) -> None:
     assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
 
 
-def test_seed_job_from_a_host_path_with_drop(render: Render) -> None:
+def test_seed_job_from_a_host_path(render: Render) -> None:
     manifests = render(
         "seed.enabled=true",
         "seed.volume.hostPath.path=/srv/flrepo",
         "seed.archive=dumps/db.dump",
-        "seed.drop=true",
         "mongodb.enabled=false",
         f"externalMongodb.url={EXTERNAL_URL}",
     )
     job = one(manifests, "Job")
     seed = container(job, "seed")
-    assert seed["command"] == ["flrepo", "seed", "restore", "/seed/dumps/db.dump", "--drop"]
+    assert seed["command"] == ["flrepo", "seed", "restore", "/seed/dumps/db.dump", "--if-empty"]
     (volume,) = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "seed"]
     assert volume == {"name": "seed", "hostPath": {"path": "/srv/flrepo"}}
     assert mongodb_url(manifests, seed) == EXTERNAL_URL
@@ -383,17 +478,24 @@ def test_compose_server(compose: dict[str, Any]) -> None:
     assert "9013:9012" in [str(p) for p in server["ports"]]
     assert server["depends_on"][db_name]["condition"] == "service_healthy"
     url = compose_env(server)["FLREPO_MONGODB_URL"]
-    assert url.startswith(f"mongodb://{db_name}:27017")
+    assert url == f"mongodb://{db_name}:27017/?replicaSet=rs0"
     assert server.get("build") in (".", {"context": "."})
 
 
-def test_compose_mongodb(compose: dict[str, Any]) -> None:
-    _, _, db = compose_services(compose)
-    assert db["image"] == "mongo:7"
+def test_compose_mongodb_is_a_single_member_replica_set(compose: dict[str, Any]) -> None:
+    _, db_name, db = compose_services(compose)
+    assert db["image"] == "mongo:8"
+    command = db["command"]
+    assert command[0] == "mongod"
+    assert command[command.index("--replSet") + 1] == "rs0"
     test = db["healthcheck"]["test"]
     test = " ".join(test) if isinstance(test, list) else test
     assert "mongosh" in test
-    assert "ping" in test
+    # Initiates the set only when rs.status() says it has none, with the member's
+    # compose name (what the server's driver will be told to connect to).
+    assert re.search(r"try \{ rs\.status\(\) \} catch \(e\) \{\s*rs\.initiate\(", test)
+    assert f"host: '{db_name}:27017'" in test and "_id: 'rs0'" in test
+    assert "isWritablePrimary" in test  # healthy once it is the primary
     (volume,) = db["volumes"]
     source, target = str(volume).split(":")[:2]
     assert target == "/data/db"
@@ -449,25 +551,20 @@ def test_dockerfile_runtime_stage() -> None:
 
 
 def test_dockerfile_stages() -> None:
+    """Two Python stages; the explorer assets come from the committed flrepo/static, no Node."""
     instructions = dockerfile_instructions()
     args = dict(a.split("=", 1) for op, a in instructions if op == "ARG" and "=" in a)
     bases = [a.split()[0] for op, a in instructions if op == "FROM"]
     resolved = [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], b) for b in bases]
-    assert resolved[0] == "node:20-slim"
-    assert resolved[-1] == "python:3.12-slim"
-    runs = [(i, a) for i, (op, a) in enumerate(instructions) if op == "RUN"]
-    npm_ci = next(i for i, a in runs if "npm ci" in a)
-    npm_build = next(i for i, a in runs if "npm run build" in a)
-    copy_static = next(
-        i
-        for i, (op, a) in enumerate(instructions)
-        if op == "COPY" and "--from=explorer" in a and "flrepo/static" in a
-    )
-    pip_install = next(i for i, a in runs if re.search(r"pip install \.(\s|$)", a))
-    assert npm_ci <= npm_build < copy_static < pip_install
+    assert resolved == ["python:3.12-slim", "python:3.12-slim"]
+    runs = [a for op, a in instructions if op == "RUN"]
+    assert not any("npm" in a for a in runs)
+    install = next(a for a in runs if re.search(r"pip install \.(\s|$)", a))
+    assert "manifest.json" in install  # the build fails if the assets were not packaged
 
 
 def test_dockerignore_keeps_local_state_out() -> None:
     patterns = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", "**/node_modules", "flrepo/static", "*.dump"} <= patterns
+    assert {".git", ".venv", "**/node_modules", "*.dump"} <= patterns
+    assert "flrepo/static" not in patterns  # the committed assets go into the image
     assert "README.md" not in patterns  # pyproject.toml's readme is needed by the build

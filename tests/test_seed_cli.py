@@ -170,6 +170,21 @@ def test_restore_drop_via_cli(names, mongodb_url, tmp_path, capsys):
     assert counts(mongodb_url, names)[f"{names.db_name}.models"] == 2
 
 
+def test_restore_if_empty_restores_only_into_an_empty_repository(
+    names, mongodb_url, tmp_path, capsys
+):
+    sample = tmp_path / "sample.dump"
+    build_sample(sample)
+    command = ["seed", "restore", str(sample), "--if-empty", "--mongodb-url", mongodb_url]
+    assert main(command) == 0
+    assert "restored 6 namespaces" in capsys.readouterr().out
+    with MongoClient(mongodb_url) as client:
+        client[names.db_name].models.delete_many({"model_name": "base2"})
+    assert main(command) == 0
+    assert capsys.readouterr().out.strip() == "the repository already holds data; nothing restored"
+    assert counts(mongodb_url, names)[f"{names.db_name}.models"] == 1  # not restored again
+
+
 def test_missing_path_and_unreachable_database(names, tmp_path, capsys):
     assert main(["seed", "restore", str(tmp_path / "nope.dump"), "--mongodb-url", "x"]) == 1
     missing = tmp_path / "nope.dump"
@@ -203,7 +218,7 @@ def test_refuses_a_data_dir_held_by_a_running_server(embedded_env, tmp_path, cap
         held.flush()
         code = main(["seed", "restore", str(sample), "--data-dir", str(data_dir)])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 73  # the data dir is unusable (README: exit codes)
     assert err.strip().splitlines() == [
         f"flrepo: the data dir {data_dir.resolve()} is in use by flrepo serve (pid 4242); "
         "stop it first, or choose another folder with --data-dir"

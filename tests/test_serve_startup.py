@@ -1,9 +1,12 @@
-"""`flrepo serve` start-up: seeding an empty repository (only an empty one), refusing bad URLs."""
+"""`flrepo serve` start-up: seeding an empty repository (only an empty one), and each startup
+mistake as one line on stderr with its own exit code, on the real command."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -11,6 +14,7 @@ import pytest
 from pymongo import MongoClient
 
 from flrepo.embedded import DatabaseError, free_port, require_database
+from flrepo.settings import Settings, env_names
 
 FLREPO = str(Path(sys.executable).parent / "flrepo")
 
@@ -76,7 +80,9 @@ def test_serve_seeds_an_empty_repository_and_leaves_a_full_one(sample, tmp_path)
         assert model_names(url) == ["base"]  # not seeded again over existing data
     finally:
         stop(proc)
-    assert "not seeding" in (tmp_path / "second.log").read_text()
+    second = (tmp_path / "second.log").read_text()
+    assert "not seeding" in second
+    assert f"listening on {url} (GraphiQL" in second
 
 
 def test_serve_refuses_a_damaged_seed_archive(sample, tmp_path):
@@ -111,7 +117,7 @@ def test_serve_refuses_an_invalid_mongodb_url_in_one_line(tmp_path):
         env=env(),
         timeout=60,
     )
-    assert done.returncode == 2
+    assert done.returncode == 78
     assert done.stderr.strip().splitlines()[-1].startswith("flrepo: the MongoDB URL is not valid")
     assert "Traceback" not in done.stderr
 
@@ -137,8 +143,88 @@ def test_serve_names_existing_duplicates_instead_of_a_traceback(settings, mongod
         env={**env(), "FLREPO_DB_NAME": settings.db_name},
         timeout=60,
     )
-    assert done.returncode == 2
+    assert done.returncode == 65
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"flrepo: existing data in {settings.db_name}.strategies")
     assert "strategy_name" in last and "fedavg" in last
+
+
+# --- startup mistakes: one line on stderr, a distinct exit code, nothing left behind ---------
+
+
+def refused(args: list[str], cwd: Path, timeout: float = 60, **environ: str) -> str:
+    """Run `flrepo serve ARGS`, expect it to refuse; its one stderr line, exit code checked."""
+    done = subprocess.run(
+        [FLREPO, "serve", *args],
+        capture_output=True,
+        text=True,
+        env={**env(), **environ},
+        cwd=cwd,
+        timeout=timeout,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("flrepo: ")
+    return f"{done.returncode} {lines[0]}"
+
+
+def test_a_non_numeric_port_names_the_variable_actually_set(tmp_path):
+    line = refused([], tmp_path, PORT="abc")
+    assert line.startswith("78 flrepo: PORT='abc' is invalid")
+    assert "FLREPO_PORT" not in line and "1 to 65535" in line
+    assert refused([], tmp_path, FLREPO_PORT="70000").startswith(
+        "78 flrepo: FLREPO_PORT='70000' is invalid"
+    )
+    assert refused(["--port", "x"], tmp_path, PORT="80").startswith(
+        "78 flrepo: --port 'x' is invalid"
+    )
+    assert list(tmp_path.iterdir()) == []  # no data dir was created
+
+
+def test_a_data_dir_under_a_regular_file_or_in_proc_is_refused(tmp_path):
+    regular = tmp_path / "file"
+    regular.write_text("not a folder")
+    line = refused(["--port", str(free_port()), "--data-dir", str(regular / "data")], tmp_path)
+    assert line.startswith(f"73 flrepo: the data dir {regular / 'data'} cannot be used")
+    assert "--data-dir or FLREPO_DATA_DIR" in line
+    line = refused(["--port", str(free_port())], tmp_path, FLREPO_DATA_DIR="/proc/flrepo-data")
+    assert line.startswith("73 flrepo: the data dir /proc/flrepo-data cannot be used")
+
+
+def test_a_port_in_use_is_refused_before_the_database_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        line = refused(["--data-dir", str(tmp_path / "data")], tmp_path, PORT=str(port))
+        assert time.monotonic() - started < 20  # no database was started and waited for
+    assert line == (
+        f"75 flrepo: 127.0.0.1:{port} is already in use; stop the program listening there, "
+        "or choose another port with --port or FLREPO_PORT"
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_an_unreachable_mongodb_is_refused(tmp_path):
+    url = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
+    line = refused(["--port", str(free_port()), "--mongodb-url", url], tmp_path, timeout=120)
+    assert line.startswith("69 flrepo: MongoDB at 127.0.0.1:")
+    assert "check FLREPO_MONGODB_URL (or --mongodb-url)" in line
+
+
+def test_version_comes_from_the_package_metadata():
+    done = subprocess.run([FLREPO, "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"flrepo {version('flrepo')}"
+
+
+def test_serve_help_lists_every_environment_variable():
+    done = subprocess.run([FLREPO, "serve", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    lines = done.stdout.split("environment variables", 1)[1].splitlines()
+    for field in Settings.model_fields:
+        names = ", ".join(env_names(field))
+        assert any(line.split("  ")[1:2] == [names] for line in lines), names

@@ -93,6 +93,13 @@ The API server image reference.
 {{- end }}
 
 {{/*
+The bundled MongoDB's image reference.
+*/}}
+{{- define "flrepo.mongodb.image" -}}
+{{- printf "%s:%s" .Values.mongodb.image.repository (.Values.mongodb.image.tag | toString) }}
+{{- end }}
+
+{{/*
 Name of the Secret holding the MongoDB URL: an existing one, or the chart's.
 */}}
 {{- define "flrepo.mongodbSecretName" -}}
@@ -129,6 +136,32 @@ already stored in the release's Secret (so upgrades keep it), else a new one.
 {{- randAlphaNum 32 }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The replica set key of the bundled MongoDB (members authenticate each other with
+it): the one already stored in the release's Secret, else a new one.
+*/}}
+{{- define "flrepo.mongodb.replicaSetKey" -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "flrepo.mongodbSecretName" .) }}
+{{- if and $existing $existing.data (index $existing.data "mongodb-replica-set-key") }}
+{{- index $existing.data "mongodb-replica-set-key" | b64dec }}
+{{- else }}
+{{- randAlphaNum 756 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The host:port of every member of the bundled replica set, comma-separated; each
+pod of the StatefulSet has a stable name in the headless Service.
+*/}}
+{{- define "flrepo.mongodb.hosts" -}}
+{{- $name := include "flrepo.mongodb.fullname" . }}
+{{- $hosts := list }}
+{{- range $i := until (int .Values.mongodb.replicaCount) }}
+{{- $hosts = append $hosts (printf "%s-%d.%s.%s.svc:27017" $name $i $name $.Release.Namespace) }}
+{{- end }}
+{{- join "," $hosts }}
 {{- end }}
 
 {{/*
