@@ -45,14 +45,12 @@ async def readyz(request: Request) -> Response:
 
 
 async def download_file(request: Request) -> Response:
-    """`GET /files/{id}`: a stored file's raw bytes, streamed (304 when the ETag matches)."""
+    """`GET /files/{id}`: a stored file's raw bytes, streamed (ranges, HEAD, 304 as any file)."""
     files: FileStore = request.app.state.files
     record = await get_file(files, request.path_params["file_id"])
     if record is None:
         return JSONResponse({"detail": "no such file"}, status_code=404)
-    if record.sha256 and request.headers.get("if-none-match") == f'"{record.sha256}"':
-        return Response(status_code=304, headers={"ETag": f'"{record.sha256}"'})
-    return file_response(files, record)
+    return file_response(request, files, record)
 
 
 class AccessLog:

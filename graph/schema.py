@@ -1,5 +1,7 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
+from typing import Annotated
+
 import strawberry
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
@@ -25,6 +27,13 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+
+SHA256 = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The file's sha256 in hex, if known: a file with another is refused"
+    ),
+]
 
 
 def page(limit: int | None) -> int:
@@ -117,9 +126,16 @@ class Mutation:
 
     @strawberry.mutation
     async def upload_model_file(
-        self, info: Info, model_name: str, model_version: str, file: Upload
+        self,
+        info: Info,
+        model_name: str,
+        model_version: str,
+        file: Upload,
+        sha256: SHA256 = None,
     ) -> Model:
-        doc = await models.upload_model_file(info.context.files, model_name, model_version, file)
+        doc = await models.upload_model_file(
+            info.context.files, model_name, model_version, file, sha256
+        )
         return Model.of(doc)
 
     @strawberry.mutation
@@ -146,9 +162,16 @@ class Mutation:
         training_id: str,
         configuration_id: str,
         file: Upload,
+        sha256: SHA256 = None,
     ) -> TrainingResult:
         doc = await results.upload_weights(
-            info.context.files, model_name, model_version, training_id, configuration_id, file
+            info.context.files,
+            model_name,
+            model_version,
+            training_id,
+            configuration_id,
+            file,
+            sha256,
         )
         return TrainingResult.of(doc)
 
@@ -172,8 +195,10 @@ class Mutation:
         return Strategy.of(await strategies.update_strategy_meta(strategy_name, meta))
 
     @strawberry.mutation
-    async def upload_strategy_file(self, info: Info, strategy_name: str, file: Upload) -> Strategy:
-        doc = await strategies.upload_strategy_file(info.context.files, strategy_name, file)
+    async def upload_strategy_file(
+        self, info: Info, strategy_name: str, file: Upload, sha256: SHA256 = None
+    ) -> Strategy:
+        doc = await strategies.upload_strategy_file(info.context.files, strategy_name, file, sha256)
         return Strategy.of(doc)
 
     @strawberry.mutation
@@ -189,8 +214,10 @@ class Mutation:
         return Transformation.of(await transformations.update_transformation(**input.to_kwargs()))
 
     @strawberry.mutation
-    async def upload_transformation_file(self, info: Info, id: str, file: Upload) -> Transformation:
-        doc = await transformations.upload_transformation_file(info.context.files, id, file)
+    async def upload_transformation_file(
+        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+    ) -> Transformation:
+        doc = await transformations.upload_transformation_file(info.context.files, id, file, sha256)
         return Transformation.of(doc)
 
     @strawberry.mutation

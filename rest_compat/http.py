@@ -173,7 +173,7 @@ async def raw_file(request: Request, file_id: str | None, missing: str) -> Respo
     record = await files.get(file_id)
     if record is None:
         return detail(404, missing)
-    return file_response(files, record, "application/octet-stream")
+    return file_response(request, files, record, "application/octet-stream")
 
 
 def plain(value: Any) -> Any:

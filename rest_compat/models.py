@@ -16,6 +16,7 @@ from flrepo.rest_compat.http import (
     raw_file,
     upload,
 )
+from flrepo.transfer.digests import file_sha256
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -32,7 +33,8 @@ async def create(request: Request) -> Response:
 
 
 async def upload_file(request: Request) -> Response:
-    await models.upload_model_file(files_of(request), *_key(request), await upload(request))
+    sha256 = file_sha256(request.headers)
+    await models.upload_model_file(files_of(request), *_key(request), await upload(request), sha256)
     return no_content()
 
 

@@ -14,6 +14,7 @@ from flrepo.rest_compat.http import (
     no_content,
     upload,
 )
+from flrepo.transfer.digests import file_sha256
 from flrepo.transfer.downloads import file_response
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -40,9 +41,16 @@ async def list_of_model(request: Request) -> Response:
 
 async def upload_weights(request: Request) -> Response:
     p = request.path_params
+    sha256 = file_sha256(request.headers)
     source = await upload(request)
     await results.upload_weights(
-        files_of(request), p["name"], p["version"], p["training_id"], p["configuration_id"], source
+        files_of(request),
+        p["name"],
+        p["version"],
+        p["training_id"],
+        p["configuration_id"],
+        source,
+        sha256,
     )
     return no_content()
 
@@ -56,7 +64,7 @@ async def weights(request: Request) -> Response:
     if record is None:
         return detail(404, "no such training result, or it has no weights")
     if "application/octet-stream" in request.headers.get("accept", ""):
-        return file_response(files, record, "application/octet-stream")
+        return file_response(request, files, record, "application/octet-stream")
 
     async def encoded():
         yield b'"'

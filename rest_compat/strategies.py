@@ -12,6 +12,7 @@ from flrepo.rest_compat.http import (
     raw_file,
     upload,
 )
+from flrepo.transfer.digests import file_sha256
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,8 +24,11 @@ async def create(request: Request) -> Response:
 
 
 async def upload_file(request: Request) -> Response:
+    sha256 = file_sha256(request.headers)
     source = await upload(request)
-    await strategies.upload_strategy_file(files_of(request), request.path_params["name"], source)
+    await strategies.upload_strategy_file(
+        files_of(request), request.path_params["name"], source, sha256
+    )
     return no_content()
 
 

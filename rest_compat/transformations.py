@@ -12,6 +12,7 @@ from flrepo.rest_compat.http import (
     raw_file,
     upload,
 )
+from flrepo.transfer.digests import file_sha256
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,9 +24,10 @@ async def create(request: Request) -> Response:
 
 
 async def upload_file(request: Request) -> Response:
+    sha256 = file_sha256(request.headers)
     source = await upload(request)
     await transformations.upload_transformation_file(
-        files_of(request), request.path_params["id"], source
+        files_of(request), request.path_params["id"], source, sha256
     )
     return no_content()
 
