@@ -148,38 +148,43 @@ class FileStore:
     async def stream(
         self, file_id: str, start: int = 0, stop: int | None = None
     ) -> AsyncIterator[bytes]:
-        """The file's bytes `start` to `stop` (exclusive; None: to the end), chunk by chunk.
-
-        Chunks are fetched a bounded range at a time, not through one cursor over all of
-        them, which keeps the database from holding a whole multi-gigabyte result (the
-        embedded database materialises results). Only the chunks the range touches are read.
-        """
+        """The file's bytes `start` to `stop` (exclusive; None: to the end), chunk by chunk."""
         record = await self.get(file_id)
         if record is None:
             return
-        oid = object_id(file_id)
         stop = record.length if stop is None else min(stop, record.length)
-        if start >= stop or not record.chunk_size:
+        async for data in self.read_chunks(record.document["_id"], record.chunk_size, start, stop):
+            yield data
+
+    async def read_chunks(
+        self, files_id: Any, chunk_size: int, start: int, stop: int
+    ) -> AsyncIterator[bytes]:
+        """Bytes `start` to `stop` of the chunks of `files_id`, reading only the chunks needed.
+
+        Chunks are fetched a bounded range at a time, not through one cursor over all of
+        them, which keeps the database from holding a whole multi-gigabyte result (the
+        embedded database materialises results).
+        """
+        if start >= stop or chunk_size <= 0:
             return
-        size = record.chunk_size
-        n, expected = start // size, -(-stop // size)
+        n, expected = start // chunk_size, -(-stop // chunk_size)
         while n < expected:
             first = n
             last = min(n + CHUNKS_PER_READ, expected)
-            query = {"files_id": oid, "n": {"$gte": n, "$lt": last}}
+            query = {"files_id": files_id, "n": {"$gte": n, "$lt": last}}
             for doc in await self.chunks.find(query).sort("n", ASCENDING).to_list():
                 if doc["n"] != n:
                     break
                 data = doc["data"]
-                begin = start - n * size if n * size < start else 0
-                end = stop - n * size if (n + 1) * size > stop else len(data)
+                begin = max(0, start - n * chunk_size)
+                end = min(len(data), stop - n * chunk_size)
                 yield data[begin:end] if begin or end < len(data) else data
                 n += 1
             if n == first:
                 break
         if n != expected:
-            log.error("file %s is missing chunk %d of %d", file_id, n, expected)
-            raise CorruptGridFile(f"file {file_id} is missing chunk {n}")
+            log.error("file %s is missing chunk %d of %d", files_id, n, expected)
+            raise CorruptGridFile(f"file {files_id} is missing chunk {n}")
 
     async def set_uploaded_name(self, file_id: str, name: str | None) -> StoredFile | None:
         """Keep the name the client gave the file (`uploadedName`), for downloads to offer."""

@@ -1,5 +1,6 @@
 """Server settings from the environment (`FLREPO_*`, the original's names as fallbacks)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     db_name: str = "repository"
     grid_db_name: str = "repository_grid"
     max_upload_bytes: int = Field(default=8 * GIB, gt=0)
+    upload_expiry_hours: float = Field(
+        default=24.0, gt=0, description="How long a resumable upload lives after its last bytes"
+    )
     seed_archive: Path | None = None
 
     # The original deployment files configure MongoDB with these two.
@@ -35,6 +39,10 @@ class Settings(BaseSettings):
         if self.mongodb_url is None and self.db_address:
             self.mongodb_url = f"mongodb://{self.db_address}:{self.db_port}"
         return self
+
+    @property
+    def upload_expiry(self) -> timedelta:
+        return timedelta(hours=self.upload_expiry_hours)
 
     @property
     def databases(self) -> Databases:
