@@ -31,9 +31,9 @@ from flrepo.documents.errors import (
     UploadBusy,
 )
 from flrepo.documents.files import FileStore, StoredFile, object_id
-from pymongo import ReplaceOne, ReturnDocument
+from pymongo import InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 CHUNK_SIZE = 255 * 1024  # GridFS's default, as files stored by `FileStore.put` have
 FLUSH_CHUNKS = 8  # chunks written per round trip: 2 MiB held per request being received
@@ -326,6 +326,7 @@ class _ChunkWriter:
         self.pending = bytearray()
         self.old_tail = b""
         self.received = 0
+        self.committed = False  # the lease was renewed since the last write
 
     async def start(self) -> None:
         """Pick up the partial last chunk, if the upload has one."""
@@ -366,16 +367,31 @@ class _ChunkWriter:
 
     async def _write(self, count: int) -> None:
         """Write the first `count` chunks of `pending` (the last may be partial)."""
-        ops = []
-        for i in range(count):
-            data = bytes(self.pending[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE])
-            doc = {"files_id": self.oid, "n": self.n + i, "data": data}
-            ops.append(ReplaceOne({"files_id": self.oid, "n": self.n + i}, doc, upsert=True))
+        docs = [
+            {
+                "files_id": self.oid,
+                "n": self.n + i,
+                "data": bytes(self.pending[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]),
+            }
+            for i in range(count)
+        ]
         full = min(count, len(self.pending) // CHUNK_SIZE)
-        await self._commit({})  # still ours? (renews the lease)
-        await self.store.chunks.bulk_write(ops, ordered=False)
+        if not self.committed:
+            await self._commit({})  # still ours? (a commit just before says so as well)
+        try:
+            # the chunk the upload's offset is in may exist (a partial last chunk): replace
+            # it; the others are new, unless a writer that died left them (then replace all)
+            first = ReplaceOne({"files_id": self.oid, "n": self.n}, docs[0], upsert=True)
+            await self.store.chunks.bulk_write([first, *map(InsertOne, docs[1:])])
+        except BulkWriteError:
+            for doc in docs:
+                doc.pop("_id", None)  # as the insert set it: the chunk keeps its own
+            await self.store.chunks.bulk_write(
+                [ReplaceOne({"files_id": self.oid, "n": d["n"]}, d, upsert=True) for d in docs]
+            )
         del self.pending[: full * CHUNK_SIZE]
         self.n += full
+        self.committed = False
         if self.commit_as_written and full:
             await self._commit({"offset": self.n * CHUNK_SIZE})
 
@@ -388,3 +404,4 @@ class _ChunkWriter:
         )
         if not done.matched_count:
             raise UploadBusy("the upload was taken over or removed while it was being written")
+        self.committed = True

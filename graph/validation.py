@@ -1,5 +1,6 @@
 """Checks on client-supplied names, maps and pages; failures raise InvalidInput."""
 
+import re
 import unicodedata
 from typing import Any
 
@@ -60,6 +61,14 @@ def check_sha256(value: str | None) -> str | None:
     if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
         raise InvalidInput("sha256 must be 64 hexadecimal digits")
     return value.lower()
+
+
+MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( *;[ -~]*)?", re.ASCII)
+
+
+def clean_media_type(value: str | None) -> str | None:
+    """A media type a client named for its file, if it is one (else None: not stored)."""
+    return value if value and len(value) <= 255 and MEDIA_TYPE.fullmatch(value) else None
 
 
 def clean_uploaded_name(name: str | None) -> str | None:

@@ -257,6 +257,9 @@ def test_termination_deletes_the_upload_and_its_bytes(rest_server, uid):
         ({**TUS, "Upload-Length": "10", "Upload-Metadata": "kind bW9kZWw=,model_name"}, 400),
         ({**TUS, "Upload-Length": "10", "Upload-Metadata": "kind !!!"}, 400),
         ({**TUS, "Upload-Length": "10", "Upload-Metadata": "kind Ym9vaw=="}, 400),  # "book"
+        ({**TUS, "Upload-Length": "10", "Upload-Metadata": "$where bW9kZWw="}, 400),
+        ({**TUS, "Upload-Length": "10", "Upload-Metadata": "a.b bW9kZWw="}, 400),
+        ({**TUS, "Upload-Length": "²"}, 400),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_bad_creations_are_refused(rest_server, headers, status):
@@ -328,3 +331,36 @@ def test_an_expired_upload_is_gone_with_its_bytes(sync_mongo, mongodb_url, tmp_p
         assert head(uploader.url).status_code == 404
         with pytest.raises(TusUploadFailed):
             uploader.upload_chunk()
+
+
+def test_creation_with_upload_and_method_override(rest_server, uid):
+    create_model(rest_server, uid)
+    data = os.urandom(CHUNK + 10)
+    metadata = (
+        f"kind bW9kZWw=,model_name {base64.b64encode(uid.encode()).decode()},model_version MQ=="
+    )
+    created = requests.post(
+        rest_server("/uploads/"),
+        data=data[:1000],
+        headers={
+            **TUS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": metadata,
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["upload-offset"] == "1000"
+    url = rest_server(created.headers["location"])
+    overridden = requests.post(
+        url,
+        data=data[1000:],
+        headers={
+            **TUS,
+            "X-HTTP-Method-Override": "PATCH",
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": "1000",
+        },
+    )
+    assert overridden.status_code == 204, overridden.text
+    assert requests.get(rest_server(f"/model/{uid}/1")).content == data

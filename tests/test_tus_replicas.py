@@ -1,5 +1,6 @@
 """A resumable upload continued by other servers on the same database, and the expiry sweep."""
 
+import base64
 import hashlib
 import os
 from datetime import timedelta
@@ -95,3 +96,45 @@ async def test_the_sweep_removes_expired_uploads_and_keeps_the_rest(settings, mo
         assert await grid["fs.chunks"].count_documents(files_id(done)) == 1
         assert await grid["fs.chunks"].count_documents(files_id(fresh)) == 1
         assert (await client.get("/model/m/1")).content == b"0123456789"
+
+
+async def test_a_target_deleted_mid_upload_discards_it(settings, mongodb_url, grid):
+    async with running_app(settings, mongodb_url) as client:
+        url = await create(client, 2 * CHUNK)
+        await patch(client, url, 0, os.urandom(CHUNK))
+        assert (await client.delete("/model/m/1")).status_code == 204
+        last = await client.patch(
+            url, content=os.urandom(CHUNK), headers={**PATCH, "Upload-Offset": str(CHUNK)}
+        )
+        assert last.status_code == 404
+        assert await grid["fs.files"].count_documents({}) == 0
+        assert await grid["fs.chunks"].count_documents({}) == 0
+        assert await grid["uploads"].count_documents({}) == 0
+
+
+async def test_filetype_is_kept_only_if_it_is_a_media_type(settings, mongodb_url, grid):
+    async with running_app(settings, mongodb_url) as client:
+        await client.post("/model", json={"model_name": "m", "model_version": "1"})
+        for filetype, served in (("application/zip", "application/zip"), ("a/b\r\nX: 1", None)):
+            encoded = base64.b64encode(filetype.encode()).decode()
+            metadata = f"kind bW9kZWw=,model_name bQ==,model_version MQ==,filetype {encoded}"
+            response = await client.post(
+                "/uploads/", headers={**TUS, "Upload-Length": "3", "Upload-Metadata": metadata}
+            )
+            await patch(client, response.headers["location"], 0, b"abc")
+            file = await grid["fs.files"].find_one({})
+            assert file.get("contentType") == served
+            download = await client.get(f"/files/{file['_id']}")
+            assert download.headers["content-type"] == (served or "application/octet-stream")
+
+
+async def test_chunks_left_by_a_writer_that_died_are_overwritten(settings, mongodb_url, grid):
+    data = os.urandom(3 * CHUNK + 5)
+    async with running_app(settings, mongodb_url) as client:
+        url = await create(client, len(data))
+        upload_id = ObjectId(url.rsplit("/", 1)[-1])
+        # a server wrote chunks 1 and 2 but died before it recorded the offset
+        for n in (1, 2):
+            await grid["fs.chunks"].insert_one({"files_id": upload_id, "n": n, "data": b"stale"})
+        assert await patch(client, url, 0, data) == len(data)
+        assert (await client.get("/model/m/1")).content == data

@@ -63,9 +63,7 @@ def byte_range(header: str, length: int) -> tuple[int, int] | str | None:
         return None
     first, dash, last = spec.strip().partition("-")
     first, last = first.strip(), last.strip()
-    if not dash or not (first.isdigit() or last.isdigit()):
-        return None
-    if (first and not first.isdigit()) or (last and not last.isdigit()):
+    if not dash or not (first or last) or not all(_digits(v) for v in (first, last) if v):
         return None
     if not first:  # suffix: the last N bytes
         suffix = int(last)
@@ -79,6 +77,10 @@ def byte_range(header: str, length: int) -> tuple[int, int] | str | None:
         return "unsatisfiable"
     stop = min(int(last) + 1, length) if last else length
     return start, stop
+
+
+def _digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
 
 
 def _matches(header: str | None, etag: str) -> bool:

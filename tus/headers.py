@@ -3,6 +3,7 @@
 import base64
 import binascii
 import hashlib
+import re
 from datetime import datetime
 from email.utils import format_datetime
 
@@ -10,6 +11,7 @@ from flrepo.documents.errors import InvalidInput
 from flrepo.documents.uploads import BodyCheck
 from flrepo.transfer.digests import header_sha256
 
+KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what metadata keys may be (kind, model_name, …)
 # Upload-Checksum algorithms, by their tus names (sha1 is the one every client knows)
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 
@@ -21,8 +23,8 @@ def parse_metadata(value: str | None) -> dict[str, str]:
         if not pair.strip():
             continue
         key, _, encoded = pair.strip().partition(" ")
-        if not key or key in metadata:
-            raise InvalidInput(f"Upload-Metadata has an empty or repeated key {key!r}")
+        if not KEY.fullmatch(key) or key in metadata:
+            raise InvalidInput(f"Upload-Metadata has an invalid or repeated key {key!r}")
         try:
             metadata[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):

@@ -142,7 +142,7 @@ async def _upload(request: Request) -> Response:
 
 async def _append(request: Request, upload: Upload, offset: int) -> Upload:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and offset + int(declared) > upload.length:
+    if declared.isascii() and declared.isdigit() and offset + int(declared) > upload.length:
         raise TooLarge(f"the upload is {upload.length} bytes long; the request goes past it")
     return await continue_upload(
         _store(request),
@@ -170,7 +170,7 @@ def _progress(upload: Upload) -> dict[str, str]:
 
 def _int_header(request: Request, name: str) -> int:
     value = request.headers.get(name, "").strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise InvalidInput(f"{name} must be a non-negative integer")
     return int(value)
 

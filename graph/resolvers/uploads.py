@@ -14,7 +14,7 @@ from flrepo.graph.resolvers.models import model_file_target
 from flrepo.graph.resolvers.results import weights_target
 from flrepo.graph.resolvers.strategies import strategy_file_target
 from flrepo.graph.resolvers.transformations import transformation_file_target
-from flrepo.graph.validation import check_sha256, clean_uploaded_name
+from flrepo.graph.validation import check_sha256, clean_media_type, clean_uploaded_name
 
 KINDS: dict[str, tuple[tuple[str, ...], Callable[..., FileTarget[Any]]]] = {
     "model": (("model_name", "model_version"), model_file_target),
@@ -57,7 +57,7 @@ async def begin_upload(
         target.extra,
         metadata,
         clean_uploaded_name(metadata.get("filename") or metadata.get("name")),
-        metadata.get("filetype") or None,
+        clean_media_type(metadata.get("filetype")),
         check_sha256(sha256),
     )
     return await finish_upload(uploads, upload) if upload.complete else upload
