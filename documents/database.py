@@ -2,7 +2,6 @@
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,7 +11,6 @@ from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
-from flrepo.documents.uploads import UploadStore
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
@@ -59,9 +57,7 @@ async def create_indexes(client: AsyncMongoClient, db_name: str, grid_db_name: s
     try:
         for document in DOCUMENTS:
             await db[document.Settings.name].create_indexes(document.Settings.indexes)
-        files = FileStore(client[grid_db_name], max_bytes=0)
-        await files.create_indexes()
-        await UploadStore(client[grid_db_name], files, timedelta()).create_indexes()
+        await FileStore(client[grid_db_name], max_bytes=0).create_indexes()
     except DuplicateKeyError as exc:
         raise IndexConflict(_describe(exc)) from None
 

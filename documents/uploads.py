@@ -101,7 +101,11 @@ def now() -> datetime:
 
 
 class UploadStore:
-    """Resumable uploads in the `uploads` collection and `fs.chunks` of the grid database."""
+    """Resumable uploads in the `uploads` collection and `fs.chunks` of the grid database.
+
+    The collection holds only uploads in progress (and finished ones until they expire), a
+    handful of documents: it needs no index, and exists only once an upload was begun.
+    """
 
     def __init__(self, db: AsyncDatabase, files: FileStore, expiry: timedelta) -> None:
         self.uploads = db["uploads"]
@@ -109,9 +113,6 @@ class UploadStore:
         self.files = files
         self.expiry = expiry
         self._hashes: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
-
-    async def create_indexes(self) -> None:
-        await self.uploads.create_index("expires")
 
     async def create(
         self,
