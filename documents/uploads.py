@@ -1,11 +1,11 @@
 """Resumable uploads kept in the database, so that any server can continue one.
 
-An upload is a document in the `uploads` collection of the grid database (length, offset,
-where the file goes, expiry) and its bytes so far are `fs.chunks` documents whose `files_id`
-is the upload's `_id`. A last chunk that is not yet full is stored as it is and rewritten as
-more bytes arrive. Once every byte is there, the `fs.files` document is written with the same
-`_id`, which makes the chunks an ordinary GridFS file. Until then, chunks whose `files_id` is
-an upload's `_id` belong to that upload, not to a lost file.
+An upload is a document in the `resumable_uploads` collection of the grid database
+(length, offset, where the file goes, expiry); its bytes so far are `fs.chunks` documents
+whose `files_id` is the upload's `_id`. A last chunk that is not yet full is stored as it
+is and rewritten as more bytes arrive. Once every byte is there, the `fs.files` document is
+written with the same `_id`, which makes the chunks an ordinary GridFS file. Until then,
+chunks whose `files_id` is an upload's `_id` belong to that upload, not to a lost file.
 
 sha256 state cannot be stored, so each server keeps the running hash of the uploads it
 received bytes for; a server that continues an upload another began first hashes the bytes
@@ -59,7 +59,7 @@ class BodyCheck:
 
 @dataclass(frozen=True)
 class Upload:
-    """One `uploads` document."""
+    """One `resumable_uploads` document."""
 
     id: str
     length: int
@@ -101,14 +101,14 @@ def now() -> datetime:
 
 
 class UploadStore:
-    """Resumable uploads in the `uploads` collection and `fs.chunks` of the grid database.
+    """Resumable uploads: the `resumable_uploads` collection and `fs.chunks` of the grid db.
 
     The collection holds only uploads in progress (and finished ones until they expire), a
     handful of documents: it needs no index, and exists only once an upload was begun.
     """
 
     def __init__(self, db: AsyncDatabase, files: FileStore, expiry: timedelta) -> None:
-        self.uploads = db["uploads"]
+        self.uploads = db["resumable_uploads"]
         self.chunks = db["fs.chunks"]
         self.files = files
         self.expiry = expiry

@@ -6,6 +6,7 @@ import os
 
 import httpx
 import pytest
+from bson import ObjectId
 from helpers import FILE_FIELDS, GraphQL
 
 CHUNK = 255 * 1024
@@ -160,3 +161,11 @@ async def test_an_empty_file_has_no_satisfiable_range(client: httpx.AsyncClient,
     assert response.status_code == 416
     assert response.headers["content-range"] == "bytes */0"
     assert (await client.get("/strategy/s")).content == b""
+
+
+async def test_a_range_reads_only_the_chunks_it_touches(client: httpx.AsyncClient, file, grid):
+    # were the first chunk read, its absence would break the answer
+    await grid["fs.chunks"].delete_one({"files_id": ObjectId(file["id"]), "n": 0})
+    response = await client.get(file["downloadUrl"], headers={"Range": f"bytes={2 * CHUNK}-"})
+    assert response.status_code == 206
+    assert response.content == DATA[2 * CHUNK :]

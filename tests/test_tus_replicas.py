@@ -59,14 +59,14 @@ async def test_two_writers_at_once_do_not_mix_their_bytes(settings, mongodb_url,
         url = await create(a, 3 * CHUNK)
         upload_id = ObjectId(url.rsplit("/", 1)[-1])
         # a writer holds the upload (its request is still running) ...
-        await grid["uploads"].update_one(
+        await grid["resumable_uploads"].update_one(
             {"_id": upload_id},
             {"$set": {"lock": "other", "lockedUntil": now() + timedelta(seconds=60)}},
         )
         busy = await a.patch(url, content=b"x", headers={**PATCH, "Upload-Offset": "0"})
         assert busy.status_code == 423
         # ... until its lease runs out without progress
-        await grid["uploads"].update_one(
+        await grid["resumable_uploads"].update_one(
             {"_id": upload_id}, {"$set": {"lockedUntil": now() - timedelta(seconds=1)}}
         )
         assert await patch(a, url, 0, b"x") == 1
@@ -81,12 +81,12 @@ async def test_the_sweep_removes_expired_uploads_and_keeps_the_rest(settings, mo
         fresh = await create(client, 3 * CHUNK)
         await patch(client, fresh, 0, b"abc")
         late = now() + timedelta(hours=25)
-        await grid["uploads"].update_one(
+        await grid["resumable_uploads"].update_one(
             {"_id": ObjectId(fresh.rsplit("/", 1)[-1])}, {"$set": {"expires": late}}
         )
         store = UploadStore(grid, FileStore(grid, 1 << 30), timedelta(hours=24))
         assert await store.sweep_expired(now() + timedelta(hours=24, minutes=1)) == 2
-        remaining = [str(d["_id"]) for d in await grid["uploads"].find({}).to_list()]
+        remaining = [str(d["_id"]) for d in await grid["resumable_uploads"].find({}).to_list()]
         assert remaining == [fresh.rsplit("/", 1)[-1]]
 
         def files_id(url: str) -> dict:
@@ -109,7 +109,7 @@ async def test_a_target_deleted_mid_upload_discards_it(settings, mongodb_url, gr
         assert last.status_code == 404
         assert await grid["fs.files"].count_documents({}) == 0
         assert await grid["fs.chunks"].count_documents({}) == 0
-        assert await grid["uploads"].count_documents({}) == 0
+        assert await grid["resumable_uploads"].count_documents({}) == 0
 
 
 async def test_filetype_is_kept_only_if_it_is_a_media_type(settings, mongodb_url, grid):
