@@ -21,3 +21,19 @@ class InvalidInput(RepositoryError):
 
 class TooLarge(RepositoryError):
     code = "PAYLOAD_TOO_LARGE"
+
+
+class DigestMismatch(InvalidInput):
+    """The bytes received do not have the digest the client said they would."""
+
+
+class OffsetMismatch(RepositoryError):
+    """A resumable upload was continued at another offset than the one stored."""
+
+    code = "CONFLICT"
+
+
+class UploadBusy(RepositoryError):
+    """Another request is writing to the same resumable upload."""
+
+    code = "LOCKED"

@@ -26,6 +26,7 @@ class FileSource(Protocol):
     """An upload being received: a stream of bytes; type and size bound known once it is read."""
 
     content_type: str | None
+    filename: str | None  # the name the client gave the file, if any
     min_length: int  # the file is at least this long (a declared size); 0 if unknown
 
     def chunks(self) -> AsyncIterator[bytes]: ...
@@ -42,6 +43,7 @@ class StoredFile:
     chunk_size: int
     sha256: str | None = None
     content_type: str | None = None
+    uploaded_name: str | None = None  # the name the client gave the file, if it gave one
     document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -54,6 +56,7 @@ class StoredFile:
             chunk_size=int(doc.get("chunkSize", 0)),
             sha256=doc.get("sha256"),
             content_type=doc.get("contentType"),
+            uploaded_name=doc.get("uploadedName"),
             document=doc,
         )
 
@@ -142,31 +145,55 @@ class FileStore:
         )
         return StoredFile.from_document(docs[0]) if docs else None
 
-    async def stream(self, file_id: str) -> AsyncIterator[bytes]:
-        """The file's bytes, chunk by chunk, fetched a bounded range of chunks at a time.
-
-        Asking for ranges rather than one cursor over all chunks keeps the database from
-        holding a whole multi-gigabyte result (the embedded database materialises results).
-        """
+    async def stream(
+        self, file_id: str, start: int = 0, stop: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """The file's bytes `start` to `stop` (exclusive; None: to the end), chunk by chunk."""
         record = await self.get(file_id)
         if record is None:
             return
-        oid = object_id(file_id)
-        expected = -(-record.length // record.chunk_size) if record.chunk_size else 0
-        n = 0
+        stop = record.length if stop is None else min(stop, record.length)
+        async for data in self.read_chunks(record.document["_id"], record.chunk_size, start, stop):
+            yield data
+
+    async def read_chunks(
+        self, files_id: Any, chunk_size: int, start: int, stop: int
+    ) -> AsyncIterator[bytes]:
+        """Bytes `start` to `stop` of the chunks of `files_id`, reading only the chunks needed.
+
+        Chunks are fetched a bounded range at a time, not through one cursor over all of
+        them, which keeps the database from holding a whole multi-gigabyte result (the
+        embedded database materialises results).
+        """
+        if start >= stop or chunk_size <= 0:
+            return
+        n, expected = start // chunk_size, -(-stop // chunk_size)
         while n < expected:
             first = n
-            query = {"files_id": oid, "n": {"$gte": n, "$lt": n + CHUNKS_PER_READ}}
+            last = min(n + CHUNKS_PER_READ, expected)
+            query = {"files_id": files_id, "n": {"$gte": n, "$lt": last}}
             for doc in await self.chunks.find(query).sort("n", ASCENDING).to_list():
                 if doc["n"] != n:
                     break
-                yield doc["data"]
+                data = doc["data"]
+                begin = max(0, start - n * chunk_size)
+                end = min(len(data), stop - n * chunk_size)
+                yield data[begin:end] if begin or end < len(data) else data
                 n += 1
             if n == first:
                 break
         if n != expected:
-            log.error("file %s is missing chunk %d of %d", file_id, n, expected)
-            raise CorruptGridFile(f"file {file_id} is missing chunk {n}")
+            log.error("file %s is missing chunk %d of %d", files_id, n, expected)
+            raise CorruptGridFile(f"file {files_id} is missing chunk {n}")
+
+    async def set_uploaded_name(self, file_id: str, name: str | None) -> StoredFile | None:
+        """Keep the name the client gave the file (`uploadedName`), for downloads to offer."""
+        oid = object_id(file_id)
+        if oid is None:
+            return None
+        if name:
+            await self.files.update_one({"_id": oid}, {"$set": {"uploadedName": name}})
+        return await self.get(file_id)
 
     async def delete(self, file_id: str | None) -> None:
         """Delete the file if it exists; a null or dangling id is not an error."""

@@ -19,14 +19,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flrepo import explorer
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
+from flrepo.documents.uploads import UploadStore
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
 from flrepo.rest_compat.api import rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
+from flrepo.tus.routes import routes as tus_routes
 
 log = logging.getLogger("flrepo")
 READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
+SWEEP_EVERY_S = 600.0  # expired uploads are looked for this often (or every half expiry)
 access_log = logging.getLogger("flrepo.access")
 
 
@@ -45,14 +48,23 @@ async def readyz(request: Request) -> Response:
 
 
 async def download_file(request: Request) -> Response:
-    """`GET /files/{id}`: a stored file's raw bytes, streamed (304 when the ETag matches)."""
+    """`GET /files/{id}`: a stored file's raw bytes, streamed (ranges, HEAD, 304 as any file)."""
     files: FileStore = request.app.state.files
     record = await get_file(files, request.path_params["file_id"])
     if record is None:
         return JSONResponse({"detail": "no such file"}, status_code=404)
-    if record.sha256 and request.headers.get("if-none-match") == f'"{record.sha256}"':
-        return Response(status_code=304, headers={"ETag": f'"{record.sha256}"'})
-    return file_response(files, record)
+    return file_response(request, files, record)
+
+
+async def sweep_uploads(uploads: UploadStore, every_s: float) -> None:
+    """Delete expired resumable uploads and their bytes every `every_s` seconds."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if swept := await uploads.sweep_expired():
+                log.info("removed %d expired resumable uploads", swept)
+        except PyMongoError as exc:
+            log.warning("sweeping expired uploads failed: %s", exc)
 
 
 class AccessLog:
@@ -98,9 +110,19 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             app.state.files = rest.state.files = await init_database(
                 client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
             )
+            app.state.uploads = UploadStore(
+                client[settings.grid_db_name], app.state.files, settings.upload_expiry
+            )
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             explorer.log_asset_status()
-            yield
+            every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
+            sweeper = asyncio.create_task(sweep_uploads(app.state.uploads, every_s))
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
         finally:
             await client.close()
 
@@ -112,6 +134,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *explorer.routes(),
+        *tus_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     # Any other path goes to the REST routes (a Mount would miss paths holding a newline).

@@ -1,5 +1,6 @@
 """Server settings from the environment (`FLREPO_*`, the original's names as fallbacks)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=8 * GIB, gt=0, description="largest file accepted, in bytes"
     )
+    upload_expiry_hours: float = Field(
+        default=24.0, gt=0, description="how long a resumable upload lives after its last bytes"
+    )
     seed_archive: Path | None = Field(
         default=None, description="archive to restore at startup if the repository is empty"
     )
@@ -57,6 +61,10 @@ class Settings(BaseSettings):
         if self.mongodb_url is None and self.db_address:
             self.mongodb_url = f"mongodb://{self.db_address}:{self.db_port}"
         return self
+
+    @property
+    def upload_expiry(self) -> timedelta:
+        return timedelta(hours=self.upload_expiry_hours)
 
     @property
     def databases(self) -> Databases:

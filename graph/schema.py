@@ -1,5 +1,7 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
+from typing import Annotated
+
 import strawberry
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
@@ -26,6 +28,13 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+
+SHA256 = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The file's sha256 in hex, if known: a file with another is refused"
+    ),
+]
 
 
 def page(limit: int | None) -> int:
@@ -123,9 +132,16 @@ class Mutation:
 
     @strawberry.mutation
     async def upload_model_file(
-        self, info: Info, model_name: str, model_version: str, file: Upload
+        self,
+        info: Info,
+        model_name: str,
+        model_version: str,
+        file: Upload,
+        sha256: SHA256 = None,
     ) -> Model:
-        doc = await models.upload_model_file(info.context.files, model_name, model_version, file)
+        doc = await models.upload_model_file(
+            info.context.files, model_name, model_version, file, sha256
+        )
         return of(Model, doc)
 
     @strawberry.mutation
@@ -149,9 +165,16 @@ class Mutation:
         training_id: str,
         configuration_id: str,
         file: Upload,
+        sha256: SHA256 = None,
     ) -> TrainingResult:
         doc = await results.upload_weights(
-            info.context.files, model_name, model_version, training_id, configuration_id, file
+            info.context.files,
+            model_name,
+            model_version,
+            training_id,
+            configuration_id,
+            file,
+            sha256,
         )
         return of(TrainingResult, doc)
 
@@ -176,8 +199,10 @@ class Mutation:
         return of(Strategy, await strategies.update_strategy_meta(strategy_name, meta))
 
     @strawberry.mutation
-    async def upload_strategy_file(self, info: Info, strategy_name: str, file: Upload) -> Strategy:
-        doc = await strategies.upload_strategy_file(info.context.files, strategy_name, file)
+    async def upload_strategy_file(
+        self, info: Info, strategy_name: str, file: Upload, sha256: SHA256 = None
+    ) -> Strategy:
+        doc = await strategies.upload_strategy_file(info.context.files, strategy_name, file, sha256)
         return of(Strategy, doc)
 
     @strawberry.mutation
@@ -196,8 +221,10 @@ class Mutation:
         return of(Transformation, doc)
 
     @strawberry.mutation
-    async def upload_transformation_file(self, info: Info, id: str, file: Upload) -> Transformation:
-        doc = await transformations.upload_transformation_file(info.context.files, id, file)
+    async def upload_transformation_file(
+        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+    ) -> Transformation:
+        doc = await transformations.upload_transformation_file(info.context.files, id, file, sha256)
         return of(Transformation, doc)
 
     @strawberry.mutation

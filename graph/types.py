@@ -38,6 +38,9 @@ class StoredFile:
     upload_date: datetime
     sha256: str | None = strawberry.field(description="Null for files stored without a hash")
     content_type: str | None
+    uploaded_name: str | None = strawberry.field(
+        description="The name the file was uploaded as (null if none was given)"
+    )
     download_url: str = strawberry.field(description="GET this path for the raw bytes")
 
     @classmethod
@@ -49,6 +52,7 @@ class StoredFile:
             upload_date=record.upload_date,
             sha256=record.sha256,
             content_type=record.content_type,
+            uploaded_name=record.uploaded_name,
             download_url=f"{root_path}/files/{record.id}",
         )
 

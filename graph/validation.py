@@ -1,5 +1,6 @@
 """Checks on client-supplied names, maps and pages; failures raise InvalidInput."""
 
+import re
 import unicodedata
 from typing import Any
 
@@ -51,3 +52,29 @@ def check_page(limit: int | None, offset: int) -> None:
         raise InvalidInput(f"limit must be between 0 and {MAX_PAGE}")
     if offset < 0:
         raise InvalidInput("offset must not be negative")
+
+
+def check_sha256(value: str | None) -> str | None:
+    """A sha256 a client expects (64 hexadecimal digits, either case), lower-cased; or None."""
+    if value is None:
+        return None
+    if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise InvalidInput("sha256 must be 64 hexadecimal digits")
+    return value.lower()
+
+
+MEDIA_TYPE = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+( *;[ -~]*)?", re.ASCII)
+
+
+def clean_media_type(value: str | None) -> str | None:
+    """A media type a client named for its file, if it is one (else None: not stored)."""
+    return value if value and len(value) <= 255 and MEDIA_TYPE.fullmatch(value) else None
+
+
+def clean_uploaded_name(name: str | None) -> str | None:
+    """The file name a client sent, without directories or control characters; None if empty."""
+    if not name:
+        return None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if unicodedata.category(c) != "Cc").strip()
+    return base[:MAX_NAME_LENGTH] or None

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore
+from flrepo.transfer.digests import file_sha256
 from flrepo.transfer.downloads import file_response
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from pydantic import BaseModel
@@ -75,16 +76,24 @@ async def upload(request: Request) -> StreamedUpload:
     return source
 
 
+def expected_sha256(request: Request) -> str | None:
+    """The sha256 the client says its upload has (RFC 9530 `Repr-Digest`, `Content-Digest`)."""
+    return file_sha256(request.headers)
+
+
 Files = Annotated[FileStore, Depends(files_of)]
 Upload = Annotated[StreamedUpload, Depends(upload)]
+Digest = Annotated[str | None, Depends(expected_sha256)]
 
 
-async def raw_file(files: FileStore, file_id: str | None, missing: str) -> Response:
-    """The file's bytes as `application/octet-stream`, or 404 with `missing` as the detail."""
+async def raw_file(
+    request: Request, files: FileStore, file_id: str | None, missing: str
+) -> Response:
+    """The file's bytes as `application/octet-stream` (ranges, HEAD, ETag), or 404 `missing`."""
     record = await files.get(file_id)
     if record is None:
         raise HTTPException(404, missing)
-    return file_response(files, record, "application/octet-stream")
+    return file_response(request, files, record, "application/octet-stream")
 
 
 def document(doc: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:

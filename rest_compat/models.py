@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from flrepo.documents.errors import NotFound
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.graph.resolvers import models
@@ -10,6 +10,7 @@ from flrepo.rest_compat.bodies import ModelBody, Name
 from flrepo.rest_compat.common import (
     MULTIPART,
     RAW,
+    Digest,
     Files,
     Upload,
     document,
@@ -45,8 +46,10 @@ async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
     responses=errors(404, 413),
     openapi_extra=MULTIPART,
 )
-async def upload_file(name: Name, version: Name, files: Files, source: Upload) -> None:
-    await models.upload_model_file(files, name, version, source)
+async def upload_file(
+    name: Name, version: Name, files: Files, source: Upload, sha256: Digest
+) -> None:
+    await models.upload_model_file(files, name, version, source, sha256)
 
 
 @router.get("/model", summary="List models", response_model=list[ModelBody])
@@ -67,15 +70,17 @@ async def get_meta(model_name: Name, model_version: Name) -> Response:
     return JSONResponse(document(model))
 
 
+@router.head("/model/{name}/{version}", include_in_schema=False)
 @router.get(
     "/model/{name}/{version}",
     summary="Download a model file",
     response_class=Response,
     responses={**RAW, **errors(404)},
 )
-async def download(name: Name, version: Name, files: Files) -> Response:
+async def download(name: Name, version: Name, files: Files, request: Request) -> Response:
     model = await models.get_model(name, version)
-    return await raw_file(files, model and model.model_id, "no such model, or it has no file")
+    missing = "no such model, or it has no file"
+    return await raw_file(request, files, model and model.model_id, missing)
 
 
 @router.delete(

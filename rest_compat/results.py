@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
 from flrepo.graph.resolvers import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
-from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing
+from flrepo.rest_compat.common import MULTIPART, RAW, Digest, Files, Upload, errors, listing
 from flrepo.transfer.downloads import file_response
 from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
@@ -49,7 +49,7 @@ async def weights(
     if record is None:
         raise NotFound("no such training result, or it has no weights")
     if "application/octet-stream" in request.headers.get("accept", ""):
-        return file_response(files, record, "application/octet-stream")
+        return file_response(request, files, record, "application/octet-stream")
 
     async def encoded():
         yield b'"'
@@ -91,8 +91,11 @@ async def upload_weights(
     configuration_id: Name,
     files: Files,
     source: Upload,
+    sha256: Digest,
 ) -> None:
-    await results.upload_weights(files, name, version, training_id, configuration_id, source)
+    await results.upload_weights(
+        files, name, version, training_id, configuration_id, source, sha256
+    )
 
 
 @router.delete(

@@ -1,9 +1,18 @@
 """`/strategy` routes: FL strategies and their pickled objects."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from flrepo.graph.resolvers import strategies
 from flrepo.rest_compat.bodies import Name, StrategyBody, StrategyMetaBody
-from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing, raw_file
+from flrepo.rest_compat.common import (
+    MULTIPART,
+    RAW,
+    Digest,
+    Files,
+    Upload,
+    errors,
+    listing,
+    raw_file,
+)
 from starlette.responses import Response
 
 router = APIRouter(tags=["strategies"])
@@ -32,8 +41,8 @@ async def update_meta(name: Name, body: StrategyMetaBody) -> None:
     responses=errors(404, 413),
     openapi_extra=MULTIPART,
 )
-async def upload_file(name: Name, files: Files, source: Upload) -> None:
-    await strategies.upload_strategy_file(files, name, source)
+async def upload_file(name: Name, files: Files, source: Upload, sha256: Digest) -> None:
+    await strategies.upload_strategy_file(files, name, source, sha256)
 
 
 @router.get("/strategy", summary="List strategies", response_model=list[StrategyBody])
@@ -42,16 +51,17 @@ async def list_all() -> Response:
     return listing(await strategies.list_strategies(limit=None))
 
 
+@router.head("/strategy/{name}", include_in_schema=False)
 @router.get(
     "/strategy/{name}",
     summary="Download a strategy object",
     response_class=Response,
     responses={**RAW, **errors(404)},
 )
-async def download(name: Name, files: Files) -> Response:
+async def download(name: Name, files: Files, request: Request) -> Response:
     strategy = await strategies.get_strategy(name)
     return await raw_file(
-        files, strategy and strategy.strategy_id, "no such strategy, or it has no file"
+        request, files, strategy and strategy.strategy_id, "no such strategy, or it has no file"
     )
 
 

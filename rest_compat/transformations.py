@@ -1,10 +1,19 @@
 """`/transformation` routes: data transformations and their pickled objects."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from flrepo.documents.transformation import Transformation
 from flrepo.graph.resolvers import transformations
 from flrepo.rest_compat.bodies import Name, TransformationBody
-from flrepo.rest_compat.common import MULTIPART, RAW, Files, Upload, errors, listing, raw_file
+from flrepo.rest_compat.common import (
+    MULTIPART,
+    RAW,
+    Digest,
+    Files,
+    Upload,
+    errors,
+    listing,
+    raw_file,
+)
 from starlette.responses import Response
 
 router = APIRouter(tags=["transformations"])
@@ -36,8 +45,8 @@ async def update_meta(id: Name, body: TransformationBody) -> None:
     responses=errors(404, 413),
     openapi_extra=MULTIPART,
 )
-async def upload_file(id: Name, files: Files, source: Upload) -> None:
-    await transformations.upload_transformation_file(files, id, source)
+async def upload_file(id: Name, files: Files, source: Upload, sha256: Digest) -> None:
+    await transformations.upload_transformation_file(files, id, source, sha256)
 
 
 @router.get(
@@ -48,15 +57,17 @@ async def list_all() -> Response:
     return listing(await transformations.list_transformations(limit=None), {"storage_id"})
 
 
+@router.head("/transformation/{id}", include_in_schema=False)
 @router.get(
     "/transformation/{id}",
     summary="Download a transformation object",
     response_class=Response,
     responses={**RAW, **errors(404)},
 )
-async def download(id: Name, files: Files) -> Response:
+async def download(id: Name, files: Files, request: Request) -> Response:
     transformation = await transformations.get_transformation(id)
     return await raw_file(
+        request,
         files,
         transformation and transformation.storage_id,
         "no such transformation, or it has no file",

@@ -100,21 +100,24 @@ async def test_several_megabytes_round_trip(gql, client, grid):
     assert response.headers["content-length"] == str(BIG)
     assert response.headers["content-type"] == "application/x-hdf5"
     assert response.headers["etag"] == f'"{digest}"'
-    assert response.headers["content-disposition"].startswith('attachment; filename="1"')
+    # the name the file was uploaded as, not the last segment of its GridFS name
+    assert response.headers["content-disposition"].startswith('attachment; filename="upload.bin"')
 
 
-async def test_download_headers_name_the_last_path_segment(gql, client):
+async def test_download_of_a_file_sent_without_a_name_names_the_last_path_segment(gql, client):
     await gql.data('mutation { createTransformation(input: {id: "pkg.scale_é v2"}) { id } }')
     data = b"\x00\x01 transformation"
     result = await gql.upload_data(
         'mutation($file: Upload!) { uploadTransformationFile(id: "pkg.scale_é v2", file: $file) '
-        f"{{ file {{ {FILE_FIELDS} }} }} }}",
+        f"{{ file {{ {FILE_FIELDS} uploadedName }} }} }}",
         {},
         data,
         content_type="application/python-pickle",
+        filename="",
     )
     file = result["uploadTransformationFile"]["file"]
     assert file["filename"] == "transformation/pkg.scale_é v2"
+    assert file["uploadedName"] is None
     response = await client.get(file["downloadUrl"])
     assert response.content == data
     assert response.headers["content-type"] == "application/python-pickle"

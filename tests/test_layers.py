@@ -17,7 +17,7 @@ LAYERS = [  # (layer, module prefixes), bottom first; the longest matching prefi
     ("bottom", ["flrepo.documents", "flrepo.settings"]),
     ("operations", ["flrepo.graph.resolvers", "flrepo.graph.validation", "flrepo.transfer"]),
     ("operations", ["flrepo.seed"]),
-    ("faces", ["flrepo.graph", "flrepo.rest_compat"]),
+    ("faces", ["flrepo.graph", "flrepo.rest_compat", "flrepo.tus"]),
     ("app", ["flrepo"]),
     ("cli", ["flrepo.cli"]),
 ]

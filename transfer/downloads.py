@@ -1,26 +1,99 @@
-"""A stored file as an HTTP response: streamed, with its length, type, name and hash."""
+"""A stored file as an HTTP response: streamed, ranged, conditional, with its name and hash.
+
+Every route that serves a file's bytes answers through `file_response`, so all of them take
+`Range` (206, 416), `If-Range`, `If-None-Match` (304) and `HEAD` alike. The ETag is the
+file's sha256; files stored without one (by the original service) have no ETag, so they are
+never answered 304 and `If-Range` never matches them (the whole file is sent).
+"""
 
 from urllib.parse import quote
 
 from flrepo.documents.files import FileStore, StoredFile
+from flrepo.transfer.digests import sha256_field
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 
 def file_response(
-    files: FileStore, record: StoredFile, content_type: str | None = None
+    request: Request, files: FileStore, record: StoredFile, content_type: str | None = None
 ) -> Response:
-    """Stream `record` with its length, type, name and hash in the headers."""
-    name = record.filename.rsplit("/", 1)[-1] or record.id
-    headers = {
-        "Content-Length": str(record.length),
-        "Content-Disposition": (
-            f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
-        ),
-    }
-    if record.sha256:
-        headers["ETag"] = f'"{record.sha256}"'
+    """`record` as the answer to `request` (GET or HEAD): whole, one range, or not modified."""
+    etag = f'"{record.sha256}"' if record.sha256 else None
+    headers = {"Accept-Ranges": "bytes", "Content-Disposition": disposition(record)}
+    if etag:
+        headers["ETag"] = etag
+        headers["Repr-Digest"] = sha256_field(record.sha256)
+    if etag and _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag, "Accept-Ranges": "bytes"})
     media_type = content_type or record.content_type or "application/octet-stream"
-    return StreamingResponse(files.stream(record.id), media_type=media_type, headers=headers)
+    start, stop, status = 0, record.length, 200
+    wanted = request.headers.get("range")
+    if wanted and _if_range_holds(request.headers.get("if-range"), etag):
+        span = byte_range(wanted, record.length)
+        if span == "unsatisfiable":
+            return Response(
+                status_code=416,
+                headers={"Content-Range": f"bytes */{record.length}", "Accept-Ranges": "bytes"},
+            )
+        if span is not None:
+            start, stop = span
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{record.length}"
+    headers["Content-Length"] = str(stop - start)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    body = files.stream(record.id, start, stop)
+    return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def disposition(record: StoredFile) -> str:
+    """`attachment` with the name the file was uploaded as (else its last path segment)."""
+    name = record.uploaded_name or record.filename.rsplit("/", 1)[-1] or record.id
+    return f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def byte_range(header: str, length: int) -> tuple[int, int] | str | None:
+    """The one `bytes=` range of a `Range` header as (start, stop), "unsatisfiable", or None.
+
+    None means the header is to be ignored (malformed, another unit, or several ranges:
+    the whole file is sent then, as RFC 9110 allows).
+    """
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    first, last = first.strip(), last.strip()
+    if not dash or not (first or last) or not all(_digits(v) for v in (first, last) if v):
+        return None
+    if not first:  # suffix: the last N bytes
+        suffix = int(last)
+        if suffix == 0 or length == 0:
+            return "unsatisfiable"
+        return max(0, length - suffix), length
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= length:
+        return "unsatisfiable"
+    stop = min(int(last) + 1, length) if last else length
+    return start, stop
+
+
+def _digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """Whether an `If-None-Match` list names `etag` (weak comparison) or is `*`."""
+    if not header:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
+def _if_range_holds(header: str | None, etag: str | None) -> bool:
+    """No `If-Range`, or one naming the current ETag exactly (a date never matches: no dates)."""
+    return header is None or (etag is not None and header.strip() == etag)
 
 
 def _ascii(name: str) -> str:

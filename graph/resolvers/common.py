@@ -1,11 +1,12 @@
 """What the per-collection resolvers share: inserts, updates, file attachment, deletes."""
 
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from beanie import Document
-from flrepo.documents.errors import AlreadyExists, NotFound
-from flrepo.documents.files import FileSource, FileStore
-from flrepo.graph.validation import check_page
+from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
+from flrepo.documents.files import FileSource, FileStore, StoredFile
+from flrepo.graph.validation import check_page, check_sha256, clean_uploaded_name
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -43,29 +44,57 @@ async def update_fields(
     return cls.model_validate(doc)
 
 
+@dataclass(frozen=True)
+class FileTarget(Generic[D]):
+    """Where an uploaded file goes: the document, its file-id field, the GridFS name."""
+
+    cls: type[D]
+    query: dict[str, Any]
+    id_field: str
+    filename: str
+    what: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def check_target(target: FileTarget[D]) -> None:
+    """NotFound unless the document a file is for exists."""
+    if await target.cls.get_pymongo_collection().find_one(target.query, {"_id": 1}) is None:
+        raise NotFound(f"{target.what} does not exist")
+
+
 async def attach_file(
-    files: FileStore,
-    cls: type[D],
-    query: dict[str, Any],
-    id_field: str,
-    filename: str,
-    source: FileSource,
-    what: str,
-    extra: dict[str, Any] | None = None,
+    files: FileStore, target: FileTarget[D], source: FileSource, sha256: str | None = None
 ) -> D:
     """Store a new file, point the document at it, then delete the file it replaces.
 
-    If the upload fails, the document keeps its old file and the partial upload is removed.
+    If the upload fails, or its sha256 is not `sha256` (when given), the document keeps its
+    old file and nothing of the new one is kept.
     """
-    collection = cls.get_pymongo_collection()
-    if await collection.find_one(query, {"_id": 1}) is None:
-        raise NotFound(f"{what} does not exist")
-    stored = await files.put(filename, source, extra)
+    expected = check_sha256(sha256)
+    await check_target(target)
+    stored = await files.put(target.filename, source, target.extra or None)
+    if expected and stored.sha256 != expected:
+        await files.delete(stored.id)
+        raise DigestMismatch(f"the file's sha256 is {stored.sha256}, not {expected}")
+    named = await files.set_uploaded_name(stored.id, clean_uploaded_name(source.filename))
+    return await attach_stored(files, target, named or stored)
+
+
+async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredFile) -> D:
+    """Point the document at a file already stored, then delete the file it replaces.
+
+    Attaching the file a document already points at changes nothing (a completion retried).
+    If the document is gone, the file is deleted and NotFound raised.
+    """
+    collection = target.cls.get_pymongo_collection()
+    id_field = target.id_field
     while True:
-        old = await collection.find_one(query)
+        old = await collection.find_one(target.query)
         if old is None:  # deleted while the upload ran
             await files.delete(stored.id)
-            raise NotFound(f"{what} does not exist")
+            raise NotFound(f"{target.what} does not exist")
+        if old.get(id_field) == stored.id:
+            return target.cls.model_validate(old)
         # Swap only if no other upload swapped first, so that concurrent uploads each delete
         # the file they replaced. (find_one_and_update's pre-image is not enough: SecantusDB
         # can hand the same pre-image to two concurrent calls, orphaning a file.)
@@ -76,7 +105,7 @@ async def attach_file(
             break
     await files.delete(old.get(id_field))
     old[id_field] = stored.id
-    return cls.model_validate(old)
+    return target.cls.model_validate(old)
 
 
 async def delete_with_file(

@@ -7,6 +7,7 @@ from flrepo.documents.ml_model import MLModel, ModelMeta
 from flrepo.documents.training_result import TrainingResult
 from flrepo.graph.resolvers.common import (
     FileSource,
+    FileTarget,
     attach_file,
     delete_with_file,
     find_page,
@@ -97,18 +98,24 @@ async def update_model_meta(model_name: str, model_version: str, meta: ModelMeta
     )
 
 
-async def upload_model_file(
-    files: FileStore, model_name: str, model_version: str, source: FileSource
-) -> MLModel:
-    return await attach_file(
-        files,
+def model_file_target(model_name: str, model_version: str) -> FileTarget[MLModel]:
+    return FileTarget(
         MLModel,
         model_key(model_name, model_version),
         "model_id",
         f"model/{model_name}/{model_version}",
-        source,
         _what(model_name, model_version),
     )
+
+
+async def upload_model_file(
+    files: FileStore,
+    model_name: str,
+    model_version: str,
+    source: FileSource,
+    sha256: str | None = None,
+) -> MLModel:
+    return await attach_file(files, model_file_target(model_name, model_version), source, sha256)
 
 
 async def delete_model(files: FileStore, model_name: str, model_version: str) -> bool:

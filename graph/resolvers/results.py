@@ -6,6 +6,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.training_result import TrainingResult
 from flrepo.graph.resolvers.common import (
     FileSource,
+    FileTarget,
     attach_file,
     delete_with_file,
     find_page,
@@ -63,6 +64,21 @@ async def create_result(
     return await insert_new(result, _what(model_name, model_version, training_id))
 
 
+def weights_target(
+    model_name: str, model_version: str, training_id: str, configuration_id: str
+) -> FileTarget[TrainingResult]:
+    key = result_key(model_name, model_version, training_id)
+    configuration_id = check_name(configuration_id, "configuration id")
+    return FileTarget(
+        TrainingResult,
+        key,
+        "weights_id",
+        f"weights/{model_name}/{model_version}/{configuration_id}",
+        _what(model_name, model_version, training_id),
+        extra={"training_id": training_id},
+    )
+
+
 async def upload_weights(
     files: FileStore,
     model_name: str,
@@ -70,19 +86,10 @@ async def upload_weights(
     training_id: str,
     configuration_id: str,
     source: FileSource,
+    sha256: str | None = None,
 ) -> TrainingResult:
-    key = result_key(model_name, model_version, training_id)
-    configuration_id = check_name(configuration_id, "configuration id")
-    return await attach_file(
-        files,
-        TrainingResult,
-        key,
-        "weights_id",
-        f"weights/{model_name}/{model_version}/{configuration_id}",
-        source,
-        _what(model_name, model_version, training_id),
-        extra={"training_id": training_id},
-    )
+    target = weights_target(model_name, model_version, training_id, configuration_id)
+    return await attach_file(files, target, source, sha256)
 
 
 async def delete_result(

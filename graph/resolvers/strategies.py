@@ -6,6 +6,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.strategy import Strategy
 from flrepo.graph.resolvers.common import (
     FileSource,
+    FileTarget,
     attach_file,
     delete_with_file,
     find_page,
@@ -51,18 +52,20 @@ async def update_strategy_meta(strategy_name: str, meta: dict[str, Any]) -> Stra
     )
 
 
-async def upload_strategy_file(
-    files: FileStore, strategy_name: str, source: FileSource
-) -> Strategy:
-    return await attach_file(
-        files,
+def strategy_file_target(strategy_name: str) -> FileTarget[Strategy]:
+    return FileTarget(
         Strategy,
         strategy_key(strategy_name),
         "strategy_id",
         f"strategy/{strategy_name}",
-        source,
         _what(strategy_name),
     )
+
+
+async def upload_strategy_file(
+    files: FileStore, strategy_name: str, source: FileSource, sha256: str | None = None
+) -> Strategy:
+    return await attach_file(files, strategy_file_target(strategy_name), source, sha256)
 
 
 async def delete_strategy(files: FileStore, strategy_name: str) -> bool:

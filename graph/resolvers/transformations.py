@@ -6,6 +6,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.transformation import Transformation
 from flrepo.graph.resolvers.common import (
     FileSource,
+    FileTarget,
     attach_file,
     delete_with_file,
     find_page,
@@ -63,18 +64,21 @@ async def update_transformation(
     )
 
 
-async def upload_transformation_file(
-    files: FileStore, transformation_id: str, source: FileSource
-) -> Transformation:
-    return await attach_file(
-        files,
+def transformation_file_target(transformation_id: str) -> FileTarget[Transformation]:
+    return FileTarget(
         Transformation,
         transformation_key(transformation_id),
         "storage_id",
         f"transformation/{transformation_id}",
-        source,
         _what(transformation_id),
     )
+
+
+async def upload_transformation_file(
+    files: FileStore, transformation_id: str, source: FileSource, sha256: str | None = None
+) -> Transformation:
+    target = transformation_file_target(transformation_id)
+    return await attach_file(files, target, source, sha256)
 
 
 async def delete_transformation(files: FileStore, transformation_id: str) -> bool:

@@ -1,0 +1,117 @@
+"""Resumable uploads: where one goes (from its metadata), and attaching it once complete.
+
+A complete upload is attached exactly as a PUT or GraphQL upload of the same file would be:
+the same key checks, the same GridFS name and fields, the same replacement of the old file.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from flrepo.documents.errors import DigestMismatch, InvalidInput, NotFound, OffsetMismatch
+from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
+from flrepo.graph.resolvers.common import FileTarget, attach_stored, check_target
+from flrepo.graph.resolvers.models import model_file_target
+from flrepo.graph.resolvers.results import weights_target
+from flrepo.graph.resolvers.strategies import strategy_file_target
+from flrepo.graph.resolvers.transformations import transformation_file_target
+from flrepo.graph.validation import check_sha256, clean_media_type, clean_uploaded_name
+
+KINDS: dict[str, tuple[tuple[str, ...], Callable[..., FileTarget[Any]]]] = {
+    "model": (("model_name", "model_version"), model_file_target),
+    "strategy": (("strategy_name",), strategy_file_target),
+    "transformation": (("transformation_id",), transformation_file_target),
+    "weights": (
+        ("model_name", "model_version", "training_id", "configuration_id"),
+        weights_target,
+    ),
+}
+
+
+def upload_target(metadata: dict[str, str]) -> FileTarget[Any]:
+    """The document an upload's file is for: `kind` and that kind's keys."""
+    kind = metadata.get("kind")
+    if kind not in KINDS:
+        raise InvalidInput(f"metadata 'kind' must be one of {', '.join(KINDS)}")
+    keys, target = KINDS[kind]
+    missing = [key for key in keys if key not in metadata]
+    if missing:
+        raise InvalidInput(f"metadata of a {kind} upload lacks {', '.join(missing)}")
+    return target(*(metadata[key] for key in keys))
+
+
+async def begin_upload(
+    uploads: UploadStore, length: int, metadata: dict[str, str], sha256: str | None
+) -> Upload:
+    """A new resumable upload, once its target exists: nothing is received for nothing.
+
+    `filename` (or `name`, as Uppy sends it) is the name the file is uploaded as, `filetype`
+    its media type.
+    """
+    if length < 0:
+        raise InvalidInput("the upload length must not be negative")
+    target = upload_target(metadata)
+    await check_target(target)
+    upload = await uploads.create(
+        length,
+        target.filename,
+        target.extra,
+        metadata,
+        clean_uploaded_name(metadata.get("filename") or metadata.get("name")),
+        clean_media_type(metadata.get("filetype")),
+        check_sha256(sha256),
+    )
+    return await finish_upload(uploads, upload) if upload.complete else upload
+
+
+async def continue_upload(
+    uploads: UploadStore,
+    upload: Upload,
+    offset: int,
+    body: AsyncIterator[bytes],
+    check: BodyCheck | None = None,
+    sha256: str | None = None,
+) -> Upload:
+    """Append bytes at `offset`; the last byte attaches the file."""
+    if upload.file_id:  # complete: only a repeat of the last request, sending nothing more
+        if offset != upload.length:
+            raise OffsetMismatch(f"the upload is complete at offset {upload.length}")
+        return upload
+    if sha256 is not None:
+        upload = await uploads.expect(upload, check_sha256(sha256) or "")
+    upload = await uploads.append(upload, offset, body, check)
+    return await finish_upload(uploads, upload) if upload.complete else upload
+
+
+async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
+    """Attach a complete upload's file (again harmlessly, if it was already).
+
+    A file whose sha256 is not the one announced, or whose target is gone, is discarded
+    with the upload; the target keeps its old file.
+    """
+    if upload.file_id:
+        return upload
+    target = upload_target(upload.metadata)
+    try:
+        stored = await uploads.store(upload)
+        await attach_stored(uploads.files, target, stored)
+    except (DigestMismatch, NotFound):
+        await uploads.files.delete(upload.id)
+        await uploads.delete(upload)
+        raise
+    return await uploads.mark_done(upload, stored.id)
+
+
+async def get_upload(uploads: UploadStore, upload_id: str) -> Upload | None:
+    """The upload, completed if all its bytes arrived but a failure kept it from being attached."""
+    upload = await uploads.get(upload_id)
+    if upload is not None and upload.complete and not upload.file_id:
+        upload = await finish_upload(uploads, upload)
+    return upload
+
+
+async def cancel_upload(uploads: UploadStore, upload_id: str) -> None:
+    """Forget an upload and its bytes (an attached file stays attached)."""
+    upload = await uploads.get(upload_id)
+    if upload is None:
+        raise NotFound("no such upload")
+    await uploads.delete(upload)
