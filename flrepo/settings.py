@@ -1,6 +1,7 @@
 """Server settings from the environment (`FLREPO_*`, the original's names as fallbacks)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,12 @@ class Settings(BaseSettings):
     grid_db_name: str = "repository_grid"
     max_upload_bytes: int = Field(default=8 * GIB, gt=0)
     seed_archive: Path | None = None
+    write_concern: Literal["journaled", "acknowledged"] = Field(
+        default="journaled", description="journaled: on disk (and a majority) before answering"
+    )
+    max_concurrent_uploads: int = Field(default=16, gt=0)
+    sweep_interval_s: float = Field(default=3600.0, ge=0, description="0 turns the sweep off")
+    orphan_grace_s: float = Field(default=3600.0, ge=0)
 
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(default=None, validation_alias="DB_ADDRESS")
