@@ -2,18 +2,20 @@
 
 The chunks go to `fs.chunks` as they fill (a few per insert); the `fs.files` document, which
 makes the file exist for readers, is written last. While the upload runs, its id is claimed
-in `fs.uploads`, so that the orphan sweep leaves its chunks alone.
+in `fs.uploads` (renewed as bytes arrive), so that the orphan sweep leaves its chunks alone.
 """
 
 import time
 from typing import Any
 
 from bson import ObjectId
+from flrepo.documents.errors import InvalidInput
 from pymongo.asynchronous.database import AsyncDatabase
 
 CHUNK_SIZE = 255 * 1024  # GridFS's default
 CHUNKS_PER_INSERT = 8  # about 2 MiB held, and written, at a time
 CLAIM_REFRESH_S = 60.0  # how often a running upload renews its claim
+CLAIM_TTL_S = 600.0  # a claim not renewed for this long is an abandoned upload's
 
 
 class ChunkWriter:
@@ -41,7 +43,7 @@ class ChunkWriter:
         self.chunks_per_insert = chunks_per_insert or CHUNKS_PER_INSERT
         self._buffer = bytearray()
         self._pending: list[dict[str, Any]] = []
-        self._claimed_at = 0.0
+        self._claimed_at: float | None = None
 
     async def claim(self) -> None:
         """Mark the upload as in progress (again): the sweep skips claimed ids."""
@@ -52,7 +54,7 @@ class ChunkWriter:
 
     async def write(self, data: bytes) -> None:
         """Add bytes; every full chunk is stored once a few have gathered."""
-        if not self._claimed_at:
+        if self._claimed_at is None or time.monotonic() - self._claimed_at > CLAIM_REFRESH_S:
             await self.claim()
         self._buffer += data
         self.length += len(data)
@@ -71,8 +73,6 @@ class ChunkWriter:
         if self._pending:
             await self.chunks.insert_many(self._pending)
             self._pending = []
-        if time.monotonic() - self._claimed_at > CLAIM_REFRESH_S:
-            await self.claim()
 
     async def flush(self) -> None:
         """Store every whole chunk received so far (the remainder stays until `close`)."""
@@ -80,11 +80,14 @@ class ChunkWriter:
 
     async def close(self, filename: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
         """Store the rest and the `fs.files` document (upload date set by the database)."""
-        if not self._claimed_at:
+        if self._claimed_at is None:
             await self.claim()
         if self._buffer:
             self._take(len(self._buffer))
         await self._insert()
+        if await self.chunks.count_documents({"files_id": self.file_id}) != self.n:
+            # idle past its claim, it was taken for abandoned and swept
+            raise InvalidInput("the upload stalled too long and was given up; send it again")
         document = {
             "length": self.length,
             "chunkSize": self.chunk_size,

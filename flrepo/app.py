@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flrepo import explorer
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
+from flrepo.documents.integrity import Repository, sweep
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
 from flrepo.rest_compat.http import http_error
@@ -86,6 +87,38 @@ class AccessLog:
             )
 
 
+async def sweep_periodically(repo: Repository, interval_s: float, grace_s: float) -> None:
+    """Remove orphaned files and chunks every `interval_s` (what `flrepo check --repair` does)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            for finding in await sweep(repo, grace_s):
+                log.info("sweep removed %s", finding)
+        except Exception:
+            log.exception("the orphan sweep failed; trying again in %.0f s", interval_s)
+
+
+@contextlib.asynccontextmanager
+async def sweeping(
+    client: AsyncMongoClient, files: FileStore, settings: Settings
+) -> AsyncIterator[None]:
+    """The periodic orphan sweep, for as long as the block runs (unless turned off)."""
+    if not settings.sweep_interval_s:
+        yield
+        return
+    meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
+    repo = Repository(meta, files.db)
+    task = asyncio.create_task(
+        sweep_periodically(repo, settings.sweep_interval_s, settings.orphan_grace_s)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """The whole server, connected to `mongodb_url` for as long as its lifespan runs."""
 
@@ -95,12 +128,18 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         try:
             app.state.client = client
             app.state.settings = settings
-            app.state.files = await init_database(
-                client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
+            app.state.files = files = await init_database(
+                client,
+                settings.db_name,
+                settings.grid_db_name,
+                settings.max_upload_bytes,
+                write_concern=settings.write_concern,
+                max_concurrent_uploads=settings.max_concurrent_uploads,
             )
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             explorer.log_asset_status()
-            yield
+            async with sweeping(client, files, settings):
+                yield
         finally:
             await client.close()
 
