@@ -1,12 +1,12 @@
-"""Server memory while uploading: 16 concurrent uploads, then one large one; speed vs the driver.
+"""Server memory while uploading: one large upload, 16 concurrent ones; speed vs the driver.
 
-    python bench/upload_memory.py                        # 16 x 45 MiB, 1 x 1024 MiB, embedded
+    python bench/upload_memory.py                        # 1 x 1024 MiB, 16 x 45 MiB, embedded
     python bench/upload_memory.py --large-mib 256 --concurrent 8
 
 Prints the rise of the server process's peak resident memory (not its database child's)
-over its idle size, and the large upload's throughput as a ratio of PyMongo's own GridFS
-upload (AsyncGridFSBucket.upload_from_stream) of the same size, to the same database, in
-the same run.
+over its idle size, and upload throughput as a ratio of PyMongo's own GridFS upload
+(AsyncGridFSBucket.upload_from_stream) of the same size, to the same database, in the same
+run: rounds of one server upload then one driver upload, the times summed.
 """
 
 import argparse
@@ -88,6 +88,8 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=16, help="concurrent uploads (16)")
     parser.add_argument("--each-mib", type=int, default=45, help="size of each (45)")
     parser.add_argument("--large-mib", type=int, default=1024, help="the large upload (1024)")
+    parser.add_argument("--speed-mib", type=int, default=256, help="speed comparison (256)")
+    parser.add_argument("--rounds", type=int, default=3, help="of the speed comparison (3)")
     parser.add_argument("--piece-kib", type=int, default=1024, help="client write size (1024)")
     args = parser.parse_args()
     args.mongodb_url = None
@@ -104,7 +106,7 @@ def main() -> int:
 
             sampler.reset()
             large = args.large_mib * MIB
-            server_s = upload(url, large, piece)
+            large_s = upload(url, large, piece)
             large_peak = sampler.server
 
             time.sleep(1)
@@ -121,7 +123,12 @@ def main() -> int:
             concurrent_s = time.perf_counter() - start
             concurrent_peak = sampler.server  # over idle, so counting what the first one kept
 
-            driver_s = asyncio.run(driver_upload(database_url(proc.pid), large, piece))
+            # speed: alternate the two, so that the machine's other load falls on both alike
+            speed = args.speed_mib * MIB
+            server_s = driver_s = 0.0
+            for _ in range(args.rounds):
+                server_s += upload(url, speed, piece)
+                driver_s += asyncio.run(driver_upload(database_url(proc.pid), speed, piece))
         finally:
             sampler.stop()
             proc.terminate()
@@ -129,17 +136,19 @@ def main() -> int:
 
     print(f"server idle RSS: {idle / MIB:.1f} MiB (embedded SecantusDB, durable commits)")
     print(
+        f"one upload of {args.large_mib} MiB: peak RSS +{(large_peak - idle) / 1e6:.0f} MB, "
+        f"{large / 1e6 / large_s:.1f} MB/s"
+    )
+    print(
         f"{args.concurrent} concurrent uploads of {args.each_mib} MiB: "
         f"peak RSS +{(concurrent_peak - idle) / 1e6:.0f} MB "
         f"({args.concurrent * args.each_mib * MIB / 1e6 / concurrent_s:.1f} MB/s in all)"
     )
+    sent_mb = args.rounds * speed / 1e6
     print(
-        f"one upload of {args.large_mib} MiB: peak RSS +{(large_peak - idle) / 1e6:.0f} MB, "
-        f"{large / 1e6 / server_s:.1f} MB/s"
-    )
-    print(
-        f"PyMongo GridFS upload_from_stream of {args.large_mib} MiB: "
-        f"{large / 1e6 / driver_s:.1f} MB/s; server/driver = {driver_s / server_s:.2f}x"
+        f"{args.rounds} x {args.speed_mib} MiB, alternately: server {sent_mb / server_s:.1f} MB/s, "
+        f"PyMongo's upload_from_stream {sent_mb / driver_s:.1f} MB/s; "
+        f"server/driver = {driver_s / server_s:.2f}x"
     )
     return 0
 

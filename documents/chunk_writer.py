@@ -1,10 +1,13 @@
 """Writing one GridFS file chunk by chunk as its bytes arrive, in GridFS's own layout.
 
-The chunks go to `fs.chunks` as they fill (a few per insert); the `fs.files` document, which
-makes the file exist for readers, is written last. While the upload runs, its id is claimed
+The chunks go to `fs.chunks` as they fill, a few per insert, each insert running while the next
+few chunks arrive; the `fs.files` document, which makes the file exist for readers, is written
+last. While the upload runs, its id is claimed
 in `fs.uploads` (renewed as bytes arrive), so that the orphan sweep leaves its chunks alone.
 """
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -13,7 +16,7 @@ from flrepo.documents.errors import InvalidInput
 from pymongo.asynchronous.database import AsyncDatabase
 
 CHUNK_SIZE = 255 * 1024  # GridFS's default
-CHUNKS_PER_INSERT = 8  # about 2 MiB held, and written, at a time
+CHUNKS_PER_INSERT = 8  # about 2 MiB per insert; at most two inserts' worth held at a time
 CLAIM_REFRESH_S = 60.0  # how often a running upload renews its claim
 CLAIM_TTL_S = 600.0  # a claim not renewed for this long is an abandoned upload's
 
@@ -44,6 +47,7 @@ class ChunkWriter:
         self._buffer = bytearray()
         self._pending: list[dict[str, Any]] = []
         self._claimed_at: float | None = None
+        self._inserting: asyncio.Future | None = None
 
     async def claim(self) -> None:
         """Mark the upload as in progress (again): the sweep skips claimed ids."""
@@ -70,13 +74,21 @@ class ChunkWriter:
         self.n += 1
 
     async def _insert(self) -> None:
+        """Start inserting the pending chunks, once the previous insert has finished."""
+        await self._finish_insert()
         if self._pending:
-            await self.chunks.insert_many(self._pending)
+            self._inserting = asyncio.ensure_future(self.chunks.insert_many(self._pending))
             self._pending = []
+
+    async def _finish_insert(self) -> None:
+        if self._inserting is not None:
+            await asyncio.shield(self._inserting)  # even if we are cancelled, abort waits for it
+            self._inserting = None
 
     async def flush(self) -> None:
         """Store every whole chunk received so far (the remainder stays until `close`)."""
         await self._insert()
+        await self._finish_insert()
 
     async def close(self, filename: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
         """Store the rest and the `fs.files` document (upload date set by the database)."""
@@ -84,7 +96,7 @@ class ChunkWriter:
             await self.claim()
         if self._buffer:
             self._take(len(self._buffer))
-        await self._insert()
+        await self.flush()
         if await self.chunks.count_documents({"files_id": self.file_id}) != self.n:
             # idle past its claim, it was taken for abandoned and swept
             raise InvalidInput("the upload stalled too long and was given up; send it again")
@@ -108,5 +120,7 @@ class ChunkWriter:
         """Remove every chunk written and the claim."""
         self._buffer.clear()
         self._pending = []
+        with contextlib.suppress(Exception):
+            await self._finish_insert()  # so that no insert lands after the deletion
         await self.chunks.delete_many({"files_id": self.file_id})
         await self.uploads.delete_one({"_id": self.file_id})
