@@ -3,6 +3,7 @@
 import hashlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -133,3 +134,20 @@ def test_a_database_that_keeps_dying_makes_the_server_exit(monkeypatch, tmp_path
     assert signals == [(os.getpid(), signal.SIGTERM)]
     assert supervisor.restarts == 0
     supervisor.stop()
+
+
+def test_serve_exits_when_its_database_cannot_come_back(serve):  # noqa: F811
+    server = serve()
+    database = server.database_process()
+    cmdline = database.cmdline()
+    port = int(cmdline[cmdline.index("--port") + 1])
+    database.send_signal(signal.SIGKILL)
+    database.wait(10)
+    with socket.socket() as squatter:  # the database's port, taken: it cannot start again
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        code = server.proc.wait(120)
+    assert code == 128 + signal.SIGTERM
+    assert "the embedded database keeps exiting" in server.text()
+    assert "giving up" in server.text()
