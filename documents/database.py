@@ -11,10 +11,13 @@ from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
 DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation]
+
+JOURNALED = "journaled"
+ACKNOWLEDGED = "acknowledged"
 
 # How long to wait for an unreachable server, unless the URL sets its own.
 TIMEOUTS_MS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000}
@@ -39,16 +42,52 @@ class IndexConflict(Exception):
     """Existing data violates a unique index; the message names the key and a duplicate."""
 
 
+async def durable_writes(client: AsyncMongoClient, level: str = JOURNALED) -> WriteConcern:
+    """The write concern for writes a client is told succeeded.
+
+    `journaled` (the default): on disk before the answer, and on a majority of a replica set.
+    `acknowledged`: accepted by the primary (faster; a crash can lose the latest writes).
+    A write concern in the MongoDB URL wins over both.
+    """
+    if client.write_concern.document:
+        return client.write_concern
+    if level == ACKNOWLEDGED:
+        return WriteConcern(w=1)
+    hello = await client.admin.command("hello")
+    return WriteConcern(w="majority" if "setName" in hello else 1, j=True)
+
+
+async def has_transactions(client: AsyncMongoClient) -> bool:
+    """Whether the server runs multi-document transactions (replica sets and sharded)."""
+    hello = await client.admin.command("hello")
+    return "setName" in hello or hello.get("msg") == "isdbgrid"
+
+
 async def init_database(
-    client: AsyncMongoClient, db_name: str, grid_db_name: str, max_upload_bytes: int
+    client: AsyncMongoClient,
+    db_name: str,
+    grid_db_name: str,
+    max_upload_bytes: int,
+    write_concern: str = JOURNALED,
+    max_concurrent_uploads: int = 16,
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
     Raises IndexConflict if existing data violates a unique index.
     """
-    await init_beanie(database=client[db_name], document_models=DOCUMENTS, skip_indexes=True)
+    concern = await durable_writes(client, write_concern)
+    await init_beanie(
+        database=client.get_database(db_name, write_concern=concern),
+        document_models=DOCUMENTS,
+        skip_indexes=True,
+    )
     await create_indexes(client, db_name, grid_db_name)
-    return FileStore(client[grid_db_name], max_upload_bytes)
+    return FileStore(
+        client.get_database(grid_db_name, write_concern=concern),
+        max_upload_bytes,
+        max_concurrent_uploads=max_concurrent_uploads,
+        transactions=await has_transactions(client),
+    )
 
 
 async def create_indexes(client: AsyncMongoClient, db_name: str, grid_db_name: str) -> None:

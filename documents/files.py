@@ -1,24 +1,27 @@
 """The GridFS file store: streamed uploads with sha256 and size limit, streamed downloads."""
 
-import contextlib
+import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from flrepo.documents.chunk_writer import ChunkWriter
 from flrepo.documents.errors import TooLarge
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import CorruptGridFile, NoFile
+from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.client_session import TransactionOptions
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 CHUNKS_PER_READ = 32  # 8 MiB of default-sized chunks per database round trip
 
 
@@ -72,11 +75,32 @@ def object_id(file_id: str | None) -> ObjectId | None:
 class FileStore:
     """Binary objects in the GridFS bucket `fs` of the grid database."""
 
-    def __init__(self, db: AsyncDatabase, max_bytes: int) -> None:
-        self.bucket = AsyncGridFSBucket(db)
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        max_bytes: int,
+        max_concurrent_uploads: int = 16,
+        transactions: bool = False,
+    ) -> None:
+        self.db = db
         self.files = db["fs.files"]
         self.chunks = db["fs.chunks"]
         self.max_bytes = max_bytes
+        self.upload_slots = asyncio.Semaphore(max_concurrent_uploads)
+        self.transactions = transactions
+
+    async def in_transaction(
+        self, operation: Callable[[AsyncClientSession | None], Awaitable[T]]
+    ) -> T:
+        """Run `operation` in one transaction where the server has them, else step by step.
+
+        It may run more than once (a transaction that conflicts is retried).
+        """
+        if not self.transactions:
+            return await operation(None)
+        options = TransactionOptions(write_concern=self.db.write_concern)
+        async with self.db.client.start_session(default_transaction_options=options) as session:
+            return await session.with_transaction(operation)
 
     async def create_indexes(self) -> None:
         """GridFS's standard indexes, which listings and downloads rely on."""
@@ -89,28 +113,30 @@ class FileStore:
         source: FileSource,
         extra: dict[str, Any] | None = None,
     ) -> StoredFile:
-        """Stream `source` into a new file; on any failure nothing of it is left behind."""
-        grid_in = self.bucket.open_upload_stream(filename)
-        digest = hashlib.sha256()
-        length = 0
-        try:
-            async for chunk in source.chunks():
-                length += len(chunk)
-                if max(length, source.min_length) > self.max_bytes:
-                    raise TooLarge(f"the file exceeds the upload limit of {self.max_bytes} bytes")
-                digest.update(chunk)
-                await grid_in.write(chunk)
-            await grid_in.set("sha256", digest.hexdigest())
-            if source.content_type:
-                await grid_in.set("contentType", source.content_type)
-            for key, value in (extra or {}).items():
-                await grid_in.set(key, value)
-            await grid_in.close()
-        except BaseException:
-            await grid_in.abort()
-            raise
-        doc = await self.files.find_one({"_id": grid_in._id})
-        assert doc is not None
+        """Stream `source` into a new file; on any failure nothing of it is left behind.
+
+        At most `max_concurrent_uploads` uploads hold a buffer at once; others wait their turn.
+        """
+        async with self.upload_slots:
+            writer = ChunkWriter(self.db)
+            digest = hashlib.sha256()
+            length = 0
+            try:
+                async for chunk in source.chunks():
+                    length += len(chunk)
+                    if max(length, source.min_length) > self.max_bytes:
+                        raise TooLarge(
+                            f"the file exceeds the upload limit of {self.max_bytes} bytes"
+                        )
+                    digest.update(chunk)
+                    await writer.write(chunk)
+                fields: dict[str, Any] = {"sha256": digest.hexdigest()}
+                if source.content_type:
+                    fields["contentType"] = source.content_type
+                doc = await writer.close(filename, {**fields, **(extra or {})})
+            except BaseException:
+                await asyncio.shield(writer.abort())
+                raise
         return StoredFile.from_document(doc)
 
     async def get(self, file_id: str | None) -> StoredFile | None:
@@ -195,10 +221,14 @@ class FileStore:
             await self.files.update_one({"_id": oid}, {"$set": {"uploadedName": name}})
         return await self.get(file_id)
 
-    async def delete(self, file_id: str | None) -> None:
-        """Delete the file if it exists; a null or dangling id is not an error."""
+    async def delete(self, file_id: str | None, session: AsyncClientSession | None = None) -> None:
+        """Delete the file if it exists; a null or dangling id is not an error.
+
+        The `fs.files` document goes first, so a crash in between leaves orphaned chunks
+        (for the sweep), never a file with chunks missing.
+        """
         oid = object_id(file_id)
         if oid is None:
             return
-        with contextlib.suppress(NoFile):
-            await self.bucket.delete(oid)
+        await self.files.delete_one({"_id": oid}, session=session)
+        await self.chunks.delete_many({"files_id": oid}, session=session)

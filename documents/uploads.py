@@ -192,6 +192,13 @@ class UploadStore:
             raise UploadBusy("another request is writing to this upload")
         upload = Upload.from_document(claimed)
         try:
+            await self.files.upload_slots.acquire()  # counts against the server's upload budget
+        except BaseException:
+            await self.uploads.update_one(
+                {"_id": oid, "lock": token}, {"$unset": {"lock": "", "lockedUntil": ""}}
+            )
+            raise
+        try:
             hasher = await self._hash_up_to(upload)
             writer = _ChunkWriter(self, oid, token, upload, hasher.copy(), check is None)
             await writer.start()
@@ -212,6 +219,7 @@ class UploadStore:
                 raise
             self._remember(upload.id, end, writer.hasher)
         finally:
+            self.files.upload_slots.release()
             await self.uploads.update_one(
                 {"_id": oid, "lock": token}, {"$unset": {"lock": "", "lockedUntil": ""}}
             )

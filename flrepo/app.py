@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flrepo import explorer
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
+from flrepo.documents.integrity import Repository, sweep
 from flrepo.documents.uploads import UploadStore
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
@@ -98,6 +99,38 @@ class AccessLog:
             )
 
 
+async def sweep_periodically(repo: Repository, interval_s: float, grace_s: float) -> None:
+    """Remove orphaned files and chunks every `interval_s` (what `flrepo check --repair` does)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            for finding in await sweep(repo, grace_s):
+                log.info("sweep removed %s", finding)
+        except Exception:
+            log.exception("the orphan sweep failed; trying again in %.0f s", interval_s)
+
+
+@contextlib.asynccontextmanager
+async def sweeping(
+    client: AsyncMongoClient, files: FileStore, settings: Settings
+) -> AsyncIterator[None]:
+    """The periodic orphan sweep, for as long as the block runs (unless turned off)."""
+    if not settings.sweep_interval_s:
+        yield
+        return
+    meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
+    repo = Repository(meta, files.db)
+    task = asyncio.create_task(
+        sweep_periodically(repo, settings.sweep_interval_s, settings.orphan_grace_s)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """The whole server, connected to `mongodb_url` for as long as its lifespan runs."""
 
@@ -107,18 +140,22 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         try:
             app.state.client = client
             app.state.settings = settings
-            app.state.files = rest.state.files = await init_database(
-                client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
+            app.state.files = rest.state.files = files = await init_database(
+                client,
+                settings.db_name,
+                settings.grid_db_name,
+                settings.max_upload_bytes,
+                write_concern=settings.write_concern,
+                max_concurrent_uploads=settings.max_concurrent_uploads,
             )
-            app.state.uploads = UploadStore(
-                client[settings.grid_db_name], app.state.files, settings.upload_expiry
-            )
+            app.state.uploads = UploadStore(files.db, files, settings.upload_expiry)
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             explorer.log_asset_status()
             every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
             sweeper = asyncio.create_task(sweep_uploads(app.state.uploads, every_s))
             try:
-                yield
+                async with sweeping(client, files, settings):
+                    yield
             finally:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from flrepo import seed_commands
+from flrepo import check_command, seed_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import require_database
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema_parser.set_defaults(handler=print_schema)
 
     seed_commands.add_commands(commands)
+    check_command.add_command(commands)
     return parser
 
 

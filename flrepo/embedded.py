@@ -3,12 +3,14 @@
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +23,14 @@ from pymongo.uri_parser import parse_uri
 from flrepo.documents.database import connect
 from flrepo.startup import DataDirError, SettingError, StartupError
 
+log = logging.getLogger("flrepo")
+
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 CONNECT_TIMEOUT_S = 15.0
 PING_TIMEOUT_S = 0.5  # one try while waiting for a server to come up
+MAX_RESTARTS = 5  # failed starts in a row before giving up
+RESTART_BACKOFF_MAX_S = 10.0
 
 
 class DatabaseError(StartupError):
@@ -146,9 +152,85 @@ def _lock(data_dir: Path) -> IO[str]:
     return lock_file
 
 
+class Supervisor(threading.Thread):
+    """Keeps the embedded database running: restarts it on the same port when it dies.
+
+    Restarts back off (1 s, 2 s, 4 s, ... up to RESTART_BACKOFF_MAX_S); after
+    MAX_RESTARTS failed starts in a row it gives up and has this process exit with SIGTERM,
+    so that whatever supervises it starts it afresh, rather than answer with no database.
+    A stopped (SIGSTOP) database is not dead: it is waited for.
+    """
+
+    def __init__(self, command: list[str], url: str, log_path: Path) -> None:
+        super().__init__(name="embedded-database", daemon=True)
+        self.command = command
+        self.url = url
+        self.log_path = log_path
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.restarts = 0
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+
+    def run(self) -> None:
+        failures = 0
+        while True:
+            code = self.proc.wait()
+            if self._stopping.is_set():
+                return
+            failures += 1
+            if failures > MAX_RESTARTS:
+                log.error(
+                    "the embedded database keeps exiting (code %s); giving up, see %s",
+                    code,
+                    self.log_path,
+                )
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            delay = min(2.0 ** (failures - 1), RESTART_BACKOFF_MAX_S)
+            log.warning(
+                "the embedded database exited with code %s; restarting it in %.0f s", code, delay
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.proc = self._spawn()
+            try:
+                wait_for_ping(self.url, START_TIMEOUT_S, self.proc)
+            except DatabaseError as exc:
+                log.warning("the embedded database did not come back: %s", exc)
+                stop_process(self.proc)
+                continue
+            self.restarts += 1
+            failures = 0
+            log.info("the embedded database is back (restart %d)", self.restarts)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+        stop_process(self.proc)
+        if self.is_alive():
+            self.join()
+
+
 @contextlib.contextmanager
 def embedded_database(data_dir: Path) -> Iterator[str]:
-    """Run SecantusDB on `data_dir/db` for the duration of the block; yield its MongoDB URL."""
+    """Run SecantusDB on `data_dir/db` for the duration of the block; yield its MongoDB URL.
+
+    It commits durably (`--sync-on-commit`), and is restarted should it die meanwhile.
+    """
     data_dir = data_dir.resolve()
     lock_file = _lock(data_dir)
     try:
@@ -156,23 +238,16 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
         url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         log_path = data_dir / "db.log"
         command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--storage-path", str(data_dir / "db")]
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches us; we stop it in order
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
+        command += ["--storage-path", str(data_dir / "db"), "--sync-on-commit"]
+        supervisor = Supervisor(command, url, log_path)
         try:
             try:
-                wait_for_ping(url, START_TIMEOUT_S, proc)
+                wait_for_ping(url, START_TIMEOUT_S, supervisor.proc)
             except DatabaseError as exc:
                 raise DatabaseError(f"{exc}; see {log_path}") from None
+            supervisor.start()
             yield url
         finally:
-            stop_process(proc)
+            supervisor.stop()
     finally:
         lock_file.close()

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,19 @@ class Settings(BaseSettings):
     )
     seed_archive: Path | None = Field(
         default=None, description="archive to restore at startup if the repository is empty"
+    )
+    write_concern: Literal["journaled", "acknowledged"] = Field(
+        default="journaled",
+        description="journaled: on disk (and on a majority) before a write is answered",
+    )
+    max_concurrent_uploads: int = Field(
+        default=16, gt=0, description="uploads received at once; further ones wait"
+    )
+    sweep_interval_s: float = Field(
+        default=3600.0, ge=0, description="seconds between orphan sweeps; 0 turns them off"
+    )
+    orphan_grace_s: float = Field(
+        default=3600.0, ge=0, description="age before an unreferenced file counts as an orphan"
     )
 
     # The original deployment files configure MongoDB with these two.

@@ -13,6 +13,7 @@ class Bytes:
     """A FileSource over bytes in memory, sent in pieces of `piece` bytes."""
 
     content_type = "application/zip"
+    filename: str | None = None
     min_length = 0
 
     def __init__(self, data: bytes, piece: int = 100_000) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from bson import ObjectId
-from gridfs.asynchronous import grid_file
+from flrepo.documents import chunk_writer
 from helpers import (
     FILE_FIELDS,
     FilePart,
@@ -59,12 +59,12 @@ GET_MODEL_FILE = f'{{ model(modelName: "m", modelVersion: "1") {{ file {{ {FILE_
 
 @pytest.fixture
 def flush_each_chunk(monkeypatch):
-    """Have GridFS write every chunk as it fills, not in batches of up to 48 MB.
+    """Have the file store write every chunk as it fills, not a few at a time.
 
     A partial upload then leaves chunks in the database, as a large one would, so the tests
     of aborted uploads see whether they are cleaned up.
     """
-    monkeypatch.setattr(grid_file, "_UPLOAD_BUFFER_SIZE", 1)
+    monkeypatch.setattr(chunk_writer, "CHUNKS_PER_INSERT", 1)
 
 
 async def upload(gql: GraphQL, kind: str, data: bytes, **kw) -> dict:

@@ -33,7 +33,7 @@ async def test_create_strategy_stores_the_original_layout(gql, db):
         "meta": meta,
         "file": None,
     }
-    assert await db.strategies.find_one({}, {"_id": 0}) == {
+    assert await db.strategies.find_one({}, {"_id": 0, "created_at": 0}) == {
         "strategy_name": "fedavg",
         "strategy_description": "Federated averaging",
         "meta": meta,

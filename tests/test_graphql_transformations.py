@@ -51,7 +51,7 @@ async def test_create_transformation_stores_the_original_layout(gql, db):
         "needs": {**FULL_INPUT["needs"], "ram": 4.0},
         "file": None,
     }
-    stored = await db.transformations.find_one({}, {"_id": 0})
+    stored = await db.transformations.find_one({}, {"_id": 0, "created_at": 0})
     assert stored == {
         "id": CATEGORICAL,
         "description": "One-hot encodes the categorical columns",

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
     ("method", "path", "allowed"),
     [
         ("PATCH", "/model", "GET, POST"),
-        ("POST", "/model/m/1", "DELETE, GET, PUT"),
+        ("POST", "/model/m/1", "DELETE, GET, HEAD, PUT"),
         ("DELETE", "/strategy/meta/s", "PUT"),
         ("POST", "/openapi.json", "GET, HEAD"),
     ],

@@ -25,7 +25,7 @@ def create_strategy(server, name, path="/strategy", **fields):
 
 def test_create_strategy_stores_the_original_layout(rest_server, uid):
     create_strategy(rest_server, uid, strategy_description="FedAvg", meta={"rounds": "5"})
-    stored = rest_server.db.strategies.find_one({"strategy_name": uid}, {"_id": 0})
+    stored = rest_server.db.strategies.find_one({"strategy_name": uid}, {"_id": 0, "created_at": 0})
     assert stored == {
         "strategy_name": uid,
         "strategy_description": "FedAvg",
@@ -87,7 +87,7 @@ def test_update_strategy_meta(rest_server, uid):
     create_strategy(rest_server, uid, strategy_description="d", meta={"old": "1"})
     response = requests.put(rest_server(f"/strategy/meta/{uid}"), json={"meta": {"new": "2"}})
     assert_no_content(response)
-    stored = rest_server.db.strategies.find_one({"strategy_name": uid}, {"_id": 0})
+    stored = rest_server.db.strategies.find_one({"strategy_name": uid}, {"_id": 0, "created_at": 0})
     assert stored["meta"] == {"new": "2"}
     assert stored["strategy_description"] == "d"
 

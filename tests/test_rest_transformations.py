@@ -48,7 +48,7 @@ def create(server, key, path="/transformation", **changes):
 def test_create_transformation_stores_the_original_layout(rest_server, uid):
     key = key_of(uid)
     create(rest_server, key)
-    stored = rest_server.db.transformations.find_one({"id": key}, {"_id": 0})
+    stored = rest_server.db.transformations.find_one({"id": key}, {"_id": 0, "created_at": 0})
     assert stored == {**transformation(key), "storage_id": None}
 
 
@@ -121,7 +121,7 @@ def test_update_transformation_replaces_metadata_and_keeps_the_object(rest_serve
     )
     assert_no_content(requests.put(rest_server(f"/transformation/meta/{key}"), json=new))
 
-    stored = rest_server.db.transformations.find_one({"id": key}, {"_id": 0})
+    stored = rest_server.db.transformations.find_one({"id": key}, {"_id": 0, "created_at": 0})
     assert stored == {
         **new,
         "needs": {

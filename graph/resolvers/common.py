@@ -6,19 +6,25 @@ from typing import Any, Generic, TypeVar
 from beanie import Document
 from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
+from flrepo.documents.ordering import ORDER, insert_stamped
 from flrepo.graph.validation import check_page, check_sha256, clean_uploaded_name
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 D = TypeVar("D", bound=Document)
 
 
+class _Overtaken(Exception):
+    """Another upload swapped the file between our read and our write: read again."""
+
+
 async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offset: int) -> list[D]:
-    """Documents matching `query` in insertion order, one page of them."""
+    """Documents matching `query` in the order the database received them, one page of them."""
     check_page(limit, offset)
     if limit == 0:
         return []
-    cursor = cls.get_pymongo_collection().find(query).sort("_id", 1).skip(offset)
+    cursor = cls.get_pymongo_collection().find(query).sort(ORDER).skip(offset)
     docs = await cursor.limit(limit or 0).to_list()
     return [cls.model_validate(doc) for doc in docs]
 
@@ -26,7 +32,7 @@ async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offs
 async def insert_new(doc: D, what: str) -> D:
     """Insert; the unique index, not a prior check, decides whether it already exists."""
     try:
-        await doc.insert()
+        await insert_stamped(doc)
     except DuplicateKeyError:
         raise AlreadyExists(f"{what} already exists") from None
     return doc
@@ -84,26 +90,40 @@ async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredF
     """Point the document at a file already stored, then delete the file it replaces.
 
     Attaching the file a document already points at changes nothing (a completion retried).
-    If the document is gone, the file is deleted and NotFound raised.
+    If the document is gone, the file is deleted and NotFound raised. The swap and the
+    deletion are one transaction where the server has them; without, a crash between them
+    leaves only an unreferenced file, which the orphan sweep removes.
     """
     collection = target.cls.get_pymongo_collection()
     id_field = target.id_field
-    while True:
-        old = await collection.find_one(target.query)
-        if old is None:  # deleted while the upload ran
-            await files.delete(stored.id)
-            raise NotFound(f"{target.what} does not exist")
-        if old.get(id_field) == stored.id:
-            return target.cls.model_validate(old)
+
+    async def swap(session: AsyncClientSession | None) -> dict[str, Any] | None:
+        """The document before the swap, or None if it is gone."""
+        old = await collection.find_one(target.query, session=session)
+        if old is None or old.get(id_field) == stored.id:
+            return old
         # Swap only if no other upload swapped first, so that concurrent uploads each delete
         # the file they replaced. (find_one_and_update's pre-image is not enough: SecantusDB
         # can hand the same pre-image to two concurrent calls, orphaning a file.)
         swapped = await collection.update_one(
-            {"_id": old["_id"], id_field: old.get(id_field)}, {"$set": {id_field: stored.id}}
+            {"_id": old["_id"], id_field: old.get(id_field)},
+            {"$set": {id_field: stored.id}},
+            session=session,
         )
-        if swapped.matched_count:
+        if not swapped.matched_count:
+            raise _Overtaken
+        await files.delete(old.get(id_field), session=session)
+        return old
+
+    while True:
+        try:
+            old = await files.in_transaction(swap)
             break
-    await files.delete(old.get(id_field))
+        except _Overtaken:
+            continue
+    if old is None:  # deleted while the upload ran
+        await files.delete(stored.id)
+        raise NotFound(f"{target.what} does not exist")
     old[id_field] = stored.id
     return target.cls.model_validate(old)
 
@@ -111,9 +131,19 @@ async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredF
 async def delete_with_file(
     files: FileStore, cls: type[Document], query: dict[str, Any], id_field: str, what: str
 ) -> bool:
-    """Delete the document and its file (a missing or dangling file is fine)."""
-    doc = await cls.get_pymongo_collection().find_one_and_delete(query)
-    if doc is None:
+    """Delete the document and its file (a missing or dangling file is fine).
+
+    One transaction where the server has them; without, the document goes first, so a crash
+    leaves an unreferenced file (for the orphan sweep), never a reference to a missing one.
+    """
+
+    async def remove(session: AsyncClientSession | None) -> bool:
+        doc = await cls.get_pymongo_collection().find_one_and_delete(query, session=session)
+        if doc is None:
+            return False
+        await files.delete(doc.get(id_field), session=session)
+        return True
+
+    if not await files.in_transaction(remove):
         raise NotFound(f"{what} does not exist")
-    await files.delete(doc.get(id_field))
     return True

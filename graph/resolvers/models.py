@@ -4,6 +4,7 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel, ModelMeta
+from flrepo.documents.ordering import ORDER
 from flrepo.documents.training_result import TrainingResult
 from flrepo.graph.resolvers.common import (
     FileSource,
@@ -48,7 +49,7 @@ async def list_models(
         return []
     pipeline: list[dict[str, Any]] = [
         {"$match": query},
-        {"$sort": {"_id": 1}},
+        {"$sort": dict(ORDER)},
         {
             "$lookup": {
                 "from": TrainingResult.get_collection_name(),

@@ -1,0 +1,255 @@
+"""Checking the repository's files against its metadata, and removing what nothing owns.
+
+Orphans arise when a process dies between the steps of a write that the server could not run
+as one transaction: files no document references, chunks of no file. An upload in progress
+is never one: its id is claimed in `fs.uploads` (renewed while its bytes arrive), and its
+`fs.files` document does not exist yet.
+"""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from flrepo.documents.chunk_writer import CLAIM_TTL_S
+from flrepo.documents.files import CHUNKS_PER_READ, object_id
+from flrepo.documents.ml_model import MLModel
+from flrepo.documents.strategy import Strategy
+from flrepo.documents.training_result import TrainingResult
+from flrepo.documents.transformation import Transformation
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+# Each metadata collection, and the field that holds its file's id.
+REFERENCES = [
+    (MLModel.Settings.name, "model_id"),
+    (TrainingResult.Settings.name, "weights_id"),
+    (Strategy.Settings.name, "strategy_id"),
+    (Transformation.Settings.name, "storage_id"),
+]
+
+Progress = Callable[[int, int], None]  # (bytes read, bytes in all)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: what kind, what it concerns, and whether --repair fixes it."""
+
+    kind: str
+    subject: str
+    repairable: bool
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}"
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    repaired: list[Finding] = field(default_factory=list)
+
+    @property
+    def unrepaired(self) -> list[Finding]:
+        return [f for f in self.findings if f not in self.repaired]
+
+
+class Repository:
+    """The metadata database and the grid database of one repository."""
+
+    def __init__(self, db: AsyncDatabase, grid: AsyncDatabase) -> None:
+        self.db = db
+        self.files = grid["fs.files"]
+        self.chunks = grid["fs.chunks"]
+        self.uploads = grid["fs.uploads"]
+        self.resumable = grid["resumable_uploads"]
+
+    async def now(self) -> datetime:
+        """The database's clock (the one that stamps upload dates and claims)."""
+        hello = await self.db.client.admin.command("hello")
+        local = hello.get("localTime")
+        return local.replace(tzinfo=UTC) if local else datetime.now(UTC)
+
+    async def referenced(self) -> set[str]:
+        """Every file id some document points at."""
+        ids: set[str] = set()
+        for collection, id_field in REFERENCES:
+            query = {id_field: {"$type": "string"}}
+            async for doc in self.db[collection].find(query, {id_field: 1}):
+                ids.add(doc[id_field])
+        return ids
+
+    async def is_referenced(self, file_id: ObjectId) -> bool:
+        for collection, id_field in REFERENCES:
+            if await self.db[collection].find_one({id_field: str(file_id)}, {"_id": 1}):
+                return True
+        return False
+
+    async def claimed(self, now: datetime) -> set[ObjectId]:
+        """Ids of uploads in progress: claims renewed within CLAIM_TTL_S, and resumable
+        uploads that have not expired (their chunks wait, with no file, for the rest)."""
+        claims = set()
+        async for claim in self.uploads.find({}):
+            if _age_s(claim.get("claimed"), now) <= CLAIM_TTL_S:
+                claims.add(claim["_id"])
+        async for upload in self.resumable.find({"expires": {"$gt": now}}, {"_id": 1}):
+            claims.add(upload["_id"])
+        return claims
+
+
+def _age_s(when: datetime | None, now: datetime) -> float:
+    if when is None:
+        return float("inf")
+    return (now - when.replace(tzinfo=UTC)).total_seconds()
+
+
+def _describe(doc: dict[str, Any]) -> str:
+    return f"{doc['_id']} ({doc.get('filename')!r}, {doc.get('length')} bytes)"
+
+
+async def find_orphans(repo: Repository, grace_s: float) -> list[tuple[Finding, Any]]:
+    """Unreferenced files and chunks of no file, older than `grace_s`; never a claimed one.
+
+    Each finding comes with the id to remove.
+    """
+    now = await repo.now()
+    claimed = await repo.claimed(now)
+    referenced = await repo.referenced()
+    found: list[tuple[Finding, Any]] = []
+    async for doc in repo.files.find({}, {"filename": 1, "length": 1, "uploadDate": 1}):
+        if str(doc["_id"]) in referenced or doc["_id"] in claimed:
+            continue
+        if _age_s(doc.get("uploadDate"), now) > grace_s:
+            found.append((Finding("orphaned file", _describe(doc), True), doc["_id"]))
+    # distinct, answered from the (files_id, n) index, rather than reading every chunk
+    for files_id in await repo.chunks.distinct("files_id"):
+        if files_id in claimed or await repo.files.find_one({"_id": files_id}, {"_id": 1}):
+            continue
+        made = files_id.generation_time if isinstance(files_id, ObjectId) else None
+        if _age_s(made, now) > grace_s:
+            count = await repo.chunks.count_documents({"files_id": files_id})
+            subject = f"{count} chunks of {files_id}, which has no fs.files document"
+            found.append((Finding("orphaned chunks", subject, True), files_id))
+    return found
+
+
+async def remove_orphan(repo: Repository, finding: Finding, target: Any) -> bool:
+    """Remove one orphan found by find_orphans, unless it has been claimed or referenced since."""
+    if target in await repo.claimed(await repo.now()):
+        return False
+    if finding.kind == "orphaned file":
+        if await repo.is_referenced(target):
+            return False
+        await repo.files.delete_one({"_id": target})
+    elif await repo.files.find_one({"_id": target}, {"_id": 1}):
+        return False
+    await repo.chunks.delete_many({"files_id": target})
+    await repo.uploads.delete_one({"_id": target})
+    return True
+
+
+async def sweep(repo: Repository, grace_s: float) -> list[Finding]:
+    """Remove the orphans older than `grace_s`, and claims long abandoned; what was removed."""
+    removed = []
+    for finding, target in await find_orphans(repo, grace_s):
+        if await remove_orphan(repo, finding, target):
+            removed.append(finding)
+    now = await repo.now()
+    async for claim in repo.uploads.find({}):
+        abandoned = _age_s(claim.get("claimed"), now) > max(grace_s, CLAIM_TTL_S)
+        if abandoned and not await repo.chunks.find_one({"files_id": claim["_id"]}, {"_id": 1}):
+            await repo.uploads.delete_one({"_id": claim["_id"], "claimed": claim.get("claimed")})
+    return removed
+
+
+async def find_missing(repo: Repository) -> list[tuple[Finding, tuple[str, str, Any, str]]]:
+    """Documents whose file id names no file; each with (collection, field, _id, file id)."""
+    found = []
+    for collection, id_field in REFERENCES:
+        query = {id_field: {"$exists": True, "$nin": [None, ""]}}
+        async for doc in repo.db[collection].find(query, {id_field: 1}):
+            file_id = doc[id_field]
+            oid = object_id(file_id) if isinstance(file_id, str) else None
+            if oid and await repo.files.find_one({"_id": oid}, {"_id": 1}):
+                continue
+            # look again: a replacement may have moved it on since
+            if not await repo.db[collection].find_one({"_id": doc["_id"], id_field: file_id}):
+                continue
+            subject = f"{collection} {doc['_id']}: {id_field} {file_id!r} names no file"
+            finding = Finding("reference to a missing file", subject, True)
+            found.append((finding, (collection, id_field, doc["_id"], file_id)))
+    return found
+
+
+async def verify_file(
+    repo: Repository, doc: dict[str, Any], progress: Callable[[int], None]
+) -> str | None:
+    """Why the file's chunks do not make up its length or its sha256 (None if they do)."""
+    length = int(doc.get("length", 0))
+    chunk_size = int(doc.get("chunkSize", 0))
+    if chunk_size <= 0:
+        return "chunkSize is not positive" if length else None
+    expected = -(-length // chunk_size)
+    digest = hashlib.sha256()
+    n = 0
+    while n < expected:
+        query = {"files_id": doc["_id"], "n": {"$gte": n, "$lt": n + CHUNKS_PER_READ}}
+        batch = await repo.chunks.find(query).sort("n", ASCENDING).to_list()
+        if not batch:
+            break
+        for chunk in batch:
+            size = min(chunk_size, length - n * chunk_size)
+            if chunk["n"] != n:
+                return f"chunk {n} of {expected} is missing"
+            if len(chunk["data"]) != size:
+                return f"chunk {n} holds {len(chunk['data'])} bytes, not {size}"
+            digest.update(chunk["data"])
+            progress(size)
+            n += 1
+    if n != expected:
+        return f"chunk {n} of {expected} is missing"
+    if await repo.chunks.find_one({"files_id": doc["_id"], "n": {"$gte": expected}}, {"n": 1}):
+        return f"it has chunks beyond the {expected} its length needs"
+    if doc.get("sha256") and digest.hexdigest() != doc["sha256"]:
+        return f"its bytes no longer match its sha256 {doc['sha256']}"
+    return None
+
+
+async def check(
+    repo: Repository, grace_s: float, repair: bool, progress: Progress | None = None
+) -> Report:
+    """Every problem found (and, with `repair`, the orphans and dangling references fixed)."""
+    report = Report()
+    orphans = await find_orphans(repo, grace_s)
+    missing = await find_missing(repo)
+    report.findings += [f for f, _ in orphans] + [f for f, _ in missing]
+
+    total = 0
+    async for doc in repo.files.find({}, {"length": 1}):
+        total += int(doc.get("length") or 0)
+    done = 0
+
+    def advance(nbytes: int) -> None:
+        nonlocal done
+        done += nbytes
+        if progress is not None:
+            progress(done, total)
+
+    orphaned = {target for _, target in orphans}
+    async for doc in repo.files.find({"_id": {"$nin": list(orphaned)}}):
+        problem = await verify_file(repo, doc, advance)
+        if problem:
+            report.findings.append(Finding("damaged file", f"{_describe(doc)}: {problem}", False))
+
+    if repair:
+        for finding, target in orphans:
+            if await remove_orphan(repo, finding, target):
+                report.repaired.append(finding)
+        for finding, (collection, id_field, doc_id, file_id) in missing:
+            nulled = await repo.db[collection].update_one(
+                {"_id": doc_id, id_field: file_id}, {"$set": {id_field: None}}
+            )
+            if nulled.modified_count:
+                report.repaired.append(finding)
+    return report
