@@ -1,5 +1,6 @@
 """Dumping the repository's namespaces to an archive that `mongorestore --archive` accepts."""
 
+import asyncio
 import contextlib
 import gzip
 import math
@@ -171,11 +172,21 @@ class _Dumper:
         self.read = 0
 
     async def batches(self, collection: AsyncCollection) -> AsyncIterator[list[memoryview]]:
-        async for batch in collection.find_raw_batches(session=self.session):
-            self.read += len(batch)
-            if self.progress is not None:
-                self.progress(self.read, max(self.total, self.read))
-            yield split_documents(batch)
+        """The collection's documents, batch by batch; the next batch is asked for while this
+        one is written, so that the database and the archive work at the same time."""
+        cursor = collection.find_raw_batches(session=self.session)
+        pending = asyncio.ensure_future(anext(cursor, None))
+        try:
+            while (batch := await pending) is not None:
+                pending = asyncio.ensure_future(anext(cursor, None))
+                await asyncio.sleep(0)  # let the request go out
+                self.read += len(batch)
+                if self.progress is not None:
+                    self.progress(self.read, max(self.total, self.read))
+                yield split_documents(batch)
+        finally:
+            pending.cancel()
+            await cursor.close()
 
     async def collection(self, info: CollectionInfo, collection: AsyncCollection) -> None:
         count = 0

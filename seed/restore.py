@@ -52,6 +52,7 @@ class NamespaceResult:
     crc_checked: bool = False
     removed: int = 0
     _ids: list[Any] | None = field(default_factory=list, repr=False)
+    _held_data: bool = field(default=True, repr=False)  # False: was empty, no _id to look up
 
 
 @dataclass
@@ -294,6 +295,10 @@ class _Restore:
                 problem = await create_collection(self.client[db], collection, options_of(info))
                 if problem:
                     self.report.index_problems.append(problem)
+                # Into an empty collection, an existing _id can only be a rare race: the
+                # duplicate-key error counts it as skipped, without a look-up per batch.
+                found = await self._collection(target).find_one({}, {"_id": 1})
+                self.report.namespaces[info.namespace]._held_data = found is not None
         dump_unique = []
         for info in infos:
             target = self.targets[info.namespace]
@@ -344,7 +349,7 @@ class _Restore:
     async def _insert(self, result: NamespaceResult, documents: list[bytes]) -> None:
         collection = self._collection(result.target)
         raws = [_with_id(raw) for raw in documents]
-        if not self.drop:
+        if not self.drop and result._held_data:
             ids = [raw["_id"] for raw in raws]
             existing: set[bytes] = set()
             if ids:
