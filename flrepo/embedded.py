@@ -65,8 +65,25 @@ def wait_for_ping(url: str, timeout_s: float, proc: subprocess.Popen | None = No
         thread.submit(asyncio.run, _wait_for_ping(url, timeout_s, proc)).result()
 
 
+async def _port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
 async def _wait_for_ping(url: str, timeout_s: float, proc: subprocess.Popen | None) -> None:
     deadline = time.monotonic() + timeout_s
+    if proc is not None:
+        # A child we started: wait for its port first, for the driver retries a refused
+        # server only every half second.
+        host, port = parse_uri(url)["nodelist"][0]
+        while not await _port_open(host, port) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DatabaseError(f"the database exited with code {proc.returncode}")
+            await asyncio.sleep(0.02)
     client = connect(url)
     try:
         while True:
