@@ -1,9 +1,10 @@
 """Restoring the repository's namespaces from an archive or a dump directory."""
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
 from flrepo.seed.collections import OPLOG_NAMESPACE, create_collection, create_view, options_of
 from flrepo.seed.errors import CorruptDumpError, SeedError, UniqueIndexError
-from flrepo.seed.events import CollectionEnd, Documents, DumpSource
+from flrepo.seed.events import CollectionEnd, Documents, DumpSource, Event
 from flrepo.seed.indexes import (
     UniqueKey,
     check_unique,
@@ -330,21 +331,22 @@ class _Restore:
     async def stream(self) -> None:
         """Insert the dump's documents batch by batch; a collection counts once its end is read."""
         total = self.source.total_bytes
-        for event in self.source.events():
-            if event.namespace in self.views:
-                continue  # a view's end marker; it holds no documents
-            result = self._result(event.namespace)
-            if isinstance(event, Documents):
-                if result is None:
-                    self.report.skipped_namespaces[event.namespace] += len(event.documents)
-                else:
-                    await self._insert(result, event.documents)
-            elif result is not None:
-                result.complete = True
-                result.crc_checked = event.crc_checked
-                result._ids = None
-            if self.progress is not None:
-                self.progress(self.source.bytes_read(), total)
+        async with contextlib.aclosing(_read_ahead(self.source.events())) as events:
+            async for event in events:
+                if event.namespace in self.views:
+                    continue  # a view's end marker; it holds no documents
+                result = self._result(event.namespace)
+                if isinstance(event, Documents):
+                    if result is None:
+                        self.report.skipped_namespaces[event.namespace] += len(event.documents)
+                    else:
+                        await self._insert(result, event.documents)
+                elif result is not None:
+                    result.complete = True
+                    result.crc_checked = event.crc_checked
+                    result._ids = None
+                if self.progress is not None:
+                    self.progress(self.source.bytes_read(), total)
 
     async def _insert(self, result: NamespaceResult, documents: list[bytes]) -> None:
         collection = self._collection(result.target)
@@ -412,6 +414,18 @@ class _Restore:
                     result.target,
                     database_message(exc),
                 )
+
+
+async def _read_ahead(events: Iterator[Event]) -> AsyncIterator[Event]:
+    """The events, the next one read (and checked) on a thread while the database inserts."""
+    pending = asyncio.ensure_future(asyncio.to_thread(next, events, None))
+    try:
+        while (event := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, events, None))
+            yield event
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(pending)  # the reader stays in one thread at a time
 
 
 def _with_id(raw: bytes) -> RawBSONDocument:
