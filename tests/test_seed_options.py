@@ -1,6 +1,8 @@
 """Collection options, views, --oplog dumps, a consistent GridFS dump, the header's version."""
 
 import io
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import bson
@@ -13,12 +15,14 @@ from flrepo.seed.events import Documents
 from flrepo.seed.metadata import CollectionInfo, metadata_json
 from flrepo.seed.restore import restore
 from gridfs import AsyncGridFSBucket
+from pymongo import AsyncMongoClient
 from pymongo.errors import WriteError
 from seed_extras import add_extras, definitions, expected_extras
 from test_seed_cli import names  # noqa: F401
 from test_seed_restore import client, counts, populate, raw_snapshot, target  # noqa: F401
 
 from flrepo.cli import main
+from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 
 
 async def test_options_and_views_survive_dump_and_restore(
@@ -166,3 +170,54 @@ def test_header_names_the_database_version_or_the_one_asked_for(names, tmp_path,
     with pytest.raises(SystemExit):
         main(["seed", "dump", str(path), "--server-version", "8.0"])
     assert "not a version like" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def standalone_url() -> Iterator[str]:
+    """A SecantusDB that presents itself as a standalone server: no snapshot reads."""
+    port = free_port()
+    command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port), "--standalone"]
+    proc = subprocess.Popen(
+        [*command, "--storage-path", ":memory:", "--log-level", "WARNING"],
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    try:
+        wait_for_ping(url, 60, proc)
+        yield url
+    finally:
+        stop_process(proc, address=("127.0.0.1", port))
+
+
+async def test_without_snapshot_reads_files_come_before_chunks(standalone_url, settings, tmp_path):
+    mongo: AsyncMongoClient = AsyncMongoClient(standalone_url)
+    try:
+        files = await populate(mongo, settings)
+        await mongo[settings.grid_db_name]["fs.chunks"].delete_many(
+            {
+                "files_id": (
+                    await mongo[settings.grid_db_name]["fs.files"].find_one(
+                        {"filename": "model/base/1"}
+                    )
+                )["_id"],
+                "n": 2,
+            }
+        )
+        path = tmp_path / "db.dump"
+        report = await dump(settings.databases, standalone_url, path)
+        assert not report.snapshot
+        assert "files before chunks" in report.summary()[0]
+        assert report.incomplete_files == 1
+        reader = open_archive(path)
+        names = [
+            bson.decode(raw)["filename"]
+            for event in reader.events()
+            if isinstance(event, Documents) and event.collection == "fs.files"
+            for raw in event.documents
+        ]
+        reader.close()
+        assert sorted(names) == sorted(set(files) - {"model/base/1"})
+    finally:
+        await mongo.drop_database(settings.db_name)
+        await mongo.drop_database(settings.grid_db_name)
+        await mongo.close()
