@@ -145,6 +145,11 @@ async def _snapshot(
         await session.end_session()
 
 
+def _key(value: Any) -> bytes:
+    """A file id as a dictionary key, whatever its BSON type."""
+    return bson.encode({"k": value})
+
+
 def _expected_chunks(file: dict[str, Any]) -> int | None:
     """How many chunks a GridFS file document's length and chunkSize call for."""
     length, size = file.get("length"), file.get("chunkSize")
@@ -206,13 +211,13 @@ class _Dumper:
         async for documents in self.batches(files.collection):
             for raw in documents:
                 doc = RawBSONDocument(bytes(raw))
-                wanted[doc["_id"]] = [raw, _expected_chunks(doc), 0]
+                wanted[_key(doc["_id"])] = [raw, _expected_chunks(doc), 0]
         count = 0
         for_file = bson.CodecOptions(document_class=RawBSONDocument)
         async for documents in self.batches(chunks.collection):
             keep = []
             for raw in documents:
-                state = wanted.get(bson.decode(raw, for_file)["files_id"])
+                state = wanted.get(_key(bson.decode(raw, for_file).get("files_id")))
                 if state is None:
                     self.report.stray_chunks += 1
                     continue
