@@ -64,13 +64,18 @@ async def test_drop_recreates_a_collection_with_other_options(
     path = tmp_path / "db.dump"
     await dump(settings.databases, mongodb_url, path)
     await client[target.db_name].create_collection("audit")  # not capped
+    await client[target.db_name].create_collection("base_models")  # a collection, not the view
     kept = await restore(target.databases, mongodb_url, path)
     assert any("audit exists with other options" in p for p in kept.index_problems)
-    assert (await definitions(client, target.db_name))["audit"] == ("collection", {})
+    assert any("base_models exists and is not the dump's view" in p for p in kept.index_problems)
+    got = await definitions(client, target.db_name)
+    assert got["audit"] == ("collection", {})
+    assert got["base_models"] == ("collection", {})
 
     await restore(target.databases, mongodb_url, path, drop=True)
     got = await definitions(client, target.db_name)
     assert got["audit"] == expected_extras()["audit"]
+    assert got["base_models"] == expected_extras()["base_models"]
 
 
 async def test_documents_the_validator_would_refuse_are_restored_as_dumped(
