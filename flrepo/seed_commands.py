@@ -2,6 +2,8 @@
 
 import argparse
 import asyncio
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -69,12 +71,25 @@ def dump_command(args: argparse.Namespace) -> int:
     try:
         with database_url(settings) as url, byte_progress("dumping") as bar:
             report = asyncio.run(
-                dump(settings.databases, url, path, compress=args.gzip, progress=bar)
+                dump(
+                    settings.databases,
+                    url,
+                    path,
+                    compress=args.gzip,
+                    progress=bar,
+                    server_version=args.server_version,
+                )
             )
     except SeedError as exc:
         return _fail(exc)
     print("\n".join(report.summary()))
     return 0
+
+
+def _server_version(text: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+\.\d+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version like 8.0.4")
+    return text
 
 
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -110,5 +125,13 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     )
     dump_parser.add_argument("path", type=Path, help="archive file to write")
     dump_parser.add_argument("--gzip", action="store_true", help="gzip-compress the archive")
+    dump_parser.add_argument(
+        "--server-version",
+        type=_server_version,
+        default=os.environ.get("FLREPO_SEED_SERVER_VERSION") or None,
+        metavar="X.Y.Z",
+        help="MongoDB version the archive's header names, for mongorestore's version check "
+        "(default: $FLREPO_SEED_SERVER_VERSION, else the database's own version)",
+    )
     add_database_options(dump_parser)
     dump_parser.set_defaults(handler=dump_command)

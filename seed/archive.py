@@ -22,8 +22,10 @@ FORMAT_VERSION = "0.1"
 READ_BUFFER = 1024 * 1024
 
 
-# mongorestore parses the header's server version as major.minor.patch and refuses otherwise.
-DEFAULT_SERVER_VERSION = "7.0.0"
+# mongorestore parses the header's server version as major.minor.patch (refusing anything else)
+# and warns of a cross-version restore unless major.minor is the target server's. The default is
+# the release line the deployment runs: compose and the chart use mongo:8, which is 8.2.
+DEFAULT_SERVER_VERSION = "8.2.0"
 _VERSION = re.compile(r"\d+\.\d+\.\d+([-+].*)?")
 
 
@@ -204,12 +206,13 @@ class ArchiveWriter:
         self._current: str | None = None
         self.documents = 0
         self.nbytes = 0
+        self.server_version = (
+            server_version if _VERSION.fullmatch(server_version) else DEFAULT_SERVER_VERSION
+        )
         header = {
             "concurrent_collections": 1,
             "version": FORMAT_VERSION,
-            "server_version": (
-                server_version if _VERSION.fullmatch(server_version) else DEFAULT_SERVER_VERSION
-            ),
+            "server_version": self.server_version,
             "tool_version": tool_version,
         }
         stream.write(MAGIC)

@@ -1,51 +1,19 @@
 """CRC-64 as Go's `hash/crc64` computes it with the ECMA table (the CRC-64/XZ variant).
 
 mongodump stores this checksum of every collection's raw BSON in the archive's
-end markers. Pure Python, table driven: a 16-bit table halves the loop count of
-the classic byte-at-a-time loop.
+end markers. The arithmetic is `fastcrc`'s (native code, continues a running
+CRC); this module adds the signed form an archive stores.
 """
 
 from bson.int64 import Int64
+from fastcrc import crc64 as _fastcrc64
 
-POLY = 0xC96C5795D7870F42  # ECMA-182, reflected
 MASK = 0xFFFFFFFFFFFFFFFF
-
-
-def _byte_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ POLY if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-def _word_table(byte_table: list[int]) -> list[int]:
-    """Entry i: the register after feeding the two little-endian bytes of i into a zero CRC."""
-    out = []
-    for i in range(65536):
-        crc = byte_table[i & 0xFF]
-        out.append(byte_table[(crc ^ (i >> 8)) & 0xFF] ^ (crc >> 8))
-    return out
-
-
-BYTE_TABLE = _byte_table()
-WORD_TABLE = _word_table(BYTE_TABLE)
 
 
 def update(crc: int, data: bytes | bytearray | memoryview) -> int:
     """Continue the unsigned CRC `crc` (0 for a new one) over `data`."""
-    view = memoryview(data).cast("B")
-    crc = ~crc & MASK
-    table = WORD_TABLE
-    even = len(view) & ~1
-    if even:
-        for word in view[:even].cast("H"):
-            crc = table[(crc ^ word) & 0xFFFF] ^ (crc >> 16)
-    if even != len(view):
-        crc = BYTE_TABLE[(crc ^ view[-1]) & 0xFF] ^ (crc >> 8)
-    return ~crc & MASK
+    return _fastcrc64.xz(data, crc)
 
 
 def crc64(data: bytes | bytearray | memoryview) -> int:

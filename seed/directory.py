@@ -67,6 +67,11 @@ class DirectoryReader:
             raise CorruptDumpError(f"{root} holds no .bson or .metadata.json files")
         for db_dir in db_dirs:
             self._scan(db_dir)
+        for name in ("oplog.bson", "oplog.bson.gz"):  # mongodump --oplog --out
+            if (root / name).is_file():
+                oplog = CollectionInfo("", "oplog", "", (root / name).stat().st_size)
+                self.collections.append(oplog)
+                self._files[oplog.namespace] = root / name
 
     @staticmethod
     def _holds_dump(folder: Path) -> bool:
@@ -92,8 +97,8 @@ class DirectoryReader:
             info = CollectionInfo(db, collection, text)
             info.indexes()  # refuse unreadable metadata before anything is written
             kind = info.parsed().get("type") or "collection"
-            if kind != "collection" and collection not in data:
-                continue  # views and the like hold no documents
+            if kind not in ("collection", "view") and collection not in data:
+                continue  # time series and the like: not the repository's
             file = data.get(collection)
             size = file.stat().st_size if file else 0
             info = CollectionInfo(db, collection, text, size, kind if isinstance(kind, str) else "")

@@ -64,13 +64,14 @@ def metadata_json(
     indexes: list[dict[str, Any]],
     options: dict[str, Any] | None = None,
     uuid: str | None = None,
+    kind: str = "collection",
 ) -> str:
-    """The metadata text mongodump writes for a collection, in canonical Extended JSON v2."""
+    """The metadata text mongodump writes for a collection or view, in canonical Extended JSON."""
     document: dict[str, Any] = {"options": options or {}, "indexes": indexes}
     if uuid:
         document["uuid"] = uuid
     document["collectionName"] = collection
-    document["type"] = "collection"
+    document["type"] = kind
     return json_util.dumps(
         document, json_options=CANONICAL_JSON_OPTIONS, separators=(",", ":"), ensure_ascii=False
     )

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,9 @@ import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
+from flrepo.seed.collections import OPLOG_NAMESPACE, create_collection, create_view, options_of
 from flrepo.seed.errors import CorruptDumpError, SeedError, UniqueIndexError
-from flrepo.seed.events import CollectionEnd, Documents, DumpSource
+from flrepo.seed.events import CollectionEnd, Documents, DumpSource, Event
 from flrepo.seed.indexes import (
     UniqueKey,
     check_unique,
@@ -26,7 +27,7 @@ from flrepo.seed.metadata import CollectionInfo
 from flrepo.seed.source import open_dump
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, CollectionInvalid, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
 
 log = logging.getLogger("flrepo.seed")
 
@@ -52,6 +53,7 @@ class NamespaceResult:
     crc_checked: bool = False
     removed: int = 0
     _ids: list[Any] | None = field(default_factory=list, repr=False)
+    _held_data: bool = field(default=True, repr=False)  # False: was empty, no _id to look up
 
 
 @dataclass
@@ -64,6 +66,7 @@ class RestoreReport:
     skipped_namespaces: dict[str, int] = field(default_factory=dict)
     indexes_created: list[str] = field(default_factory=list)
     index_problems: list[str] = field(default_factory=list)
+    views: dict[str, str] = field(default_factory=dict)  # view -> the collection it shows
 
     @property
     def documents(self) -> int:
@@ -91,6 +94,7 @@ class RestoreReport:
                 f"  {name}: {plural(r.inserted, 'document')}"
                 + (f", {r.skipped} skipped" if r.skipped else "")
             )
+        lines += [f"  {view}: view on {source}" for view, source in self.views.items()]
         if self.skipped_namespaces:
             lines.append(
                 "skipped namespaces (not the repository's): "
@@ -244,6 +248,7 @@ class _Restore:
         self.drop = drop
         self.progress = progress
         self.targets: dict[str, str | None] = {}
+        self.views: set[str] = set()
 
     def _collection(self, target: str) -> AsyncCollection:
         db, collection = _split(target)
@@ -262,19 +267,39 @@ class _Restore:
         return self.report.namespaces[namespace]
 
     async def prepare(self) -> None:
-        """Map namespaces, empty them with --drop, and create every index before any data."""
+        """Map namespaces, empty them with --drop, create collections (with their options),
+        every index and the views before any data."""
+        if any(c.namespace == OPLOG_NAMESPACE for c in self.source.collections):
+            raise SeedError(
+                f"{self.source.name} holds an oplog (mongodump --oplog); it is not replayed "
+                "here, and a restore without it could be inconsistent: restore it with "
+                "mongorestore --oplogReplay, or dump again without --oplog"
+            )
         infos = [c for c in self.source.collections if c.type in ("collection", "")]
+        views = [c for c in self.source.collections if c.type == "view"]
         for info in infos:
             self._result(info.namespace)
+        view_targets = {}
+        for info in views:
+            self.views.add(info.namespace)
+            if (target := _target(info, self.databases)) is not None:
+                view_targets[target] = info
+            else:
+                self.report.skipped_namespaces.setdefault(info.namespace, 0)
         targets = [r.target for r in self.report.namespaces.values()]
         if self.drop:
-            for target in targets:
+            for target in [*targets, *view_targets]:
                 await self._collection(target).drop()
-        for target in targets:  # empty collections are part of the dump too
-            db, collection = _split(target)
-            if collection not in await self.client[db].list_collection_names():
-                with contextlib.suppress(CollectionInvalid):
-                    await self.client[db].create_collection(collection)
+        for info in infos:  # empty collections are part of the dump too
+            if (target := self.targets[info.namespace]) is not None:
+                db, collection = _split(target)
+                problem = await create_collection(self.client[db], collection, options_of(info))
+                if problem:
+                    self.report.index_problems.append(problem)
+                # Into an empty collection, an existing _id can only be a rare race: the
+                # duplicate-key error counts it as skipped, without a look-up per batch.
+                found = await self._collection(target).find_one({}, {"_id": 1})
+                self.report.namespaces[info.namespace]._held_data = found is not None
         dump_unique = []
         for info in infos:
             target = self.targets[info.namespace]
@@ -294,28 +319,39 @@ class _Restore:
             created, problems = await create_dump_indexes(self._collection(target), info.indexes())
             self.report.indexes_created += created
             self.report.index_problems += problems
+        for target, info in view_targets.items():
+            db, view = _split(target)
+            options = options_of(info)
+            problem = await create_view(self.client[db], view, options)
+            if problem:
+                self.report.index_problems.append(problem)
+            else:
+                self.report.views[target] = f"{db}.{options['viewOn']}"
 
     async def stream(self) -> None:
         """Insert the dump's documents batch by batch; a collection counts once its end is read."""
         total = self.source.total_bytes
-        for event in self.source.events():
-            result = self._result(event.namespace)
-            if isinstance(event, Documents):
-                if result is None:
-                    self.report.skipped_namespaces[event.namespace] += len(event.documents)
-                else:
-                    await self._insert(result, event.documents)
-            elif result is not None:
-                result.complete = True
-                result.crc_checked = event.crc_checked
-                result._ids = None
-            if self.progress is not None:
-                self.progress(self.source.bytes_read(), total)
+        async with contextlib.aclosing(_read_ahead(self.source.events())) as events:
+            async for event in events:
+                if event.namespace in self.views:
+                    continue  # a view's end marker; it holds no documents
+                result = self._result(event.namespace)
+                if isinstance(event, Documents):
+                    if result is None:
+                        self.report.skipped_namespaces[event.namespace] += len(event.documents)
+                    else:
+                        await self._insert(result, event.documents)
+                elif result is not None:
+                    result.complete = True
+                    result.crc_checked = event.crc_checked
+                    result._ids = None
+                if self.progress is not None:
+                    self.progress(self.source.bytes_read(), total)
 
     async def _insert(self, result: NamespaceResult, documents: list[bytes]) -> None:
         collection = self._collection(result.target)
         raws = [_with_id(raw) for raw in documents]
-        if not self.drop:
+        if not self.drop and result._held_data:
             ids = [raw["_id"] for raw in raws]
             existing: set[bytes] = set()
             if ids:
@@ -329,7 +365,8 @@ class _Restore:
             return
         failed: dict[int, dict[str, Any]] = {}
         try:
-            await collection.insert_many(raws, ordered=False)
+            # The dump's documents were valid where they came from, as mongorestore assumes.
+            await collection.insert_many(raws, ordered=False, bypass_document_validation=True)
         except BulkWriteError as exc:
             failed = {error["index"]: error for error in exc.details.get("writeErrors", [])}
         conflict = None
@@ -377,6 +414,18 @@ class _Restore:
                     result.target,
                     database_message(exc),
                 )
+
+
+async def _read_ahead(events: Iterator[Event]) -> AsyncIterator[Event]:
+    """The events, the next one read (and checked) on a thread while the database inserts."""
+    pending = asyncio.ensure_future(asyncio.to_thread(next, events, None))
+    try:
+        while (event := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, events, None))
+            yield event
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(pending)  # the reader stays in one thread at a time
 
 
 def _with_id(raw: bytes) -> RawBSONDocument:

@@ -126,8 +126,9 @@ def test_a_database_that_keeps_dying_makes_the_server_exit(monkeypatch, tmp_path
     signals: list[tuple[int, int]] = []
     monkeypatch.setattr(embedded.os, "kill", lambda pid, sig: signals.append((pid, sig)))
     command = [sys.executable, "-c", "raise SystemExit(3)"]
-    url = f"mongodb://127.0.0.1:{embedded.free_port()}/?directConnection=true"
-    supervisor = embedded.Supervisor(command, url, tmp_path / "db.log")
+    port = embedded.free_port()
+    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    supervisor = embedded.Supervisor(command, url, tmp_path / "db.log", ("127.0.0.1", port))
     supervisor.start()
     supervisor.join(30)
     assert not supervisor.is_alive()

@@ -9,7 +9,7 @@ from pathlib import Path
 import bson
 import pytest
 from bson.int64 import Int64
-from flrepo.seed.archive import ArchiveWriter, open_archive
+from flrepo.seed.archive import DEFAULT_SERVER_VERSION, ArchiveWriter, open_archive
 from flrepo.seed.errors import CorruptDumpError
 from flrepo.seed.events import BATCH_DOCUMENTS, CollectionEnd, Documents
 from flrepo.seed.metadata import CollectionInfo, metadata_json
@@ -259,7 +259,8 @@ def test_writer_then_reader_round_trip(tmp_path):
 
 
 def test_writer_puts_a_parsable_server_version_in_the_header():
-    for given, written in (("8.2.11", "8.2.11"), ("", "7.0.0"), ("8.2", "7.0.0")):
+    default = DEFAULT_SERVER_VERSION
+    for given, written in (("7.0.12", "7.0.12"), ("", default), ("8.2", default)):
         buffer = io.BytesIO()
         ArchiveWriter(buffer, [], server_version=given).finish()
         assert parse_strictly(buffer.getvalue())["header"]["server_version"] == written

@@ -3,6 +3,7 @@
 import fcntl
 import gzip
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from flrepo.seed.sample.build import build_sample, sample_documents
 from pymongo import MongoClient
 
 from flrepo.cli import main
+from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 from flrepo.settings import Settings
 
 
@@ -235,3 +237,34 @@ def test_works_on_the_embedded_database(embedded_env, tmp_path, capsys):
     assert main(["seed", "dump", str(out), "--data-dir", str(data_dir)]) == 0
     assert "repository.models: 2 documents" in capsys.readouterr().out
     assert out.stat().st_size > 0
+
+
+def test_the_embedded_database_stops_cleanly_and_keeps_what_was_written(tmp_path):
+    """The quick stop (SIGTERM to its main thread, accept loop woken) is SecantusDB's own
+    orderly shutdown, not a kill: exit code 0, and the data is there after a restart."""
+
+    def start() -> tuple[subprocess.Popen, int, str]:
+        port = free_port()
+        command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]
+        proc = subprocess.Popen(
+            [*command, "--storage-path", str(tmp_path / "db"), "--log-level", "WARNING"],
+            stdin=subprocess.DEVNULL,
+        )
+        url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        wait_for_ping(url, 60, proc)
+        return proc, port, url
+
+    proc, port, url = start()
+    try:
+        with MongoClient(url) as client:
+            client.repository.models.insert_one({"_id": 1, "model_name": "kept"})
+    finally:
+        stop_process(proc, address=("127.0.0.1", port))
+    assert proc.returncode == 0
+    proc, port, url = start()
+    try:
+        with MongoClient(url) as client:
+            assert client.repository.models.find_one({"_id": 1}) == {"_id": 1, "model_name": "kept"}
+    finally:
+        stop_process(proc, address=("127.0.0.1", port))
+    assert proc.returncode == 0

@@ -21,7 +21,7 @@ def bson_file(docs: list[dict]) -> bytes:
 
 
 def make_dump(root: Path) -> Path:
-    """repository/ plain, repository_grid/ gzip, an empty collection, a view and stray files."""
+    """repository/ plain, repository_grid/ gzip, an empty collection, a view, an oplog."""
     repo = root / "dump" / "repository"
     grid = root / "dump" / "repository_grid"
     repo.mkdir(parents=True)
@@ -59,10 +59,14 @@ def test_reads_plain_and_gzip_collections(tmp_path):
     namespaces = [c.namespace for c in reader.collections]
     assert namespaces == [
         "repository.models",
+        "repository.recent",
         "repository.results",
         "repository.strategies",
         "repository_grid.fs.files",
+        ".oplog",  # mongodump --oplog --out puts oplog.bson beside the databases
     ]
+    assert [c.type for c in reader.collections].count("view") == 1
+    assert reader.collections[1].type == "view"
     assert reader.collections[0].indexes() == [
         {"key": {"model_name": 1, "model_version": 1}, "name": "mm", "unique": True}
     ]
@@ -70,9 +74,11 @@ def test_reads_plain_and_gzip_collections(tmp_path):
     assert docs == {"repository.models": MODELS, "repository_grid.fs.files": FILES}
     assert {ns: e.documents for ns, e in ends.items()} == {
         "repository.models": 3,
+        "repository.recent": 0,
         "repository.results": 0,
         "repository.strategies": 0,
         "repository_grid.fs.files": 1,
+        ".oplog": 0,
     }
     assert not any(e.crc_checked for e in ends.values())
     assert reader.bytes_read() == reader.total_bytes

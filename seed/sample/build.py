@@ -194,7 +194,7 @@ def build_sample(out: Path, compress: bool = False) -> dict[str, int]:
     ]
     with out.open("wb") as raw_file:
         stream = gzip.GzipFile(fileobj=raw_file, mode="wb", mtime=0) if compress else raw_file
-        writer = ArchiveWriter(stream, infos, server_version="7.0.0", tool_version="seed.sample")
+        writer = ArchiveWriter(stream, infos, tool_version="seed.sample")
         for (db, collection), raws in encoded.items():
             writer.write(db, collection, raws)
             writer.end(db, collection)
