@@ -7,7 +7,7 @@ from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.graph.validation import check_name, check_object
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 
 def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
@@ -22,7 +22,15 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
-Name = Annotated[str, _checked(check_name, "the name")]
+# What check_name allows, for clients and generated tests: no '/', no control character (Cc),
+# no leading '$', 1 to 256 characters.
+NAME_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 256,
+    "pattern": "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$",
+}
+Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
 JSONObject = Annotated[dict[str, Any] | None, _checked(check_object, "the object")]
 
 
