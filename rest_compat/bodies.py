@@ -22,16 +22,14 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
-# What check_name allows, for clients and generated tests: no '/', no control character (Cc),
-# no leading '$', 1 to 256 characters.
-NAME_SCHEMA = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 256,
-    "pattern": "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$",
-}
+# What check_name allows: 1 to 256 characters, no '/', no control character, no leading '$'.
+NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
+NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
 Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
-JSONObject = Annotated[dict[str, Any] | None, _checked(check_object, "the object")]
+STORABLE = "No key at any depth starts with '$' or holds a NUL; integers fit in 64 bits."
+JSONObject = Annotated[
+    dict[str, Any] | None, _checked(check_object, "the object"), Field(description=STORABLE)
+]
 
 
 class ModelBody(BaseModel):
@@ -55,12 +53,13 @@ class StrategyBody(BaseModel):
 
 
 class StrategyMetaBody(BaseModel):
-    meta: Annotated[dict[str, Any], _checked(check_object, "meta")]
+    meta: Annotated[dict[str, Any], _checked(check_object, "meta"), Field(description=STORABLE)]
 
 
 class MachineCapabilitiesBody(MachineCapabilities):
     """The stored capabilities, with keys MongoDB can store."""
 
+    gpu: bool | None = Field(default=False, alias="GPU", description="null: false")
     preinstalled_libraries: JSONObject = None
     available_models: JSONObject = None
 

@@ -1,6 +1,7 @@
 """What the REST routes share: the file store, streamed uploads, answers and error documents."""
 
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -53,12 +54,7 @@ async def refuse_encoded_slash(request: Request) -> None:
         raise HTTPException(404, "Not Found")
 
 
-def is_json(content_type: str) -> bool:
-    """`application/json` or `application/*+json`, parameters aside."""
-    media = content_type.split(";")[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+JSON_TYPE = re.compile(r"\s*application/([^;/]*\+)?json\s*(;|$)", re.IGNORECASE)
 
 
 async def check_json_body(request: Request) -> None:
@@ -69,7 +65,7 @@ async def check_json_body(request: Request) -> None:
     if getattr(request.scope.get("route"), "body_field", None) is None:
         return
     declared = request.headers.get("content-type")
-    if declared and not is_json(declared):
+    if declared and not JSON_TYPE.match(declared):
         raise HTTPException(415, f"the body must be application/json, not {declared!r}")
     if not declared and "origin" in request.headers:
         raise HTTPException(415, "a body sent from a web page must be declared application/json")

@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
         # /training-results/{name}/{version}/{training_id}/{configuration_id} (PUT) matches too,
         # with the model named "weights"; the path a client means is the weights download.
         ("PATCH", "/training-results/weights/m/1/t", "GET"),
+        # A browser's preflight before a PUT from another site: no CORS grant.
+        ("OPTIONS", "/model/meta/m/1", "PUT"),
     ],
 )
 async def test_405_allows_the_methods_of_every_route_of_the_path(client, method, path, allowed):
@@ -26,6 +28,7 @@ async def test_405_allows_the_methods_of_every_route_of_the_path(client, method,
     assert response.status_code == 405
     assert response.json() == {"detail": "Method Not Allowed"}
     assert response.headers["allow"] == allowed
+    assert "access-control-allow-origin" not in response.headers
 
 
 async def test_a_json_body_without_content_type_is_read_as_json(client, db):
