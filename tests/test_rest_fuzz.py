@@ -6,6 +6,7 @@ a body matching the documented schema; a request the schema rules out must be re
 reaches no other test.
 """
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -100,3 +101,14 @@ def test_every_answer_matches_the_document(api, fuzzed_server, route, mode):
         answers_as_documented()
     except Unsatisfiable:
         pytest.skip("the document allows any request of this route: none breaks it")
+
+
+def test_a_405_allows_the_documented_methods_of_the_path(fuzzed_server):
+    """PATCH, which no route takes, on every documented path: `Allow` lists that path's
+    methods, not those of another path the URL also matches (PUT /training-results/{name}/…
+    also matches /training-results/weights/p/p/p)."""
+    document = requests.get(fuzzed_server("/openapi.json")).json()
+    for path, operations in document["paths"].items():
+        response = requests.patch(fuzzed_server(re.sub(r"\{[^}]+\}", "p", path)))
+        assert response.status_code == 405, (path, response.status_code)
+        assert response.headers["allow"] == ", ".join(sorted(m.upper() for m in operations)), path
