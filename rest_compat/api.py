@@ -35,10 +35,11 @@ async def method_not_allowed(request: Request, exc: HTTPException) -> Response:
     that matched it but for the method), on all of its routes, not just the first."""
     routes = [r for router in ROUTERS for r in router.routes]
     matched = [r for r in routes if r.matches(request.scope)[0] == Match.PARTIAL]
+    methods = set((exc.headers or {}).get("Allow", "").split(", ")) - {""}
     if matched:
         path = matched[0].path
         methods = {m for r in routes if r.path == path for m in getattr(r, "methods", ())}
-        exc.headers = {"Allow": ", ".join(sorted(methods))}
+    exc.headers = {"Allow": ", ".join(sorted(methods))}
     return await http_exception_handler(request, exc)
 
 
