@@ -8,6 +8,7 @@ from flrepo.documents.errors import InvalidInput
 
 MAX_NAME_LENGTH = 256
 MAX_PAGE = 1000
+INT64 = range(-(2**63), 2**63)  # the integers BSON can store
 
 
 def check_name(value: Any, what: str) -> str:
@@ -26,24 +27,27 @@ def check_name(value: Any, what: str) -> str:
 
 
 def check_object(value: Any, what: str) -> dict[str, Any] | None:
-    """A free-form JSON object (or null) that MongoDB can store as it is."""
+    """A free-form JSON object (or null) that MongoDB can store as it is: keys without a
+    leading `$` or a NUL, integers within 64 bits."""
     if value is None:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be a JSON object")
-    _check_keys(value, what)
+    _check_storable(value, what)
     return value
 
 
-def _check_keys(value: Any, what: str) -> None:
+def _check_storable(value: Any, what: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str) or key.startswith("$") or "\x00" in key:
                 raise InvalidInput(f"{what} has an invalid key {key!r}")
-            _check_keys(item, what)
+            _check_storable(item, what)
     elif isinstance(value, list):
         for item in value:
-            _check_keys(item, what)
+            _check_storable(item, what)
+    elif isinstance(value, int) and value not in INT64:
+        raise InvalidInput(f"{what} has an integer too large to store: {value}")
 
 
 def check_page(limit: int | None, offset: int) -> None:

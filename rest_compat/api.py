@@ -8,7 +8,7 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from flrepo.documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
 from flrepo.rest_compat import files, models, results, strategies, transformations
-from flrepo.rest_compat.common import refuse_encoded_slash
+from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
 from flrepo.transfer.multipart import MultipartError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -31,15 +31,14 @@ async def repository_error(request: Request, exc: Exception) -> Response:
 
 
 async def method_not_allowed(request: Request, exc: HTTPException) -> Response:
-    """405 whose `Allow` names the methods of every route of the path, not just the first."""
+    """405 whose `Allow` names the methods of the path the request went to (the first route
+    that matched it but for the method), on all of its routes, not just the first."""
+    routes = [r for router in ROUTERS for r in router.routes]
+    matched = [r for r in routes if r.matches(request.scope)[0] == Match.PARTIAL]
     methods = set((exc.headers or {}).get("Allow", "").split(", ")) - {""}
-    methods |= {
-        method
-        for router in ROUTERS
-        for route in router.routes
-        if route.matches(request.scope)[0] == Match.PARTIAL
-        for method in getattr(route, "methods", None) or ()
-    }
+    if matched:
+        path = matched[0].path
+        methods = {m for r in routes if r.path == path for m in getattr(r, "methods", ())}
     exc.headers = {"Allow": ", ".join(sorted(methods))}
     return await http_exception_handler(request, exc)
 
@@ -58,7 +57,7 @@ def rest_app() -> FastAPI:
         docs_url=None,  # /docs is served by the explorer, from local assets
         redoc_url=None,
         strict_content_type=False,  # a JSON body without Content-Type is read, as it always was
-        dependencies=[Depends(refuse_encoded_slash)],
+        dependencies=[Depends(refuse_encoded_slash), Depends(check_json_body)],
         exception_handlers={
             InvalidInput: invalid_input,
             RepositoryError: repository_error,

@@ -7,7 +7,7 @@ from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.graph.validation import check_name, check_object
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 
 def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
@@ -22,8 +22,14 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
-Name = Annotated[str, _checked(check_name, "the name")]
-JSONObject = Annotated[dict[str, Any] | None, _checked(check_object, "the object")]
+# What check_name allows: 1 to 256 characters, no '/', no control character, no leading '$'.
+NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
+NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
+Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
+STORABLE = "No key at any depth starts with '$' or holds a NUL; integers fit in 64 bits."
+JSONObject = Annotated[
+    dict[str, Any] | None, _checked(check_object, "the object"), Field(description=STORABLE)
+]
 
 
 class ModelBody(BaseModel):
@@ -47,12 +53,13 @@ class StrategyBody(BaseModel):
 
 
 class StrategyMetaBody(BaseModel):
-    meta: Annotated[dict[str, Any], _checked(check_object, "meta")]
+    meta: Annotated[dict[str, Any], _checked(check_object, "meta"), Field(description=STORABLE)]
 
 
 class MachineCapabilitiesBody(MachineCapabilities):
     """The stored capabilities, with keys MongoDB can store."""
 
+    gpu: bool | None = Field(default=False, alias="GPU", description="null: false")
     preinstalled_libraries: JSONObject = None
     available_models: JSONObject = None
 

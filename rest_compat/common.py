@@ -1,5 +1,7 @@
 """What the REST routes share: the file store, streamed uploads, answers and error documents."""
 
+import json
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -19,7 +21,12 @@ class Message(BaseModel):
     detail: str
 
 
-REASONS = {400: "Already exists", 404: "Not found", 413: "File too large"}
+REASONS = {
+    400: "Already exists, or a body that is not UTF-8",
+    404: "Not found",
+    413: "File too large",
+    415: "The body is not declared as JSON",
+}
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -46,6 +53,29 @@ async def refuse_encoded_slash(request: Request) -> None:
     hold a '/': no route takes such a path."""
     if b"%2f" in request.scope.get("raw_path", b"").lower():
         raise HTTPException(404, "Not Found")
+
+
+JSON_TYPE = re.compile(r"\s*application/([^;/]*\+)?json\s*(;|$)", re.IGNORECASE)
+
+
+async def check_json_body(request: Request) -> None:
+    """415 for a JSON route's body declared as another type: a page of another site may send
+    text/plain or a form without asking first. A body with no Content-Type is read as JSON
+    (deployed components send it so), except from a page: browsers send `Origin` with it.
+    422 for a string with a lone surrogate (`"\\ud800"`), which has no UTF-8 to store."""
+    if getattr(request.scope.get("route"), "body_field", None) is None:
+        return
+    declared = request.headers.get("content-type")
+    if declared and not JSON_TYPE.match(declared):
+        raise HTTPException(415, f"the body must be application/json, not {declared!r}")
+    if not declared and "origin" in request.headers:
+        raise HTTPException(415, "a body sent from a web page must be declared application/json")
+    if await request.body():
+        try:
+            json.dumps(await request.json(), ensure_ascii=False).encode()  # parsed once, cached
+        except UnicodeEncodeError as exc:
+            error = {"type": "string_unicode", "loc": ("body",), "msg": str(exc), "input": None}
+            raise RequestValidationError([error]) from None
 
 
 def files_of(request: Request) -> FileStore:

@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from flrepo.documents.files import StoredFile
 from flrepo.graph.resolvers import files
 from flrepo.rest_compat.common import Files
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 router = APIRouter(tags=["files"])
@@ -21,7 +21,10 @@ class FileDocument(BaseModel):
     filename: str
     length: int
     chunkSize: int
-    uploadDate: datetime
+    uploadDate: str = Field(
+        description="UTC, ISO 8601 without an offset, as the original service wrote it",
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?$",
+    )
     sha256: str | None = None
     training_id: str | None = None
 

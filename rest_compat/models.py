@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 router = APIRouter(tags=["models"])
 
 
-@router.post("/model", status_code=201, summary="Create a model", responses=errors(400))
+@router.post("/model", status_code=201, summary="Create a model", responses=errors(400, 415))
 @router.post("/model/", status_code=201, include_in_schema=False)
 async def create(body: ModelBody) -> None:
     await models.create_model(**dict(body))
@@ -33,7 +33,7 @@ async def create(body: ModelBody) -> None:
     "/model/meta/{name}/{version}",
     status_code=204,
     summary="Replace a model's meta",
-    responses=errors(404),
+    responses=errors(400, 404, 415),
 )
 async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
     await models.update_model_meta(name, version, meta)

@@ -19,7 +19,7 @@ B64_BLOCK = 3 * 256 * 1024  # base64 encodes whole 3-byte groups, so blocks stay
     "/training-results",
     status_code=201,
     summary="Create a training result",
-    responses=errors(400),
+    responses=errors(400, 415),
 )
 @router.post("/training-results/", status_code=201, include_in_schema=False)
 async def create(body: TrainingResultBody) -> None:

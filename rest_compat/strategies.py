@@ -18,7 +18,7 @@ from starlette.responses import Response
 router = APIRouter(tags=["strategies"])
 
 
-@router.post("/strategy", status_code=201, summary="Create a strategy", responses=errors(400))
+@router.post("/strategy", status_code=201, summary="Create a strategy", responses=errors(400, 415))
 @router.post("/strategy/", status_code=201, include_in_schema=False)
 async def create(body: StrategyBody) -> None:
     await strategies.create_strategy(**dict(body))
@@ -28,7 +28,7 @@ async def create(body: StrategyBody) -> None:
     "/strategy/meta/{name}",
     status_code=204,
     summary="Replace a strategy's meta",
-    responses=errors(404),
+    responses=errors(400, 404, 415),
 )
 async def update_meta(name: Name, body: StrategyMetaBody) -> None:
     await strategies.update_strategy_meta(name, body.meta)

@@ -20,7 +20,10 @@ router = APIRouter(tags=["transformations"])
 
 
 @router.post(
-    "/transformation", status_code=201, summary="Create a transformation", responses=errors(400)
+    "/transformation",
+    status_code=201,
+    summary="Create a transformation",
+    responses=errors(400, 415),
 )
 @router.post("/transformation/", status_code=201, include_in_schema=False)
 async def create(body: TransformationBody) -> None:
@@ -31,7 +34,7 @@ async def create(body: TransformationBody) -> None:
     "/transformation/meta/{id}",
     status_code=204,
     summary="Replace a transformation's metadata (the object stays)",
-    responses=errors(404),
+    responses=errors(400, 404, 415),
 )
 async def update_meta(id: Name, body: TransformationBody) -> None:
     """The body is the whole transformation; the id in the path decides which one."""

@@ -1,5 +1,6 @@
 """HTTP behaviour of the REST routes beyond API.md's table: 405s, Content-Type, disconnects."""
 
+import json
 import os
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
         ("POST", "/model/m/1", "DELETE, GET, HEAD, PUT"),
         ("DELETE", "/strategy/meta/s", "PUT"),
         ("POST", "/openapi.json", "GET, HEAD"),
+        # /training-results/{name}/{version}/{training_id}/{configuration_id} (PUT) matches too,
+        # with the model named "weights"; the path a client means is the weights download.
+        ("PATCH", "/training-results/weights/m/1/t", "GET"),
+        # A browser's preflight before a PUT from another site: no CORS grant.
+        ("OPTIONS", "/model/meta/m/1", "PUT"),
     ],
 )
 async def test_405_allows_the_methods_of_every_route_of_the_path(client, method, path, allowed):
@@ -22,6 +28,7 @@ async def test_405_allows_the_methods_of_every_route_of_the_path(client, method,
     assert response.status_code == 405
     assert response.json() == {"detail": "Method Not Allowed"}
     assert response.headers["allow"] == allowed
+    assert "access-control-allow-origin" not in response.headers
 
 
 async def test_a_json_body_without_content_type_is_read_as_json(client, db):
@@ -31,12 +38,100 @@ async def test_a_json_body_without_content_type_is_read_as_json(client, db):
     assert await db.models.count_documents({"model_name": "m"}) == 1
 
 
-async def test_a_body_declared_as_another_type_is_422(client, db):
-    body = b'{"model_name": "m", "model_version": "1"}'
-    response = await client.post("/model", content=body, headers={"Content-Type": "text/plain"})
-    assert response.status_code == 422
+JSON_TYPE = {"Content-Type": "application/json"}
+# Every route that reads a JSON body, with a body it would accept.
+JSON_ROUTES = [
+    ("POST", "/model", {"model_name": "n", "model_version": "1"}),
+    ("POST", "/model/", {"model_name": "n", "model_version": "1"}),
+    ("PUT", "/model/meta/m/1", {"library": "keras"}),
+    ("POST", "/training-results", {"model_name": "m", "model_version": "1", "training_id": "t"}),
+    ("POST", "/strategy", {"strategy_name": "s2"}),
+    ("PUT", "/strategy/meta/s", {"meta": {"rounds": 3}}),
+    ("POST", "/transformation", {"id": "x2"}),
+    ("PUT", "/transformation/meta/x", {"id": "x", "description": "changed"}),
+]
+# The types a page of another site may send without asking the server first (no preflight).
+FOREIGN_TYPES = [
+    "text/plain; charset=utf-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=bnd",
+]
+
+
+async def stored_documents(db) -> list:
+    names = ("models", "results", "strategies", "transformations")
+    return [await db[name].find({}, {"_id": 0}).to_list() for name in names]
+
+
+@pytest.fixture
+async def existing(client):
+    """A model, strategy and transformation for the meta routes to change."""
+    for path, body in [
+        ("/model", {"model_name": "m", "model_version": "1"}),
+        ("/strategy", {"strategy_name": "s"}),
+        ("/transformation", {"id": "x"}),
+    ]:
+        assert (await client.post(path, json=body)).status_code == 201
+
+
+@pytest.mark.parametrize("content_type", FOREIGN_TYPES)
+@pytest.mark.parametrize(("method", "path", "body"), JSON_ROUTES)
+async def test_a_json_body_declared_as_another_type_is_415_and_writes_nothing(
+    client, db, existing, method, path, body, content_type
+):
+    before = await stored_documents(db)
+    response = await client.request(
+        method, path, content=json.dumps(body), headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 415, response.text
+    assert list(response.json()) == ["detail"]
+    assert content_type in response.json()["detail"]
+    assert await stored_documents(db) == before
+
+
+@pytest.mark.parametrize(("method", "path", "body"), JSON_ROUTES)
+async def test_a_body_declared_as_a_json_type_is_read(client, existing, method, path, body):
+    headers = {"Content-Type": "application/merge-patch+json; charset=utf-8"}
+    response = await client.request(method, path, content=json.dumps(body), headers=headers)
+    assert response.status_code in (201, 204), response.text
+
+
+@pytest.mark.parametrize(("method", "path", "body"), JSON_ROUTES)
+async def test_a_body_without_content_type_from_a_web_page_is_415(
+    client, db, existing, method, path, body
+):
+    """Browsers send `Origin` with such a body (fetch with a Blob or ArrayBuffer)."""
+    before = await stored_documents(db)
+    headers = {"Origin": "https://elsewhere.example"}
+    response = await client.request(method, path, content=json.dumps(body), headers=headers)
+    assert response.status_code == 415, response.text
+    assert await stored_documents(db) == before
+
+
+async def test_a_string_without_utf8_is_422_not_500(client, db):
+    """JSON may escape half a surrogate pair; Python reads it, but it cannot be stored."""
+    body = b'{"strategy_name": "s", "meta": {"note": "\\ud800"}}'
+    response = await client.post("/strategy", content=body, headers=JSON_TYPE)
+    assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body"]
-    assert await db.models.count_documents({}) == 0
+    assert await db.strategies.count_documents({}) == 0
+
+
+async def test_an_integer_over_64_bits_is_422_not_500(client, db):
+    body = {"strategy_name": "s", "meta": {"rounds": 2**64}}
+    response = await client.post("/strategy", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "meta"]
+    assert await db.strategies.count_documents({}) == 0
+
+
+async def test_a_body_that_is_not_utf8_is_400(client, db):
+    response = await client.post(
+        "/strategy", content=b'{"strategy_name": "\xff"}', headers=JSON_TYPE
+    )
+    assert response.status_code == 400, response.text
+    assert list(response.json()) == ["detail"]
+    assert await db.strategies.count_documents({}) == 0
 
 
 class DisconnectAfter:
