@@ -1,9 +1,8 @@
-"""The ASGI application: GraphQL, file downloads, health checks, around one MongoDB client."""
+"""The ASGI application: GraphQL, downloads, health and metrics, around one MongoDB client."""
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 
 from pymongo import AsyncMongoClient
@@ -12,14 +11,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Route, WebSocketRoute
 
 from flrepo import explorer
+from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
+from flrepo.metrics import Metrics, metrics_page
+from flrepo.observe import Observer
 from flrepo.rest_compat.http import http_error
 from flrepo.rest_compat.routes import routes as rest_routes
 from flrepo.settings import Settings
@@ -27,7 +28,6 @@ from flrepo.transfer.downloads import file_response
 
 log = logging.getLogger("flrepo")
 READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
-access_log = logging.getLogger("flrepo.access")
 
 
 async def healthz(request: Request) -> Response:
@@ -55,65 +55,40 @@ async def download_file(request: Request) -> Response:
     return file_response(files, record)
 
 
-class AccessLog:
-    """One structured log line per request: method, path, status, duration."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            access_log.info(
-                "request method=%s path=%s status=%d duration_ms=%.1f",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
-
-
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """The whole server, connected to `mongodb_url` for as long as its lifespan runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = connect(mongodb_url)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(client.close)
             app.state.client = client
             app.state.settings = settings
             app.state.files = await init_database(
                 client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
             )
+            app.state.feed = ChangeFeed(client[settings.db_name])
+            await app.state.feed.start()
+            stack.push_async_callback(app.state.feed.stop)
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             explorer.log_asset_status()
             yield
-        finally:
-            await client.close()
 
-    graphql = GraphQLView()
+    metrics = Metrics()
+    graphql = GraphQLView(settings.max_websockets, settings.max_subscriptions)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/files/{file_id}", download_file, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
         *explorer.routes(),
         *rest_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.metrics = metrics
     app.add_exception_handler(HTTPException, http_error)  # 404 and 405 as FastAPI answers them
-    app.add_middleware(AccessLog)
+    app.add_middleware(Observer, metrics=metrics)
     return app

@@ -2,7 +2,7 @@
 
 import argparse
 import asyncio
-import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +13,7 @@ from flrepo import seed_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import DatabaseError, require_database
+from flrepo.observe import configure_logging
 from flrepo.options import add_database_options, database_url, settings_from
 from flrepo.settings import Settings
 
@@ -76,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        configure_logging(os.environ.get("FLREPO_LOG_FORMAT", "text"))
+    except ValueError as exc:
+        print(f"flrepo: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

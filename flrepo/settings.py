@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     grid_db_name: str = "repository_grid"
     max_upload_bytes: int = Field(default=8 * GIB, gt=0)
     seed_archive: Path | None = None
+    max_websockets: int = Field(default=1000, gt=0, description="WebSocket connections at once")
+    max_subscriptions: int = Field(
+        default=20, gt=0, description="Subscriptions (operations) per WebSocket at once"
+    )
 
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(default=None, validation_alias="DB_ADDRESS")

@@ -1,6 +1,9 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
+from collections.abc import AsyncIterator
+
 import strawberry
+from flrepo.documents.changes import ChangeFeed
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
     CreateModelInput,
@@ -9,12 +12,17 @@ from flrepo.graph.inputs import (
     ModelMetaInput,
     TransformationInput,
 )
-from flrepo.graph.resolvers import files, models, results, strategies, transformations
+from flrepo.graph.operations import OperationReport
+from flrepo.graph.permissions import CanRead
+from flrepo.graph.resolvers import events, files, models, results, strategies, transformations
 from flrepo.graph.types import (
     LONG_SCALAR,
+    Entity,
     Info,
     Long,
     Model,
+    ModelChange,
+    RepositoryEvent,
     StoredFile,
     Strategy,
     TrainingResult,
@@ -198,6 +206,45 @@ class Mutation:
         return await transformations.delete_transformation(info.context.files, id)
 
 
+def feed_of(info: Info) -> ChangeFeed:
+    feed = info.context.feed
+    assert feed is not None, "the change feed runs in the app's lifespan"
+    return feed
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Training results as they are created", permission_classes=[CanRead]
+    )
+    async def training_result_added(
+        self, info: Info, model_name: str | None = None, model_version: str | None = None
+    ) -> AsyncIterator[TrainingResult]:
+        async for doc in events.results_added(feed_of(info), model_name, model_version):
+            yield TrainingResult.of(doc)
+
+    @strawberry.subscription(
+        description="Models as they are created, updated, given a new file or deleted",
+        permission_classes=[CanRead],
+    )
+    async def model_changed(
+        self, info: Info, model_name: str | None = None
+    ) -> AsyncIterator[ModelChange]:
+        async for change in events.model_changes(feed_of(info), model_name):
+            yield ModelChange.of(change)
+
+    @strawberry.subscription(
+        description="Every change to models, results, strategies and transformations",
+        permission_classes=[CanRead],
+    )
+    async def repository_events(
+        self, info: Info, entities: list[Entity] | None = None
+    ) -> AsyncIterator[RepositoryEvent]:
+        collections = {entity.value for entity in (entities or list(Entity))}
+        async for change in events.changes(feed_of(info), collections):
+            yield RepositoryEvent.of(change)
+
+
 class RepositorySchema(strawberry.Schema):
     """Errors are logged by ErrorCodes (unexpected ones only), not once more here."""
 
@@ -210,6 +257,7 @@ class RepositorySchema(strawberry.Schema):
 schema = RepositorySchema(
     query=Query,
     mutation=Mutation,
-    extensions=[ErrorCodes],
+    subscription=Subscription,
+    extensions=[ErrorCodes, OperationReport],
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
 )

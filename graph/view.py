@@ -4,27 +4,61 @@ import json
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from flrepo.documents.files import FileStore
 from flrepo.graph.context import Context
 from flrepo.graph.schema import schema
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.status import WS_1013_TRY_AGAIN_LATER
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.file_uploads.utils import replace_placeholders_with_files
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from flrepo import explorer
 
 
 class GraphQLView(GraphQL):
-    """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec."""
+    """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec,
+    subscriptions over WebSocket (`graphql-transport-ws`).
 
-    def __init__(self) -> None:
-        super().__init__(schema, multipart_uploads_enabled=True)
+    At most `max_connections` WebSockets at once (more are refused at the handshake), each
+    with at most `max_subscriptions` operations at once (more get an error message).
+    """
+
+    def __init__(self, max_connections: int = 1000, max_subscriptions: int = 20) -> None:
+        super().__init__(
+            schema,
+            multipart_uploads_enabled=True,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            max_subscriptions_per_connection=max_subscriptions,
+        )
+        self.max_connections = max_connections
+        self.connections = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        if self.connections >= self.max_connections:
+            await WebSocket(scope, receive, send).close(WS_1013_TRY_AGAIN_LATER)
+            return
+        self.connections += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.connections -= 1
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        files: FileStore = request.app.state.files
-        return Context(files=files, root_path=request.scope.get("root_path", ""))
+        state = request.app.state
+        metrics = getattr(state, "metrics", None)
+        return Context(
+            files=state.files,
+            root_path=request.scope.get("root_path", ""),
+            feed=state.feed,
+            report=metrics.graphql_operation if metrics else None,
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return await explorer.graphiql_page(request)
