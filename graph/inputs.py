@@ -1,5 +1,7 @@
 """GraphQL input types (API.md §2) and their conversion to document parts."""
 
+import enum
+
 import strawberry
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
@@ -29,6 +31,18 @@ class CreateTrainingResultInput:
     training_id: str
     configuration_id: str | None = None
     results: JSON | None = None
+
+
+@strawberry.enum
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="Rank by one metric of `results`, numerically; non-numbers last")
+class ResultOrder:
+    metric: str = strawberry.field(description="A key of `results`, e.g. accuracy")
+    direction: SortDirection = SortDirection.DESC
 
 
 @strawberry.input

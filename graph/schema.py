@@ -10,6 +10,8 @@ from flrepo.graph.inputs import (
     CreateStrategyInput,
     CreateTrainingResultInput,
     ModelMetaInput,
+    ResultOrder,
+    SortDirection,
     TransformationInput,
 )
 from flrepo.graph.operations import OperationReport
@@ -59,15 +61,25 @@ class Query:
         doc = await models.get_model(model_name, model_version)
         return Model.of(doc) if doc else None
 
-    @strawberry.field
+    @strawberry.field(description="Oldest first, or ranked by a metric with orderBy")
     async def training_results(
         self,
         model_name: str | None = None,
         model_version: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        configuration_id: str | None = None,
+        order_by: ResultOrder | None = None,
     ) -> list[TrainingResult]:
-        docs = await results.list_results(model_name, model_version, page(limit), offset)
+        docs = await results.list_results(
+            model_name,
+            model_version,
+            page(limit),
+            offset,
+            configuration_id=configuration_id,
+            order_by_metric=order_by.metric if order_by else None,
+            descending=order_by is None or order_by.direction is SortDirection.DESC,
+        )
         return [TrainingResult.of(doc) for doc in docs]
 
     @strawberry.field
