@@ -36,6 +36,7 @@ GRAPHIQL_TOOLKIT_VERSION = "0.12.1"
 PLUGIN_EXPLORER_VERSION = "5.1.5"
 REACT_VERSION = "19.3.1"
 GRAPHQL_VERSION = "16.15.0"
+GRAPHQL_WS_VERSION = "6.0.6"
 SWAGGER_UI_VERSION = "5.35.0"
 
 # Logical names every complete build provides.
@@ -148,7 +149,8 @@ class Explorer:
             head = _graphiql_cdn_head()
             loading = _fallback_note("GraphiQL")
         body = (
-            f'<div id="graphiql" data-endpoint="{_attr(endpoint)}">'
+            f'<div id="graphiql" data-endpoint="{_attr(endpoint)}" '
+            f'data-default-query="{_attr(DEFAULT_QUERY)}">'
             f'<div class="loading">{loading}</div></div>'
         )
         head = f'<link rel="icon" href="{GRAPHIQL_ICON}">\n{head}'
@@ -179,6 +181,45 @@ class Explorer:
         )
         return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, head, body))
 
+
+# What GraphiQL shows the first time (until the browser has a query of its own stored).
+DEFAULT_QUERY = """\
+# FL Repository. Pick an operation with the run button (or Ctrl-Enter);
+# the Explorer on the left lists every field.
+
+# Models with their file and training results, strategies, transformations
+query Repository {
+  models(limit: 10) {
+    modelName
+    modelVersion
+    meta { library description }
+    file { filename length downloadUrl }
+    trainingResults { trainingId configurationId results }
+  }
+  strategies(limit: 10) { strategyName strategyDescription }
+  transformations(limit: 10) { id description }
+}
+
+# The best training results by a metric, numbers and numeric strings alike
+query BestResults {
+  trainingResults(orderBy: {metric: "accuracy", direction: DESC}, limit: 5) {
+    modelName
+    modelVersion
+    trainingId
+    results
+  }
+}
+
+# Training results as they are added, from any server on this database
+subscription NewResults {
+  trainingResultAdded {
+    modelName
+    modelVersion
+    trainingId
+    results
+  }
+}
+"""
 
 # Inline, so the page asks nothing of the network for its icon (nor 404s on /favicon.ico).
 GRAPHIQL_ICON = (
@@ -251,6 +292,7 @@ def _graphiql_cdn_head() -> str:
             f"{esm}/@graphiql/toolkit@{GRAPHIQL_TOOLKIT_VERSION}?standalone&external=graphql"
         ),
         "graphql": f"{esm}/graphql@{GRAPHQL_VERSION}",
+        "graphql-ws": f"{esm}/graphql-ws@{GRAPHQL_WS_VERSION}",
         "@emotion/is-prop-valid": "data:text/javascript,",
     }
     import_map = json.dumps({"imports": imports}, indent=2).replace("</", "<\\/")
@@ -269,13 +311,19 @@ import ReactDOM from "react-dom/client";
 import {{ GraphiQL, HISTORY_PLUGIN }} from "graphiql";
 import {{ createGraphiQLFetcher }} from "@graphiql/toolkit";
 import {{ explorerPlugin }} from "@graphiql/plugin-explorer";
+import {{ createClient }} from "graphql-ws";
 import "graphiql/setup-workers/esm.sh";
 
 const container = document.getElementById("graphiql");
-const fetcher = createGraphiQLFetcher({{ url: container.dataset.endpoint }});
+const url = container.dataset.endpoint;
+const socket = new URL(url, location.href);
+socket.protocol = socket.protocol === "https:" ? "wss:" : "ws:";
+const wsClient = createClient({{ url: socket.href }});
+const fetcher = createGraphiQLFetcher({{ url, wsClient }});
 ReactDOM.createRoot(container).render(
   React.createElement(GraphiQL, {{
     fetcher,
+    defaultQuery: container.dataset.defaultQuery,
     plugins: [HISTORY_PLUGIN, explorerPlugin()],
     defaultEditorToolsVisibility: true,
   }}),

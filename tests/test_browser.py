@@ -233,7 +233,7 @@ def test_graphiql_runs_a_query_offline(server, model, browser):
 
     page.locator(".graphiql-execute-button").click()
     result = page.locator(".graphiql-response")
-    expect(result).to_contain_text('"modelName": "m1"')
+    expect(result).to_contain_text('"modelName": "m1"', timeout=30_000)  # a busy machine
 
     # The explorer plugin is there and reads the schema.
     page.get_by_role("button", name="Show GraphiQL Explorer").click()
@@ -243,6 +243,40 @@ def test_graphiql_runs_a_query_offline(server, model, browser):
     page.screenshot(path=str(ARTIFACTS / "graphiql.png"))
     workers = [url for url in browser.requested if ".worker-" in url]
     assert len(workers) >= 2, f"Monaco's workers were not loaded from the server: {workers}"
+    browser.assert_stayed_on_the_server()
+
+
+def subscriptions_open(server: str) -> float:
+    status, body = http("GET", f"{server}/metrics")
+    assert status == 200, body
+    (line,) = [x for x in body.decode().splitlines() if x.startswith("flrepo_subscriptions_open ")]
+    return float(line.split()[1])
+
+
+def test_graphiql_opens_with_an_example_and_runs_a_subscription(server, model, browser):
+    from playwright.sync_api import expect
+
+    page = browser.page
+    page.goto(f"{server}/graphql")
+    editor = page.locator(".graphiql-query-editor .monaco-editor")
+    expect(editor.locator(".view-lines")).to_contain_text("query Repository")
+
+    editor.locator(".view-lines").click()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.press("Delete")
+    page.keyboard.type('subscription { trainingResultAdded(modelName: "m1") { trainingId } }')
+    page.locator(".graphiql-execute-button").click()
+    deadline = time.monotonic() + 30
+    while subscriptions_open(server) < 1:
+        assert time.monotonic() < deadline, "GraphiQL did not open the subscription"
+        time.sleep(0.1)
+
+    body = {"model_name": "m1", "model_version": "1", "training_id": "live-1", "results": {}}
+    status, answer = http("POST", f"{server}/training-results", body)
+    assert status == 201, answer
+    response = page.locator(".graphiql-response")
+    expect(response).to_contain_text('"trainingId": "live-1"', timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "graphiql-subscription.png"))
     browser.assert_stayed_on_the_server()
 
 

@@ -1,11 +1,14 @@
 """The GraphiQL and Swagger UI pages: local hashed assets when built, pinned CDN copies when not."""
 
+import html
 import json
 import logging
 import re
 from pathlib import Path
 
 import pytest
+from flrepo.graph.schema import schema
+from graphql import parse, validate
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -178,6 +181,7 @@ def test_cdn_fallback_pins_the_versions_of_the_lockfile():
         "react": explorer.REACT_VERSION,
         "react-dom": explorer.REACT_VERSION,
         "graphql": explorer.GRAPHQL_VERSION,
+        "graphql-ws": explorer.GRAPHQL_WS_VERSION,
         "swagger-ui-dist": explorer.SWAGGER_UI_VERSION,
     }
     assert {name: locked(name) for name in pinned} == pinned
@@ -188,3 +192,13 @@ def test_module_level_interface_uses_the_packaged_static_folder():
     paths = [getattr(route, "path", None) for route in explorer.routes()]
     assert "/docs" in paths
     assert ("/static" in paths) == (explorer.STATIC_DIR / "manifest.json").is_file()
+
+
+def test_graphiql_opens_with_operations_valid_against_the_schema(tmp_path):
+    document = parse(explorer.DEFAULT_QUERY)
+    assert validate(schema._schema, document) == []
+    kinds = [d.operation.value for d in document.definitions]
+    assert kinds == ["query", "query", "subscription"]
+    page = client(Explorer(tmp_path)).get("/graphql", headers={"Accept": "text/html"}).text
+    (shown,) = re.findall(r'data-default-query="([^"]*)"', page)
+    assert html.unescape(shown) == explorer.DEFAULT_QUERY
