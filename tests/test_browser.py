@@ -2,8 +2,9 @@
 
 Starts `flrepo serve` on the embedded database, creates a model over HTTP, then drives Debian's
 Chromium (never a downloaded browser) with every request to another host blocked: the GraphiQL
-editor must run `{ models { modelName } }` and show the model, Swagger UI must list the REST
-routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages go to
+editor must run `{ models { modelName } }` and show the model, open with the example operations
+and run a subscription that shows a training result posted meanwhile; Swagger UI must list the
+REST routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages go to
 test-artifacts/ for review.
 
 Needs the built assets (`cd explorer && npm ci && npm run build`), /usr/bin/chromium and the
