@@ -4,8 +4,8 @@ Starts `flrepo serve` on the embedded database, creates a model over HTTP, then 
 Chromium (never a downloaded browser) with every request to another host blocked: the GraphiQL
 editor must run `{ models { modelName } }` and show the model, open with the example operations
 and run a subscription that shows a training result posted meanwhile; Swagger UI must list the
-REST routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages go to
-test-artifacts/ for review.
+REST routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages
+go to test-artifacts/ for review.
 
 Needs the built assets (`cd explorer && npm ci && npm run build`), /usr/bin/chromium and the
 `playwright` package (the `test` extra). Where one is missing the test is skipped, or fails

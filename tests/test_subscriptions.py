@@ -100,6 +100,23 @@ def test_model_changes_say_what_happened(two_servers, uid):
     assert changes[3]["model"] is None
 
 
+def test_a_delete_without_pre_images_has_no_key_fields(two_servers, uid):
+    first, second = two_servers
+    body = {"model_name": uid, "model_version": "1"}
+    assert requests.post(second.url + "/model", json=body, timeout=10).status_code == 201
+    off = {"collMod": "models", "changeStreamPreAndPostImages": {"enabled": False}}
+    first.db.command(off)
+    try:
+        with subscriptions(first.url) as ws:
+            ws.subscribe("m", MODEL_CHANGED)
+            wait_for_subscriptions(first.url, 1)
+            assert requests.delete(second.url + f"/model/{uid}/1", timeout=10).status_code < 300
+            change = ws.receive(timeout=5)["payload"]["data"]["modelChanged"]
+    finally:
+        first.db.command({**off, "changeStreamPreAndPostImages": {"enabled": True}})
+    assert change == {"kind": "DELETED", "modelName": None, "modelVersion": None, "model": None}
+
+
 def test_repository_events_cover_strategies_and_transformations(two_servers, uid):
     first, second = two_servers
     with subscriptions(first.url) as ws:
