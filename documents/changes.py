@@ -122,8 +122,10 @@ class ChangeFeed:
 
     async def start(self) -> None:
         """Open the stream now (so that every later write is seen), then follow it."""
-        with contextlib.suppress(PyMongoError):
+        try:
             await self._enable_pre_images()
+        except PyMongoError as exc:
+            log.warning("deleted documents will not be named in change events: %s", exc)
         with contextlib.suppress(PyMongoError):
             self._stream = await self._open()
         self._task = asyncio.create_task(self._follow(), name="change-feed")

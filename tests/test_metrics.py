@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import subprocess
 import time
 
@@ -9,6 +10,13 @@ import httpx
 from helpers import GraphQL, upload_request
 from prometheus_client.parser import text_string_to_metric_families
 from rest_fixtures import flrepo_command, running_server
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from flrepo.metrics import Metrics
+from flrepo.observe import JsonFormatter, Observer
 
 pytest_plugins = ["rest_fixtures"]
 
@@ -130,3 +138,36 @@ def test_an_unknown_log_format_is_refused(tmp_path):
     )
     assert done.returncode == 2
     assert "FLREPO_LOG_FORMAT must be one of text, json" in done.stderr
+
+
+async def test_the_log_line_names_the_token_when_the_request_has_one(caplog):
+    async def whoami(request: Request) -> Response:
+        request.state.token_name = "trainer-7"  # as an authentication layer would
+        return Response("ok")
+
+    app = Starlette(routes=[Route("/whoami", whoami)])
+    app.add_middleware(Observer, metrics=Metrics())
+    transport = httpx.ASGITransport(app=app)
+    with caplog.at_level(logging.INFO, logger="flrepo.access"):
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/whoami")).status_code == 200
+    (record,) = [r for r in caplog.records if r.name == "flrepo.access"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["token"] == "trainer-7"
+    assert line["route"] == "/whoami"
+    assert "token=trainer-7" in record.getMessage()
+
+
+async def test_a_mounted_app_is_one_route_label():
+    async def inner(scope, receive, send):
+        await Response("inner")(scope, receive, send)
+
+    metrics = Metrics()
+    app = Starlette(routes=[Mount("/static", app=inner)])
+    app.add_middleware(Observer, metrics=metrics)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for name in ("a.js", "b.css", "c/d.png"):
+            assert (await client.get(f"/static/{name}")).status_code == 200
+    labels = {"method": "GET", "route": "/static/{path}", "status": "200"}
+    assert metrics.registry.get_sample_value("flrepo_http_requests_total", labels) == 3
