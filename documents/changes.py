@@ -32,7 +32,6 @@ log = logging.getLogger("flrepo.changes")
 QUEUE_SIZE = 1000
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
-HISTORY_LOST = {280, 286}  # ChangeStreamFatalError, ChangeStreamHistoryLost
 
 # The file-id field of each watched collection: an update of it means the file was replaced.
 FILE_FIELDS = {
@@ -199,11 +198,10 @@ class ChangeFeed:
                 self.resume_token = None
                 await self._close()
             except OperationFailure as exc:
-                if exc.code in HISTORY_LOST:
-                    log.error("change stream history lost; continuing from now: %s", exc)
-                    self.resume_token = None
-                else:
-                    log.warning("change stream failed, reopening: %s", exc)
+                # PyMongo resumes by itself after resumable errors: this one is not (history
+                # lost, token refused), so the stream can only start over from now.
+                log.error("change stream failed; continuing from now: %s", exc)
+                self.resume_token = None
                 await self._close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
