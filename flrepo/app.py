@@ -76,7 +76,10 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             yield
 
     metrics = Metrics()
-    graphql = GraphQLView(settings.max_websockets, settings.max_subscriptions)
+    origins = [
+        origin.strip() for origin in settings.ws_allowed_origins.split(",") if origin.strip()
+    ]
+    graphql = GraphQLView(settings.max_websockets, settings.max_subscriptions, origins)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_subscriptions: int = Field(
         default=20, gt=0, description="Subscriptions (operations) per WebSocket at once"
     )
+    ws_allowed_origins: str = Field(
+        default="", description="Comma-separated origins whose pages may open WebSockets"
+    )
 
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(default=None, validation_alias="DB_ADDRESS")

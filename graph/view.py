@@ -1,6 +1,7 @@
 """The GraphQL endpoint: Strawberry's ASGI view, with file parts streamed instead of spooled."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -24,15 +25,22 @@ class GraphQLView(GraphQL):
     subscriptions over WebSocket (`graphql-transport-ws`).
 
     At most `max_connections` WebSockets at once (more are refused at the handshake), each
-    with at most `max_subscriptions` operations at once (more get an error message).
+    with at most `max_subscriptions` operations at once (more get an error message). Pages
+    from other origins than the server's may open one only if listed in `allowed_origins`.
     """
 
-    def __init__(self, max_connections: int = 1000, max_subscriptions: int = 20) -> None:
+    def __init__(
+        self,
+        max_connections: int = 1000,
+        max_subscriptions: int = 20,
+        allowed_origins: Sequence[str] = (),
+    ) -> None:
         super().__init__(
             schema,
             multipart_uploads_enabled=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             max_subscriptions_per_connection=max_subscriptions,
+            allowed_origins=allowed_origins,
         )
         self.max_connections = max_connections
         self.connections = 0

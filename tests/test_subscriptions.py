@@ -165,6 +165,21 @@ def test_subscriptions_per_connection_are_limited(sync_mongo, mongodb_url, tmp_p
         assert refused.value.response.status_code == 403
 
 
+def test_pages_of_other_origins_need_to_be_allowed(sync_mongo, mongodb_url, tmp_path):
+    env = {"FLREPO_WS_ALLOWED_ORIGINS": "https://dash.example, https://other.example"}
+    with running_server(sync_mongo, mongodb_url, tmp_path, env) as server:
+        with subscriptions(server.url, origin="https://dash.example") as ws:
+            ws.subscribe("1", RESULT_ADDED)
+        with (
+            pytest.raises(InvalidStatus) as refused,
+            subscriptions(server.url, "https://x.example"),
+        ):
+            pass
+        assert refused.value.response.status_code == 403
+        with subscriptions(server.url, origin=server.url):  # the server's own pages
+            pass
+
+
 def start_database(path, port: int) -> subprocess.Popen:
     """SecantusDB keeping its data (and its change history) in `path`, on `port`."""
     command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]
