@@ -60,12 +60,11 @@ class GraphQLView(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.app.state
-        metrics = getattr(state, "metrics", None)
         return Context(
             files=state.files,
             root_path=request.scope.get("root_path", ""),
             feed=state.feed,
-            report=metrics.graphql_operation if metrics else None,
+            report=state.metrics.graphql_operation,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
