@@ -1,10 +1,10 @@
-"""The ASGI application: GraphQL, file downloads, health checks, around one MongoDB client."""
+"""The ASGI application: GraphQL, downloads, health and metrics, around one MongoDB client."""
 
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from fastapi.exception_handlers import http_exception_handler
 from pymongo import AsyncMongoClient
@@ -13,16 +13,18 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import Route, WebSocketRoute
 
 from flrepo import explorer
+from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, sweep
 from flrepo.documents.uploads import UploadStore
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
+from flrepo.metrics import Metrics, metrics_page
+from flrepo.observe import Observer
 from flrepo.rest_compat.api import rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
@@ -31,7 +33,6 @@ from flrepo.tus.routes import routes as tus_routes
 log = logging.getLogger("flrepo")
 READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
 SWEEP_EVERY_S = 600.0  # expired uploads are looked for this often (or every half expiry)
-access_log = logging.getLogger("flrepo.access")
 
 
 async def healthz(request: Request) -> Response:
@@ -68,37 +69,6 @@ async def sweep_uploads(uploads: UploadStore, every_s: float) -> None:
             log.warning("sweeping expired uploads failed: %s", exc)
 
 
-class AccessLog:
-    """One structured log line per request: method, path, status, duration."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            access_log.info(
-                "request method=%s path=%s status=%d duration_ms=%.1f",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
-
-
 async def sweep_periodically(repo: Repository, interval_s: float, grace_s: float) -> None:
     """Remove orphaned files and chunks every `interval_s` (what `flrepo check --repair` does)."""
     while True:
@@ -111,18 +81,9 @@ async def sweep_periodically(repo: Repository, interval_s: float, grace_s: float
 
 
 @contextlib.asynccontextmanager
-async def sweeping(
-    client: AsyncMongoClient, files: FileStore, settings: Settings
-) -> AsyncIterator[None]:
-    """The periodic orphan sweep, for as long as the block runs (unless turned off)."""
-    if not settings.sweep_interval_s:
-        yield
-        return
-    meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
-    repo = Repository(meta, files.db)
-    task = asyncio.create_task(
-        sweep_periodically(repo, settings.sweep_interval_s, settings.orphan_grace_s)
-    )
+async def running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """`job` as a background task for as long as the block runs."""
+    task = asyncio.create_task(job)
     try:
         yield
     finally:
@@ -137,7 +98,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = connect(mongodb_url)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(client.close)
             app.state.client = client
             app.state.settings = settings
             app.state.files = rest.state.files = files = await init_database(
@@ -149,33 +111,43 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 max_concurrent_uploads=settings.max_concurrent_uploads,
             )
             app.state.uploads = UploadStore(files.db, files, settings.upload_expiry)
+            app.state.feed = ChangeFeed(client[settings.db_name])
+            await app.state.feed.start()
+            stack.push_async_callback(app.state.feed.stop)
+            every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
+            await stack.enter_async_context(running(sweep_uploads(app.state.uploads, every_s)))
+            if settings.sweep_interval_s:
+                meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
+                orphans = sweep_periodically(
+                    Repository(meta, files.db), settings.sweep_interval_s, settings.orphan_grace_s
+                )
+                await stack.enter_async_context(running(orphans))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             explorer.log_asset_status()
-            every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
-            sweeper = asyncio.create_task(sweep_uploads(app.state.uploads, every_s))
-            try:
-                async with sweeping(client, files, settings):
-                    yield
-            finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
-        finally:
-            await client.close()
+            yield
 
-    graphql = GraphQLView(ide_page=explorer.graphiql_page)
+    metrics = Metrics()
+    origins = [
+        origin.strip() for origin in settings.ws_allowed_origins.split(",") if origin.strip()
+    ]
+    graphql = GraphQLView(
+        explorer.graphiql_page, settings.max_websockets, settings.max_subscriptions, origins
+    )
     rest = rest_app()
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/files/{file_id}", download_file, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
         *explorer.routes(),
         *tus_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.metrics = metrics
     # Any other path goes to the REST routes (a Mount would miss paths holding a newline).
     app.router.default = rest
     app.add_exception_handler(HTTPException, http_exception_handler)
-    app.add_middleware(AccessLog)
+    app.add_middleware(Observer, metrics=metrics)
     return app

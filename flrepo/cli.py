@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from importlib.metadata import version
@@ -15,9 +16,10 @@ from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import require_database
 from flrepo.graph.schema import schema
+from flrepo.observe import configure_logging
 from flrepo.options import add_database_options, database_url, environment_help, settings_from
 from flrepo.settings import Settings
-from flrepo.startup import DataConflict, StartupError, listen
+from flrepo.startup import DataConflict, SettingError, StartupError, listen
 
 log = logging.getLogger("flrepo")
 
@@ -107,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        configure_logging(os.environ.get("FLREPO_LOG_FORMAT", "text"))
+    except ValueError as exc:
+        print(f"flrepo: {exc}", file=sys.stderr)
+        return SettingError.exit_code
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

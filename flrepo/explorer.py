@@ -144,7 +144,8 @@ class Explorer:
         else:
             head, loading = "", self._missing_note("GraphiQL")
         body = (
-            f'<div id="graphiql" data-endpoint="{_attr(endpoint)}">'
+            f'<div id="graphiql" data-endpoint="{_attr(endpoint)}" '
+            f'data-default-query="{_attr(DEFAULT_QUERY)}">'
             f'<div class="loading">{loading}</div></div>'
         )
         head = f'<link rel="icon" href="{GRAPHIQL_ICON}">\n{head}'
@@ -171,6 +172,45 @@ class Explorer:
             head, body = "", self._missing_note("Swagger UI")
         return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, head, body))
 
+
+# What GraphiQL shows the first time (until the browser has a query of its own stored).
+DEFAULT_QUERY = """\
+# FL Repository. Pick an operation with the run button (or Ctrl-Enter);
+# the Explorer on the left lists every field.
+
+# Models with their file and training results, strategies, transformations
+query Repository {
+  models(limit: 10) {
+    modelName
+    modelVersion
+    meta { library description }
+    file { filename length downloadUrl }
+    trainingResults { trainingId configurationId results }
+  }
+  strategies(limit: 10) { strategyName strategyDescription }
+  transformations(limit: 10) { id description }
+}
+
+# The best training results by a metric, numbers and numeric strings alike
+query BestResults {
+  trainingResults(orderBy: {metric: "accuracy", direction: DESC}, limit: 5) {
+    modelName
+    modelVersion
+    trainingId
+    results
+  }
+}
+
+# Training results as they are added, from any server on this database
+subscription NewResults {
+  trainingResultAdded {
+    modelName
+    modelVersion
+    trainingId
+    results
+  }
+}
+"""
 
 # Inline, so the page asks nothing of the network for its icon (nor 404s on /favicon.ico).
 GRAPHIQL_ICON = (

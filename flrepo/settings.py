@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     orphan_grace_s: float = Field(
         default=3600.0, ge=0, description="age before an unreferenced file counts as an orphan"
     )
+    max_websockets: int = Field(default=1000, gt=0, description="WebSocket connections at once")
+    max_subscriptions: int = Field(
+        default=20, gt=0, description="subscriptions (operations) per WebSocket at once"
+    )
+    ws_allowed_origins: str = Field(
+        default="", description="comma-separated origins whose pages may open WebSockets"
+    )
 
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(

@@ -1,7 +1,9 @@
-"""What every GraphQL resolver can reach: the file store and this request's loaders."""
+"""What every GraphQL resolver can reach: file store, change feed, this request's loaders."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.files import FileStore
 from flrepo.graph.loaders import Loaders
 
@@ -10,6 +12,8 @@ from flrepo.graph.loaders import Loaders
 class Context:
     files: FileStore
     root_path: str = ""  # where the server is mounted, for download URLs
+    feed: ChangeFeed | None = None  # changes to subscribe to
+    report: Callable[[str, str, bool], None] | None = None  # counts executed root fields
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,5 +1,7 @@
 """GraphQL input types (docs/API.md §2), derived from the documents they fill in."""
 
+import enum
+
 import strawberry
 from flrepo.documents import ml_model, strategy, training_result, transformation
 from strawberry.experimental import pydantic
@@ -25,6 +27,18 @@ class CreateTrainingResultInput:
     training_id: strawberry.auto
     configuration_id: strawberry.auto
     results: JSON | None = None
+
+
+@strawberry.enum
+class SortDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="Rank by one metric of `results`, numerically; non-numbers last")
+class ResultOrder:
+    metric: str = strawberry.field(description="A key of `results`, e.g. accuracy")
+    direction: SortDirection = SortDirection.DESC
 
 
 @pydantic.input(model=strategy.Strategy, use_pydantic_alias=False)

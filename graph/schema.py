@@ -1,22 +1,31 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import strawberry
+from flrepo.documents.changes import ChangeFeed
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
     CreateModelInput,
     CreateStrategyInput,
     CreateTrainingResultInput,
     ModelMetaInput,
+    ResultOrder,
+    SortDirection,
     TransformationInput,
 )
-from flrepo.graph.resolvers import files, models, results, strategies, transformations
+from flrepo.graph.operations import OperationReport
+from flrepo.graph.permissions import CanRead
+from flrepo.graph.resolvers import events, files, models, results, strategies, transformations
 from flrepo.graph.types import (
     LONG_SCALAR,
+    Entity,
     Info,
     Long,
     Model,
+    ModelChange,
+    RepositoryEvent,
     StoredFile,
     Strategy,
     TrainingResult,
@@ -61,15 +70,25 @@ class Query:
         doc = await models.get_model(model_name, model_version)
         return of(Model, doc) if doc else None
 
-    @strawberry.field
+    @strawberry.field(description="Oldest first, or ranked by a metric with orderBy")
     async def training_results(
         self,
         model_name: str | None = None,
         model_version: str | None = None,
         limit: int | None = 100,
         offset: int | None = 0,
+        configuration_id: str | None = None,
+        order_by: ResultOrder | None = None,
     ) -> list[TrainingResult]:
-        docs = await results.list_results(model_name, model_version, page(limit), offset or 0)
+        docs = await results.list_results(
+            model_name,
+            model_version,
+            page(limit),
+            offset or 0,
+            configuration_id=configuration_id,
+            order_by_metric=order_by.metric if order_by else None,
+            descending=order_by is None or order_by.direction is SortDirection.DESC,
+        )
         return [of(TrainingResult, doc) for doc in docs]
 
     @strawberry.field
@@ -232,6 +251,45 @@ class Mutation:
         return await transformations.delete_transformation(info.context.files, id)
 
 
+def feed_of(info: Info) -> ChangeFeed:
+    feed = info.context.feed
+    assert feed is not None, "the change feed runs in the app's lifespan"
+    return feed
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Training results as they are created", permission_classes=[CanRead]
+    )
+    async def training_result_added(
+        self, info: Info, model_name: str | None = None, model_version: str | None = None
+    ) -> AsyncIterator[TrainingResult]:
+        async for doc in events.results_added(feed_of(info), model_name, model_version):
+            yield of(TrainingResult, doc)
+
+    @strawberry.subscription(
+        description="Models as they are created, updated, given a new file or deleted",
+        permission_classes=[CanRead],
+    )
+    async def model_changed(
+        self, info: Info, model_name: str | None = None
+    ) -> AsyncIterator[ModelChange]:
+        async for change in events.model_changes(feed_of(info), model_name):
+            yield ModelChange.of(change)
+
+    @strawberry.subscription(
+        description="Every change to models, results, strategies and transformations",
+        permission_classes=[CanRead],
+    )
+    async def repository_events(
+        self, info: Info, entities: list[Entity] | None = None
+    ) -> AsyncIterator[RepositoryEvent]:
+        collections = {entity.value for entity in (entities or list(Entity))}
+        async for change in events.changes(feed_of(info), collections):
+            yield RepositoryEvent.of(change)
+
+
 class RepositorySchema(strawberry.Schema):
     """Errors are logged by ErrorCodes (unexpected ones only), not once more here."""
 
@@ -244,6 +302,7 @@ class RepositorySchema(strawberry.Schema):
 schema = RepositorySchema(
     query=Query,
     mutation=Mutation,
-    extensions=[ErrorCodes],
+    subscription=Subscription,
+    extensions=[ErrorCodes, OperationReport],
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
 )

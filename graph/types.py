@@ -1,10 +1,11 @@
 """GraphQL object types (docs/API.md §2), derived from the documents they show."""
 
+import enum
 from datetime import datetime
 from typing import Annotated, NewType, TypeVar
 
 import strawberry
-from flrepo.documents import ml_model, strategy, training_result, transformation
+from flrepo.documents import changes, ml_model, strategy, training_result, transformation
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
 from pydantic import BaseModel
@@ -141,3 +142,62 @@ class Transformation:
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.storage_id)
+
+
+ChangeKind = strawberry.enum(changes.ChangeKind, description="What happened to a document")
+
+
+@strawberry.enum(description="The kinds of thing the repository holds")
+class Entity(enum.Enum):
+    MODEL = ml_model.MLModel.Settings.name
+    TRAINING_RESULT = training_result.TrainingResult.Settings.name
+    STRATEGY = strategy.Strategy.Settings.name
+    TRANSFORMATION = transformation.Transformation.Settings.name
+
+
+@strawberry.type(
+    description="A model was created, had its meta updated or file replaced, or was deleted"
+)
+class ModelChange:
+    kind: ChangeKind
+    model_name: str | None = strawberry.field(
+        description="Null only for a delete where the database keeps no pre-images"
+    )
+    model_version: str | None
+    model: Model | None = strawberry.field(description="As it is now; null once deleted")
+
+    @classmethod
+    def of(cls, change: changes.Change) -> "ModelChange":
+        doc = ml_model.MLModel.model_validate(change.document) if change.document else None
+        return cls(
+            kind=change.kind,
+            model_name=change.document.get("model_name"),
+            model_version=change.document.get("model_version"),
+            model=Model.of(doc) if doc and change.exists else None,
+        )
+
+
+@strawberry.type(description="Something in the repository changed; the key fields say what")
+class RepositoryEvent:
+    entity: Entity
+    kind: ChangeKind
+    at: datetime | None = strawberry.field(description="When the database applied the change")
+    model_name: str | None
+    model_version: str | None
+    training_id: str | None
+    strategy_name: str | None
+    transformation_id: str | None
+
+    @classmethod
+    def of(cls, change: changes.Change) -> "RepositoryEvent":
+        doc = change.document
+        return cls(
+            entity=Entity(change.collection),
+            kind=change.kind,
+            at=change.at,
+            model_name=doc.get("model_name"),
+            model_version=doc.get("model_version"),
+            training_id=doc.get("training_id"),
+            strategy_name=doc.get("strategy_name"),
+            transformation_id=doc.get("id"),
+        )

@@ -1,18 +1,21 @@
 """The GraphQL endpoint: Strawberry's ASGI view, with file parts streamed instead of spooled."""
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cross_web import HTTPException, StarletteRequestAdapter
-from flrepo.documents.files import FileStore
 from flrepo.graph.context import Context
 from flrepo.graph.schema import schema
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.status import WS_1013_TRY_AGAIN_LATER
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.file_uploads.utils import replace_placeholders_with_files
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 
 class StreamingRequestAdapter(StarletteRequestAdapter):
@@ -24,18 +27,55 @@ class StreamingRequestAdapter(StarletteRequestAdapter):
 
 
 class GraphQLView(GraphQL):
-    """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec."""
+    """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec,
+    subscriptions over WebSocket (`graphql-transport-ws`).
+
+    At most `max_connections` WebSockets at once (more are refused at the handshake), each
+    with at most `max_subscriptions` operations at once (more get an error message). Pages
+    from other origins than the server's may open one only if listed in `allowed_origins`.
+    """
 
     request_adapter_class = StreamingRequestAdapter
 
-    def __init__(self, ide_page: Callable[[Request], Awaitable[Response]]) -> None:
-        """`ide_page` renders GraphiQL for a browser's GET."""
-        super().__init__(schema, multipart_uploads_enabled=True)
-        self.ide_page = ide_page
+    def __init__(
+        self,
+        ide_page: Callable[[Request], Awaitable[Response]],
+        max_connections: int = 1000,
+        max_subscriptions: int = 20,
+        allowed_origins: Sequence[str] = (),
+    ) -> None:
+        super().__init__(
+            schema,
+            multipart_uploads_enabled=True,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            max_subscriptions_per_connection=max_subscriptions,
+            allowed_origins=allowed_origins,
+        )
+        self.ide_page = ide_page  # renders GraphiQL for a browser's GET
+        self.max_connections = max_connections
+        self.connections = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        if self.connections >= self.max_connections:
+            await WebSocket(scope, receive, send).close(WS_1013_TRY_AGAIN_LATER)
+            return
+        self.connections += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.connections -= 1
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        files: FileStore = request.app.state.files
-        return Context(files=files, root_path=request.scope.get("root_path", ""))
+        state = request.app.state
+        return Context(
+            files=state.files,
+            root_path=request.scope.get("root_path", ""),
+            feed=state.feed,
+            report=state.metrics.graphql_operation,
+        )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return await self.ide_page(request)

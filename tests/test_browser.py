@@ -2,9 +2,10 @@
 
 Starts `flrepo serve` on the embedded database, creates a model over HTTP, then drives Debian's
 Chromium (never a downloaded browser) with every request to another host blocked: the GraphiQL
-editor must run `{ models { modelName } }` and show the model, Swagger UI must list the REST
-routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages go to
-test-artifacts/ for review.
+editor must run `{ models { modelName } }` and show the model, open with the example operations
+and run a subscription that shows a training result posted meanwhile; Swagger UI must list the
+REST routes and show the same model from 'Try it out' on `GET /model`. Screenshots of both pages
+go to test-artifacts/ for review.
 
 One more test starts from a clean clone, runs the README's quickstart command with no `node` on
 PATH and has the same offline Chromium render both pages: the committed assets must be enough.
@@ -235,7 +236,7 @@ def test_graphiql_runs_a_query_offline(server, model, browser):
 
     page.locator(".graphiql-execute-button").click()
     result = page.locator(".graphiql-response")
-    expect(result).to_contain_text('"modelName": "m1"')
+    expect(result).to_contain_text('"modelName": "m1"', timeout=30_000)  # a busy machine
 
     # The explorer plugin is there and reads the schema.
     page.get_by_role("button", name="Show GraphiQL Explorer").click()
@@ -245,6 +246,48 @@ def test_graphiql_runs_a_query_offline(server, model, browser):
     page.screenshot(path=str(ARTIFACTS / "graphiql.png"))
     workers = [url for url in browser.requested if ".worker-" in url]
     assert len(workers) >= 2, f"Monaco's workers were not loaded from the server: {workers}"
+    browser.assert_stayed_on_the_server()
+
+
+def subscriptions_open(server: str) -> float:
+    status, body = http("GET", f"{server}/metrics")
+    assert status == 200, body
+    (line,) = [x for x in body.decode().splitlines() if x.startswith("flrepo_subscriptions_open ")]
+    return float(line.split()[1])
+
+
+def test_graphiql_opens_with_an_example_and_runs_a_subscription(server, model, browser):
+    from playwright.sync_api import expect
+
+    page = browser.page
+    page.goto(f"{server}/graphql")
+    editor = page.locator(".graphiql-query-editor .monaco-editor")
+    expect(editor.locator(".view-lines")).to_contain_text("query Repository")
+
+    editor.locator(".view-lines").click()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.press("Delete")
+    page.keyboard.type('subscription { trainingResultAdded(modelName: "m1") { trainingId } }')
+    expect(editor.locator(".view-lines")).to_contain_text("trainingResultAdded")
+    # GraphiQL parses the editor's text a moment after typing: until then it still sees the
+    # example's three operations and answers the button with a menu. Ask again until it runs.
+    deadline = time.monotonic() + 60
+    while subscriptions_open(server) < 1:
+        if time.monotonic() > deadline:
+            page.screenshot(path=str(ARTIFACTS / "graphiql-subscription.png"))
+            pytest.fail("GraphiQL did not open the subscription")
+        page.keyboard.press("Escape")
+        page.locator(".graphiql-execute-button").click()
+        wait_until = time.monotonic() + 3
+        while subscriptions_open(server) < 1 and time.monotonic() < wait_until:
+            time.sleep(0.1)
+
+    body = {"model_name": "m1", "model_version": "1", "training_id": "live-1", "results": {}}
+    status, answer = http("POST", f"{server}/training-results", body)
+    assert status == 201, answer
+    response = page.locator(".graphiql-response")
+    expect(response).to_contain_text('"trainingId": "live-1"', timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "graphiql-subscription.png"))
     browser.assert_stayed_on_the_server()
 
 

@@ -1,11 +1,14 @@
 """The GraphiQL and Swagger UI pages: hashed local assets, committed with the package."""
 
+import html
 import json
 import logging
 import re
 from pathlib import Path
 
 import pytest
+from flrepo.graph.schema import schema
+from graphql import build_schema, parse, validate
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -173,3 +176,13 @@ def test_module_level_interface_uses_the_packaged_static_folder():
     paths = [getattr(route, "path", None) for route in explorer.routes()]
     assert "/docs" in paths
     assert "/static" in paths
+
+
+def test_graphiql_opens_with_operations_valid_against_the_schema(tmp_path):
+    document = parse(explorer.DEFAULT_QUERY)
+    assert validate(build_schema(schema.as_str()), document) == []
+    kinds = [d.operation.value for d in document.definitions]
+    assert kinds == ["query", "query", "subscription"]
+    page = client(Explorer(tmp_path)).get("/graphql", headers={"Accept": "text/html"}).text
+    (shown,) = re.findall(r'data-default-query="([^"]*)"', page)
+    assert html.unescape(shown) == explorer.DEFAULT_QUERY

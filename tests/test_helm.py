@@ -568,3 +568,23 @@ def test_dockerignore_keeps_local_state_out() -> None:
     assert {".git", ".venv", "**/node_modules", "*.dump"} <= patterns
     assert "flrepo/static" not in patterns  # the committed assets go into the image
     assert "README.md" not in patterns  # pyproject.toml's readme is needed by the build
+
+
+# --- metrics ------------------------------------------------------------------
+
+
+def test_metrics_scraping_is_off_by_default(default: list[Manifest]) -> None:
+    pod = one(default, "Deployment")["spec"]["template"]["metadata"]
+    assert not any(key.startswith("prometheus.io/") for key in pod.get("annotations", {}))
+    assert [p["name"] for p in one(default, "Service", "api")["spec"]["ports"]] == ["http"]
+
+
+def test_metrics_scraping_when_enabled(render: Render) -> None:
+    manifests = render("metrics.enabled=true")
+    annotations = one(manifests, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "9012"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    ports = {p["name"]: p for p in one(manifests, "Service", "api")["spec"]["ports"]}
+    assert ports["metrics"]["port"] == 9090
+    assert ports["metrics"]["targetPort"] == "http"

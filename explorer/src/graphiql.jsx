@@ -3,6 +3,7 @@
 import { explorerPlugin } from "@graphiql/plugin-explorer";
 import { createGraphiQLFetcher } from "@graphiql/toolkit";
 import { GraphiQL, HISTORY_PLUGIN } from "graphiql";
+import { createClient } from "graphql-ws";
 import { createRoot } from "react-dom/client";
 
 import "graphiql/style.css";
@@ -26,9 +27,18 @@ globalThis.MonacoEnvironment = {
 
 const container = document.getElementById("graphiql");
 const endpoint = container.dataset.endpoint || "/graphql";
-const fetcher = createGraphiQLFetcher({ url: endpoint });
+// Subscriptions go over a WebSocket to the same endpoint (graphql-transport-ws).
+const socket = new URL(endpoint, location.href);
+socket.protocol = socket.protocol === "https:" ? "wss:" : "ws:";
+const wsClient = createClient({ url: socket.href });
+const fetcher = createGraphiQLFetcher({ url: endpoint, wsClient });
 const plugins = [HISTORY_PLUGIN, explorerPlugin()];
 
 createRoot(container).render(
-  <GraphiQL fetcher={fetcher} plugins={plugins} defaultEditorToolsVisibility={true} />,
+  <GraphiQL
+    fetcher={fetcher}
+    defaultQuery={container.dataset.defaultQuery}
+    plugins={plugins}
+    defaultEditorToolsVisibility={true}
+  />,
 );

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore
 from flrepo.documents.training_result import TrainingResult
 from flrepo.graph.resolvers.common import (
@@ -13,7 +14,7 @@ from flrepo.graph.resolvers.common import (
     insert_new,
 )
 from flrepo.graph.resolvers.models import model_key
-from flrepo.graph.validation import check_name, check_object
+from flrepo.graph.validation import MAX_NAME_LENGTH, check_name, check_object, check_page
 
 
 def result_key(model_name: str, model_version: str, training_id: str) -> dict[str, str]:
@@ -27,18 +28,63 @@ def _what(model_name: str, model_version: str, training_id: str) -> str:
     return f"training result {training_id!r} of model {model_name!r} version {model_version!r}"
 
 
+NUMBER_TYPES = ["double", "int", "long", "decimal"]
+NAN = float("nan")  # stands for "no number": after every number, whichever the direction
+
+
 async def list_results(
     model_name: str | None = None,
     model_version: str | None = None,
     limit: int | None = 100,
     offset: int = 0,
+    configuration_id: str | None = None,
+    order_by_metric: str | None = None,
+    descending: bool = True,
 ) -> list[TrainingResult]:
+    """One page of results, oldest first, or ranked by a metric when `order_by_metric` is set."""
     query: dict[str, Any] = {}
     if model_name is not None:
         query["model_name"] = check_name(model_name, "model name")
     if model_version is not None:
         query["model_version"] = check_name(model_version, "model version")
-    return await find_page(TrainingResult, query, limit, offset)
+    if configuration_id is not None:
+        query["configuration_id"] = check_name(configuration_id, "configuration id")
+    if order_by_metric is None:
+        return await find_page(TrainingResult, query, limit, offset)
+    check_page(limit, offset)
+    if limit == 0:
+        return []
+    metric = check_metric(order_by_metric)
+    pipeline = [
+        {"$match": query},
+        {"$addFields": {"_metric": _metric_value(metric)}},
+        {"$addFields": {"_missing": {"$cond": [{"$ne": ["$_metric", NAN]}, 0, 1]}}},
+        {"$sort": {"_missing": 1, "_metric": -1 if descending else 1, "_id": 1}},
+        {"$skip": offset},
+        {"$limit": limit or 100},
+        {"$project": {"_metric": 0, "_missing": 0}},
+    ]
+    cursor = await TrainingResult.get_pymongo_collection().aggregate(pipeline)
+    return [TrainingResult.model_validate(doc) for doc in await cursor.to_list()]
+
+
+def check_metric(name: Any) -> str:
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"a metric name is 1 to {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _metric_value(metric: str) -> dict[str, Any]:
+    """`results[metric]` as a double: numbers, and strings that parse as one ("0.2429").
+
+    Anything else (missing, null, not a number, NaN) becomes null, ranked after every number.
+    The name is a literal key, so dots and dollars in it are plain characters.
+    """
+    results = {"$cond": [{"$eq": [{"$type": "$results"}, "object"]}, "$results", {}]}
+    raw = {"$getField": {"field": {"$literal": metric}, "input": results}}
+    as_double = {"$convert": {"input": raw, "to": "double", "onError": NAN, "onNull": NAN}}
+    numeric = {"$in": [{"$type": raw}, [*NUMBER_TYPES, "string"]]}
+    return {"$cond": [numeric, as_double, NAN]}
 
 
 async def get_result(

@@ -1,0 +1,137 @@
+"""One log line and the metrics of every request, from an ASGI middleware."""
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flrepo.metrics import Metrics
+
+access_log = logging.getLogger("flrepo.access")
+UNMATCHED = "unmatched"
+
+
+def route_label(scope: Scope, outer_root_path: str) -> str:
+    """The matched route's path template (mounts as `/prefix/{path}`), else `unmatched`."""
+    route = scope.get("route")
+    prefix = scope.get("root_path", "")[len(outer_root_path) :]
+    if isinstance(route, Mount):
+        return prefix + "/{path}"
+    if isinstance(route, Route | WebSocketRoute):
+        return prefix + route.path
+    return UNMATCHED
+
+
+class Observer:
+    """Counts, times and logs each HTTP request; counts open WebSockets."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            self.metrics.websockets.inc()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.metrics.websockets.dec()
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        outer_root_path = scope.get("root_path", "")
+        status, received, sent = 500, 0, 0
+        upload = _header(scope, b"content-type").startswith("multipart/")
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        if upload:
+            self.metrics.uploads.inc()
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            if upload:
+                self.metrics.uploads.dec()
+            duration = time.perf_counter() - start
+            route = route_label(scope, outer_root_path)
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(duration)
+            self.metrics.received.labels(route).inc(received)
+            self.metrics.sent.labels(route).inc(sent)
+            fields: dict[str, Any] = {
+                "method": method,
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(duration * 1000, 1),
+                "bytes_in": received,
+                "bytes_out": sent,
+            }
+            token_name = (scope.get("state") or {}).get("token_name")
+            if token_name is not None:
+                fields["token"] = token_name
+            text = " ".join(f"{key}={value}" for key, value in fields.items())
+            access_log.info("request %s", text, extra={"event": "request", "fields": fields})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1").lower()
+    return ""
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and any structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        fields = getattr(record, "fields", None)
+        if fields:  # the fields stand for themselves; the text version would repeat them
+            line["message"] = getattr(record, "event", "")
+            line.update(fields)
+        else:
+            line["message"] = record.getMessage()
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def configure_logging(log_format: str) -> None:
+    """Logs to stderr, as `text` lines or `json` objects (FLREPO_LOG_FORMAT)."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"FLREPO_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -1,0 +1,35 @@
+"""Reports each executed query or mutation's root fields to whoever counts them."""
+
+from collections.abc import Iterator
+
+from graphql import FieldNode, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+
+class OperationReport(SchemaExtension):
+    """Calls `context.report(type, field, ok)` for each root field of an executed operation.
+
+    Labels are schema field names (validation has rejected anything else), never client-chosen
+    operation names, so that they stay a small, fixed set.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        execution = self.execution_context
+        report = getattr(execution.context, "report", None)
+        document = execution.graphql_document
+        if report is None or document is None:
+            return
+        operation_type = execution.operation_type.value
+        if operation_type == "subscription":
+            return
+        ok = not (execution.result and execution.result.errors)
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode) and (
+                execution.operation_name is None
+                or (definition.name and definition.name.value == execution.operation_name)
+            ):
+                for selection in definition.selection_set.selections:
+                    field = selection.name.value if isinstance(selection, FieldNode) else "fragment"
+                    report(operation_type, field, ok)
+                return
