@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.pickle_scan import PicklePolicy
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
@@ -40,7 +41,11 @@ class IndexConflict(Exception):
 
 
 async def init_database(
-    client: AsyncMongoClient, db_name: str, grid_db_name: str, max_upload_bytes: int
+    client: AsyncMongoClient,
+    db_name: str,
+    grid_db_name: str,
+    max_upload_bytes: int,
+    pickle_policy: PicklePolicy = "report",
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
@@ -48,7 +53,7 @@ async def init_database(
     """
     await init_beanie(database=client[db_name], document_models=DOCUMENTS, skip_indexes=True)
     await create_indexes(client, db_name, grid_db_name)
-    return FileStore(client[grid_db_name], max_upload_bytes)
+    return FileStore(client[grid_db_name], max_upload_bytes, pickle_policy)
 
 
 async def create_indexes(client: AsyncMongoClient, db_name: str, grid_db_name: str) -> None:

@@ -11,7 +11,14 @@ from typing import Any, Protocol
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flrepo.documents.errors import TooLarge
+from flrepo.documents.errors import DangerousPickle, TooLarge
+from flrepo.documents.pickle_scan import (
+    NEVER_SCANNED,
+    FileScanner,
+    PicklePolicy,
+    Safety,
+    Verdict,
+)
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, DESCENDING
@@ -42,6 +49,7 @@ class StoredFile:
     chunk_size: int
     sha256: str | None = None
     content_type: str | None = None
+    safety: Safety = NEVER_SCANNED
     document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -54,6 +62,7 @@ class StoredFile:
             chunk_size=int(doc.get("chunkSize", 0)),
             sha256=doc.get("sha256"),
             content_type=doc.get("contentType"),
+            safety=Safety.from_document(doc.get("safety")),
             document=doc,
         )
 
@@ -69,11 +78,14 @@ def object_id(file_id: str | None) -> ObjectId | None:
 class FileStore:
     """Binary objects in the GridFS bucket `fs` of the grid database."""
 
-    def __init__(self, db: AsyncDatabase, max_bytes: int) -> None:
+    def __init__(
+        self, db: AsyncDatabase, max_bytes: int, pickle_policy: PicklePolicy = "report"
+    ) -> None:
         self.bucket = AsyncGridFSBucket(db)
         self.files = db["fs.files"]
         self.chunks = db["fs.chunks"]
         self.max_bytes = max_bytes
+        self.pickle_policy = pickle_policy
 
     async def create_indexes(self) -> None:
         """GridFS's standard indexes, which listings and downloads rely on."""
@@ -86,9 +98,14 @@ class FileStore:
         source: FileSource,
         extra: dict[str, Any] | None = None,
     ) -> StoredFile:
-        """Stream `source` into a new file; on any failure nothing of it is left behind."""
+        """Stream `source` into a new file; on any failure nothing of it is left behind.
+
+        The bytes are scanned for pickles as they pass; the result is stored as `safety`.
+        Under the `refuse` policy a DANGEROUS file is refused (DangerousPickle).
+        """
         grid_in = self.bucket.open_upload_stream(filename)
         digest = hashlib.sha256()
+        scanner = FileScanner()
         length = 0
         try:
             async for chunk in source.chunks():
@@ -96,7 +113,12 @@ class FileStore:
                 if max(length, source.min_length) > self.max_bytes:
                     raise TooLarge(f"the file exceeds the upload limit of {self.max_bytes} bytes")
                 digest.update(chunk)
+                scanner.feed(chunk)
                 await grid_in.write(chunk)
+            safety = scanner.result()
+            if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
+                raise DangerousPickle(safety.dangerous_globals)
+            await grid_in.set("safety", safety.document())
             await grid_in.set("sha256", digest.hexdigest())
             if source.content_type:
                 await grid_in.set("contentType", source.content_type)
@@ -122,12 +144,23 @@ class FileStore:
         return {str(doc["_id"]): StoredFile.from_document(doc) for doc in docs}
 
     async def find(
-        self, filename_prefix: str | None = None, limit: int = 0, offset: int = 0
+        self,
+        filename_prefix: str | None = None,
+        limit: int = 0,
+        offset: int = 0,
+        verdict: Verdict | None = None,
     ) -> list[StoredFile]:
-        """Files whose name starts with the prefix (all if None), oldest upload first."""
+        """Files whose name starts with the prefix (all if None), oldest upload first.
+
+        With `verdict`, only the files whose pickle scan says so.
+        """
         query: dict[str, Any] = {}
         if filename_prefix:
             query["filename"] = {"$regex": "^" + re.escape(filename_prefix)}
+        if verdict == Verdict.UNSCANNED:
+            query["safety.verdict"] = {"$nin": [v.value for v in Verdict if v != verdict]}
+        elif verdict is not None:
+            query["safety.verdict"] = verdict.value
         cursor = self.files.find(query).sort([("uploadDate", ASCENDING), ("_id", ASCENDING)])
         docs = await cursor.skip(offset).limit(limit).to_list()
         return [StoredFile.from_document(doc) for doc in docs]
@@ -167,6 +200,13 @@ class FileStore:
         if n != expected:
             log.error("file %s is missing chunk %d of %d", file_id, n, expected)
             raise CorruptGridFile(f"file {file_id} is missing chunk {n}")
+
+    async def set_safety(self, file_id: str, safety: Safety) -> bool:
+        """Store a scan result with the file; False if the file is gone."""
+        done = await self.files.update_one(
+            {"_id": object_id(file_id)}, {"$set": {"safety": safety.document()}}
+        )
+        return bool(done.matched_count)
 
     async def delete(self, file_id: str | None) -> None:
         """Delete the file if it exists; a null or dangling id is not an error."""

@@ -96,7 +96,11 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             app.state.client = client
             app.state.settings = settings
             app.state.files = await init_database(
-                client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
+                client,
+                settings.db_name,
+                settings.grid_db_name,
+                settings.max_upload_bytes,
+                settings.pickle_policy,
             )
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             explorer.log_asset_status()

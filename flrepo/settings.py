@@ -6,6 +6,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flrepo.documents.database import Databases
+from flrepo.documents.pickle_scan import PicklePolicy
 
 GIB = 1024**3
 
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
     grid_db_name: str = "repository_grid"
     max_upload_bytes: int = Field(default=8 * GIB, gt=0)
     seed_archive: Path | None = None
+    pickle_policy: PicklePolicy = Field(
+        default="report",
+        description="A DANGEROUS pickle upload: `report` stores and labels it, `refuse` refuses it",
+    )
 
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(default=None, validation_alias="DB_ADDRESS")

@@ -1,5 +1,7 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
+from typing import Annotated
+
 import strawberry
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
@@ -15,6 +17,7 @@ from flrepo.graph.types import (
     Info,
     Long,
     Model,
+    PickleVerdict,
     StoredFile,
     Strategy,
     TrainingResult,
@@ -97,8 +100,14 @@ class Query:
         filename_prefix: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        safety: Annotated[
+            PickleVerdict | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only the files with this pickle scan verdict"),
+        ] = None,
     ) -> list[StoredFile]:
-        records = await files.list_files(info.context.files, filename_prefix, page(limit), offset)
+        records = await files.list_files(
+            info.context.files, filename_prefix, page(limit), offset, safety
+        )
         return [StoredFile.of(record, info.context.root_path) for record in records]
 
 

@@ -42,6 +42,21 @@ FILE = {
         "uploadDate": {"type": "string", "format": "date-time"},
         "sha256": {"type": "string"},
         "training_id": {"type": "string"},
+        "safety": {
+            "type": "object",
+            "description": "Pickle scan of the file (absent if never scanned)",
+            "properties": {
+                "verdict": {
+                    "type": "string",
+                    "enum": ["SAFE", "SUSPICIOUS", "DANGEROUS", "NOT_PICKLE"],
+                },
+                "globals": {"type": "array", "items": {"type": "string"}},
+                "dangerousGlobals": {"type": "array", "items": {"type": "string"}},
+                "notes": {"type": "array", "items": {"type": "string"}},
+                "scanner": {"type": "string"},
+                "scannedAt": {"type": "string", "format": "date-time"},
+            },
+        },
     },
 }
 FILES = {"type": "array", "items": FILE}

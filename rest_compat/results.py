@@ -14,7 +14,7 @@ from flrepo.rest_compat.http import (
     no_content,
     upload,
 )
-from flrepo.transfer.downloads import file_response
+from flrepo.transfer.downloads import file_response, safety_header
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -71,7 +71,9 @@ async def weights(request: Request) -> Response:
 
     length = 2 + 4 * ((record.length + 2) // 3)
     return StreamingResponse(
-        encoded(), media_type="application/json", headers={"Content-Length": str(length)}
+        encoded(),
+        media_type="application/json",
+        headers={"Content-Length": str(length), **safety_header(record)},
     )
 
 

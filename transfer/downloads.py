@@ -1,4 +1,4 @@
-"""A stored file as an HTTP response: streamed, with its length, type, name and hash."""
+"""A stored file as an HTTP response: streamed, with its length, type, name, hash and safety."""
 
 from urllib.parse import quote
 
@@ -9,9 +9,10 @@ from starlette.responses import Response, StreamingResponse
 def file_response(
     files: FileStore, record: StoredFile, content_type: str | None = None
 ) -> Response:
-    """Stream `record` with its length, type, name and hash in the headers."""
+    """Stream `record` with its length, type, name, hash and pickle verdict in the headers."""
     name = record.filename.rsplit("/", 1)[-1] or record.id
     headers = {
+        **safety_header(record),
         "Content-Length": str(record.length),
         "Content-Disposition": (
             f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
@@ -21,6 +22,11 @@ def file_response(
         headers["ETag"] = f'"{record.sha256}"'
     media_type = content_type or record.content_type or "application/octet-stream"
     return StreamingResponse(files.stream(record.id), media_type=media_type, headers=headers)
+
+
+def safety_header(record: StoredFile) -> dict[str, str]:
+    """`X-Pickle-Safety`: the verdict of the file's pickle scan (UNSCANNED if never scanned)."""
+    return {"X-Pickle-Safety": record.safety.verdict.value}
 
 
 def _ascii(name: str) -> str:
