@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from flrepo import seed_commands
+from flrepo import scan_command, seed_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import DatabaseError, require_database
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.set_defaults(handler=serve)
 
     seed_commands.add_commands(commands)
+    scan_command.add_command(commands)
     return parser
 
 
