@@ -307,6 +307,8 @@ class OpSpec:
     pops: int  # values popped (below the mark, if `mark`)
     mark: bool  # pops back to the last MARK first
     pushes: int
+    string: bool  # its argument is a str the unpickler pushes
+    plain: bool  # no more than its stack effect matters
 
 
 def _spec(op: pickletools.OpcodeInfo) -> OpSpec:
@@ -329,7 +331,17 @@ def _spec(op: pickletools.OpcodeInfo) -> OpSpec:
     before = op.stack_before
     mark = pickletools.markobject in before
     pops = before.index(pickletools.markobject) if mark else len(before)
-    return OpSpec(op.name, kind, size, signed, pops, mark, len(op.stack_after))
+    string = arg is not None and arg.name in STRING_ARGS
+    plain = op.name not in SPECIAL and not string
+    return OpSpec(op.name, kind, size, signed, pops, mark, len(op.stack_after), string, plain)
+
+
+# Opcodes that do more than push and pop values we do not model.
+SPECIAL = {
+    "PROTO", "GLOBAL", "INST", "STACK_GLOBAL", "EXT1", "EXT2", "EXT4", "PUT", "BINPUT",
+    "LONG_BINPUT", "MEMOIZE", "GET", "BINGET", "LONG_BINGET", "DUP", "MARK", "STOP",
+    "STRING", "UNICODE",
+}  # fmt: skip
 
 
 SPECS: dict[int, OpSpec] = {ord(op.code): _spec(op) for op in pickletools.opcodes}
@@ -430,7 +442,7 @@ class PickleWalker:
                 if length < 0:
                     raise Malformed(f"{spec.name} with a negative length")
                 end = body + length
-                if _wanted_string(spec) and length <= MAX_NAME:
+                if spec.string and length <= MAX_NAME:
                     if end > n:
                         return pos
                     value = _decode(buf[body:end])
@@ -460,6 +472,14 @@ class PickleWalker:
 
     def _apply(self, spec: OpSpec, code: int, arg: Any) -> None:
         self.ops += 1
+        if spec.plain:
+            if spec.mark:
+                self._pop_to_mark()
+            if spec.pops:
+                self._pop(spec.pops)
+            if spec.pushes:
+                self._push_opaque(spec.pushes)
+            return
         op = spec.name
         if op == "PROTO":
             self.proto = arg[0]
@@ -596,13 +616,6 @@ class PickleWalker:
             self.memo[key] = top
         else:
             self.memo.pop(key, None)
-
-
-def _wanted_string(spec: OpSpec) -> bool:
-    return SPEC_ARG.get(spec.name) in STRING_ARGS
-
-
-SPEC_ARG = {op.name: op.arg.name for op in pickletools.opcodes if op.arg is not None}
 
 
 def _decode(raw: bytes) -> str | None:

@@ -143,7 +143,9 @@ async def raw_snapshot(mongodb_url: str, settings: Settings) -> dict[str, list[b
             for coll in sorted(await raw_client[name].list_collection_names()):
                 cursor = raw_client[name][coll].find().sort("_id", 1)
                 docs = [doc.raw async for doc in cursor]
-                out[f"{prefix}.{coll}"] = [unlabelled(r) for r in docs] if coll == "fs.files" else docs
+                if coll == "fs.files":
+                    docs = [unlabelled(raw) for raw in docs]
+                out[f"{prefix}.{coll}"] = docs
     finally:
         await raw_client.close()
     return out
