@@ -40,6 +40,7 @@ PicklePolicy = Literal["report", "refuse"]
 SCANNER = f"flrepo-pickle-scan/1 (picklescan {version('picklescan')} lists)"
 UNKNOWN = "<unknown>"  # a STACK_GLOBAL whose names are computed, not literal strings
 
+HIGHEST_PROTOCOL = 5
 MAX_GLOBALS = 500  # distinct imports recorded per file
 MAX_NAME = 256  # longer module or attribute names are cut
 MAX_LINE = 64 * 1024  # text arguments (protocol 0) longer than this are skipped, not held
@@ -366,7 +367,6 @@ class PickleWalker:
     def _new_pickle(self) -> None:
         self.stack: list[Any] = []
         self.blind = False  # the stack outgrew MAX_STACK: STACK_GLOBAL names are unknown
-        self.proto = 0
         self.ops = 0  # in the current pickle
         self.globals_here = False
         self.memo: dict[int, str] = {}  # the memoised strings
@@ -465,12 +465,12 @@ class PickleWalker:
                     end = nl + 1
                 value = buf[start:end] if not self.skip_line else None
             pos = end
-            self._apply(spec, code, value)
+            self._apply(spec, value)
             if self.done:
                 return pos
         return pos
 
-    def _apply(self, spec: OpSpec, code: int, arg: Any) -> None:
+    def _apply(self, spec: OpSpec, arg: Any) -> None:
         self.ops += 1
         if spec.plain:
             if spec.mark:
@@ -482,9 +482,8 @@ class PickleWalker:
             return
         op = spec.name
         if op == "PROTO":
-            self.proto = arg[0]
-            if self.proto > 5:
-                raise Malformed(f"unsupported pickle protocol {self.proto}")
+            if arg[0] > HIGHEST_PROTOCOL:
+                raise Malformed(f"unsupported pickle protocol {arg[0]}")
             return
         if op in ("GLOBAL", "INST"):
             module, attribute = _two_lines(arg)
