@@ -362,6 +362,7 @@ class PickleWalker:
         self.skip_line = False  # passing over a long text argument up to its newline
         self.done = False
         self.offset = 0  # of `pending`'s first byte in the stream
+        self.at = 0  # of the opcode being read, in the buffer being walked
         self._new_pickle()
 
     def _new_pickle(self) -> None:
@@ -395,9 +396,11 @@ class PickleWalker:
             chunk = chunk[end + 1 :]
             self.skip_line = False
         buf = self.pending + bytes(chunk) if self.pending else bytes(chunk)
+        self.at = 0
         try:
             pos = self._walk(buf)
         except Malformed as exc:
+            self.offset += self.at
             self._stop(str(exc))
             return
         self.offset += pos
@@ -423,6 +426,7 @@ class PickleWalker:
         n = len(buf)
         pos = 0
         while pos < n:
+            self.at = pos
             code = buf[pos]
             spec = SPECS.get(code)
             if spec is None:

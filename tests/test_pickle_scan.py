@@ -10,6 +10,7 @@ import tracemalloc
 import zipfile
 from collections.abc import Iterable
 
+import joblib
 import numpy
 import pytest
 from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict, classify
@@ -179,6 +180,19 @@ def test_a_malformed_pickle_after_an_import_is_suspicious():
     result = scan(data)
     assert result.verdict == Verdict.SUSPICIOUS
     assert result.notes
+
+
+def test_joblib_dumps_are_suspicious_or_unopened():
+    """joblib writes array bytes into the pickle stream, where the walk cannot follow."""
+    plain, compressed = io.BytesIO(), io.BytesIO()
+    joblib.dump({"coef": numpy.arange(10.0), "n": 3}, plain)
+    joblib.dump({"coef": numpy.arange(10.0)}, compressed, compress=3)
+    result = scan(plain.getvalue())
+    assert result.verdict == Verdict.SUSPICIOUS
+    assert "joblib.numpy_pickle.NumpyArrayWrapper" in result.globals
+    assert result.dangerous_globals == ()
+    assert "the rest was not scanned" in result.notes[0]
+    assert scan(compressed.getvalue()).verdict == Verdict.NOT_PICKLE
 
 
 def test_a_corrupt_archive_is_suspicious_not_safe():
