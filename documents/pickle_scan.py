@@ -230,7 +230,7 @@ class FileScanner:
     def __init__(self, depth: int = 0) -> None:
         self.depth = depth
         self.head = b""
-        self.walker: PickleWalker | ZipWalker | None = None
+        self.walker: PickleWalker | ZipWalker | InflateWalker | None = None
 
     def feed(self, chunk: bytes | memoryview) -> None:
         if self.walker is None:
@@ -243,14 +243,17 @@ class FileScanner:
         self.walker.feed(chunk)
 
     def _start(self) -> None:
-        if not self.head.startswith(LOCAL):
+        wbits = _compressed(self.head)
+        if not (self.head.startswith(LOCAL) or wbits):
             self.walker = PickleWalker()
-        elif self.depth <= MAX_DEPTH:
-            self.walker = ZipWalker(self.depth)
-        else:
+        elif self.depth > MAX_DEPTH:
             self.walker = PickleWalker()
             self.walker.done = True
             self.walker.found.note("an archive nested this deep was not scanned")
+        elif wbits:
+            self.walker = InflateWalker(self.depth, wbits)
+        else:
+            self.walker = ZipWalker(self.depth)
 
     @property
     def done(self) -> bool:
@@ -284,6 +287,18 @@ class FileScanner:
             scanner=SCANNER,
             scanned_at=datetime.now(UTC).replace(microsecond=0),
         )
+
+
+def _compressed(head: bytes) -> int:
+    """zlib's `wbits` for a gzip or zlib stream (`.pkl.gz`, joblib's compressed dumps), else 0.
+
+    Neither first byte is a pickle opcode, so no pickle is taken for one.
+    """
+    if head[:2] == b"\x1f\x8b":
+        return 31
+    if len(head) >= 2 and head[0] == 0x78 and int.from_bytes(head[:2], "big") % 31 == 0:
+        return 15
+    return 0
 
 
 def _dotted(name: str) -> str:
@@ -656,6 +671,47 @@ def _text(op: str, raw: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     raise Malformed("a STRING argument without quotes")
+
+
+# --- compressed streams ---------------------------------------------------------------------
+
+MAX_EXPANSION = 100  # inflated bytes followed per compressed byte, beyond a first MiB
+
+
+class InflateWalker:
+    """A gzip or zlib stream: what it inflates to is scanned, a MiB at a time."""
+
+    def __init__(self, depth: int, wbits: int) -> None:
+        self.inflater = zlib.decompressobj(wbits)
+        self.inner = FileScanner(depth + 1)
+        self.found = Finding()
+        self.done = False
+        self.read = self.inflated = 0
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        if self.done:
+            return
+        self.read += len(chunk)
+        try:
+            out = self.inflater.decompress(chunk, INFLATE_OUT)
+            while out:
+                self.inflated += len(out)
+                self.inner.feed(out)
+                if self.inner.done or self.inflater.eof:
+                    break
+                if self.inflated > MAX_EXPANSION * self.read + (1 << 20):
+                    self.found.note("expands more than a hundredfold; the rest was not scanned")
+                    self.done = True
+                    return
+                out = self.inflater.decompress(self.inflater.unconsumed_tail, INFLATE_OUT)
+        except zlib.error:
+            self.done = True  # no reader gets further than this either
+            return
+        self.done = self.inner.done or self.inflater.eof
+
+    def finish(self) -> Finding:
+        self.found.merge(self.inner.finding(), "compressed contents")
+        return self.found
 
 
 # --- zip archives ---------------------------------------------------------------------------

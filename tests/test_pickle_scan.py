@@ -1,6 +1,7 @@
 """The pickle scanner on its own: what it flags, what it leaves alone, and that it streams."""
 
 import collections
+import gzip
 import io
 import os
 import pickle
@@ -8,6 +9,7 @@ import random
 import struct
 import tracemalloc
 import zipfile
+import zlib
 from collections.abc import Iterable
 
 import joblib
@@ -182,7 +184,23 @@ def test_a_malformed_pickle_after_an_import_is_suspicious():
     assert result.notes
 
 
-def test_joblib_dumps_are_suspicious_or_unopened():
+def test_compressed_pickles_are_scanned():
+    exploit = global_call("os", "system", "id")
+    assert scan(gzip.compress(exploit), 5).dangerous_globals == ("os.system",)
+    assert scan(zlib.compress(exploit), 5).dangerous_globals == ("os.system",)
+    assert scan(gzip.compress(pickle.dumps(numpy.ones(3)))).verdict == Verdict.SAFE
+    assert scan(gzip.compress(b"just text")).verdict == Verdict.NOT_PICKLE
+    assert scan(b"\x1f\x8b" + bytes(100)).verdict == Verdict.NOT_PICKLE  # corrupt
+
+
+def test_a_compressed_bomb_is_not_followed_for_ever():
+    bomb = zlib.compress(b"N0" * (10 << 20), 9)  # 20 MiB of opcodes in some 20 kB
+    result = scan(bomb, 1024)
+    assert result.verdict == Verdict.SUSPICIOUS
+    assert "hundredfold" in result.notes[0]
+
+
+def test_joblib_dumps_are_suspicious():
     """joblib writes array bytes into the pickle stream, where the walk cannot follow."""
     plain, compressed = io.BytesIO(), io.BytesIO()
     joblib.dump({"coef": numpy.arange(10.0), "n": 3}, plain)
@@ -192,7 +210,9 @@ def test_joblib_dumps_are_suspicious_or_unopened():
     assert "joblib.numpy_pickle.NumpyArrayWrapper" in result.globals
     assert result.dangerous_globals == ()
     assert "the rest was not scanned" in result.notes[0]
-    assert scan(compressed.getvalue()).verdict == Verdict.NOT_PICKLE
+    result = scan(compressed.getvalue())
+    assert result.verdict == Verdict.SUSPICIOUS
+    assert "joblib.numpy_pickle.NumpyArrayWrapper" in result.globals
 
 
 def test_a_corrupt_archive_is_suspicious_not_safe():
