@@ -363,6 +363,18 @@ SPECIAL = {
 SPECS: dict[int, OpSpec] = {ord(op.code): _spec(op) for op in pickletools.opcodes}
 
 
+def _run(code: str) -> tuple[re.Pattern[bytes], int]:
+    """A pattern matching repeats of an opcode that only pushes a value, and its width."""
+    width = 1 + SPECS[ord(code)].size
+    return re.compile(
+        b"(?:" + re.escape(code.encode("latin-1")) + b".{%d})+" % (width - 1), re.S
+    ), width
+
+
+# The opcodes long pickles of numbers repeat: BINFLOAT, BININT1, BININT2, BININT, NONE.
+RUNS = {ord(code): _run(code) for code in "GKMJN"}
+
+
 class Malformed(Exception):
     """The bytes stop being a pickle here."""
 
@@ -443,6 +455,14 @@ class PickleWalker:
         while pos < n:
             self.at = pos
             code = buf[pos]
+            run = RUNS.get(code)
+            if run is not None and (repeats := run[0].match(buf, pos)):
+                # a run of one opcode pushing a value: the items of a list of floats, ...
+                count = (repeats.end() - pos) // run[1]
+                self.ops += count
+                self._push_opaque(count)
+                pos = repeats.end()
+                continue
             spec = SPECS.get(code)
             if spec is None:
                 raise Malformed(f"byte {code:#04x} is no pickle opcode")

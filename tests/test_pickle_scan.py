@@ -18,8 +18,10 @@ import pytest
 from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict, classify
 from pickles import (
     MALICIOUS,
+    framed,
     global_call,
     hidden_member_archive,
+    short_str,
     sklearn_model_pickle,
     stack_global_call,
     torch_checkpoint,
@@ -98,6 +100,20 @@ def test_a_scikit_learn_estimator_is_safe():
     result = scan(sklearn_model_pickle())
     assert result.verdict == Verdict.SAFE, result
     assert "sklearn.linear_model._base.LinearRegression" in result.globals
+
+
+@pytest.mark.parametrize(
+    "pushes", [b"K\x01K\x02", b"NN", b"G" + bytes(8) + b"J" + bytes(4), b"M\x01\x00" * 2]
+)
+def test_runs_of_numbers_are_counted_exactly(pushes):
+    """Names pushed, two numbers pushed and popped: the names are still the import's."""
+    body = short_str("collections") + short_str("OrderedDict") + pushes + b"00" + b"\x93)R"
+    for piece in (None, 1, 2):
+        result = scan(framed(body), piece)
+        assert result.verdict == Verdict.SAFE, result
+        assert result.globals == ("collections.OrderedDict",)
+    exploit = short_str("os") + short_str("system") + pushes + b"00" + b"\x93)R"
+    assert scan(framed(exploit), 3).dangerous_globals == ("os.system",)
 
 
 def test_an_unknown_class_is_suspicious():
