@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.pickle_scan import PicklePolicy
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
@@ -70,6 +71,7 @@ async def init_database(
     max_upload_bytes: int,
     write_concern: str = JOURNALED,
     max_concurrent_uploads: int = 16,
+    pickle_policy: PicklePolicy = "report",
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
@@ -87,6 +89,7 @@ async def init_database(
         max_upload_bytes,
         max_concurrent_uploads=max_concurrent_uploads,
         transactions=await has_transactions(client),
+        pickle_policy=pickle_policy,
     )
 
 

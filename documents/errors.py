@@ -19,6 +19,18 @@ class InvalidInput(RepositoryError):
     code = "BAD_USER_INPUT"
 
 
+class DangerousPickle(InvalidInput):
+    """Refused under the `refuse` pickle policy: the file imports names that run code."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__(
+            "the file is a pickle importing dangerous names: "
+            + ", ".join(names)
+            + "; this repository refuses such files"
+        )
+        self.names = names
+
+
 class TooLarge(RepositoryError):
     code = "PAYLOAD_TOO_LARGE"
 

@@ -12,7 +12,14 @@ from typing import Any, Protocol, TypeVar
 from bson import ObjectId
 from bson.errors import InvalidId
 from flrepo.documents.chunk_writer import ChunkWriter
-from flrepo.documents.errors import TooLarge
+from flrepo.documents.errors import DangerousPickle, TooLarge
+from flrepo.documents.pickle_scan import (
+    NEVER_SCANNED,
+    FileScanner,
+    PicklePolicy,
+    Safety,
+    Verdict,
+)
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -47,6 +54,7 @@ class StoredFile:
     sha256: str | None = None
     content_type: str | None = None
     uploaded_name: str | None = None  # the name the client gave the file, if it gave one
+    safety: Safety = NEVER_SCANNED
     document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -60,6 +68,7 @@ class StoredFile:
             sha256=doc.get("sha256"),
             content_type=doc.get("contentType"),
             uploaded_name=doc.get("uploadedName"),
+            safety=Safety.from_document(doc.get("safety")),
             document=doc,
         )
 
@@ -81,6 +90,7 @@ class FileStore:
         max_bytes: int,
         max_concurrent_uploads: int = 16,
         transactions: bool = False,
+        pickle_policy: PicklePolicy = "report",
     ) -> None:
         self.db = db
         self.files = db["fs.files"]
@@ -88,6 +98,7 @@ class FileStore:
         self.max_bytes = max_bytes
         self.upload_slots = asyncio.Semaphore(max_concurrent_uploads)
         self.transactions = transactions
+        self.pickle_policy = pickle_policy
 
     async def in_transaction(
         self, operation: Callable[[AsyncClientSession | None], Awaitable[T]]
@@ -116,10 +127,14 @@ class FileStore:
         """Stream `source` into a new file; on any failure nothing of it is left behind.
 
         At most `max_concurrent_uploads` uploads hold a buffer at once; others wait their turn.
+        The bytes are scanned for pickles as they pass (on a thread, so that a slow scan
+        never stalls other requests); the result is stored as `safety`. Under the `refuse`
+        policy a DANGEROUS file is refused (DangerousPickle).
         """
         async with self.upload_slots:
             writer = ChunkWriter(self.db)
             digest = hashlib.sha256()
+            scanner = FileScanner()
             length = 0
             try:
                 async for chunk in source.chunks():
@@ -129,8 +144,12 @@ class FileStore:
                             f"the file exceeds the upload limit of {self.max_bytes} bytes"
                         )
                     digest.update(chunk)
+                    await asyncio.to_thread(scanner.feed, chunk)
                     await writer.write(chunk)
-                fields: dict[str, Any] = {"sha256": digest.hexdigest()}
+                safety = scanner.result()
+                if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
+                    raise DangerousPickle(safety.dangerous_globals)
+                fields: dict[str, Any] = {"sha256": digest.hexdigest(), "safety": safety.document()}
                 if source.content_type:
                     fields["contentType"] = source.content_type
                 doc = await writer.close(filename, {**fields, **(extra or {})})
@@ -151,12 +170,23 @@ class FileStore:
         return {str(doc["_id"]): StoredFile.from_document(doc) for doc in docs}
 
     async def find(
-        self, filename_prefix: str | None = None, limit: int = 0, offset: int = 0
+        self,
+        filename_prefix: str | None = None,
+        limit: int = 0,
+        offset: int = 0,
+        verdict: Verdict | None = None,
     ) -> list[StoredFile]:
-        """Files whose name starts with the prefix (all if None), oldest upload first."""
+        """Files whose name starts with the prefix (all if None), oldest upload first.
+
+        With `verdict`, only the files whose pickle scan says so.
+        """
         query: dict[str, Any] = {}
         if filename_prefix:
             query["filename"] = {"$regex": "^" + re.escape(filename_prefix)}
+        if verdict == Verdict.UNSCANNED:
+            query["safety.verdict"] = {"$nin": [v.value for v in Verdict if v != verdict]}
+        elif verdict is not None:
+            query["safety.verdict"] = verdict.value
         cursor = self.files.find(query).sort([("uploadDate", ASCENDING), ("_id", ASCENDING)])
         docs = await cursor.skip(offset).limit(limit).to_list()
         return [StoredFile.from_document(doc) for doc in docs]
@@ -211,6 +241,13 @@ class FileStore:
         if n != expected:
             log.error("file %s is missing chunk %d of %d", files_id, n, expected)
             raise CorruptGridFile(f"file {files_id} is missing chunk {n}")
+
+    async def set_safety(self, file_id: str, safety: Safety) -> bool:
+        """Store a scan result with the file; False if the file is gone."""
+        done = await self.files.update_one(
+            {"_id": object_id(file_id)}, {"$set": {"safety": safety.document()}}
+        )
+        return bool(done.matched_count)
 
     async def set_uploaded_name(self, file_id: str, name: str | None) -> StoredFile | None:
         """Keep the name the client gave the file (`uploadedName`), for downloads to offer."""

@@ -12,6 +12,7 @@ received bytes for; a server that continues an upload another began first hashes
 already stored (once), reading them back from the database.
 """
 
+import asyncio
 import contextlib
 import hashlib
 import uuid
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from bson import ObjectId
 from flrepo.documents.errors import (
+    DangerousPickle,
     DigestMismatch,
     InvalidInput,
     NotFound,
@@ -31,6 +33,7 @@ from flrepo.documents.errors import (
     UploadBusy,
 )
 from flrepo.documents.files import FileStore, StoredFile, object_id
+from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict
 from pymongo import InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -237,6 +240,9 @@ class UploadStore:
         sha256 = (await self._hash_up_to(upload)).hexdigest()
         if upload.sha256 and sha256 != upload.sha256:
             raise DigestMismatch(f"the file's sha256 is {sha256}, not {upload.sha256}")
+        safety = await self._scan(upload)
+        if self.files.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
+            raise DangerousPickle(safety.dangerous_globals)
         doc: dict[str, Any] = {
             "_id": ObjectId(upload.id),
             "filename": upload.filename,
@@ -244,6 +250,7 @@ class UploadStore:
             "length": upload.length,
             "uploadDate": now(),
             "sha256": sha256,
+            "safety": safety.document(),
         }
         if upload.content_type:
             doc["contentType"] = upload.content_type
@@ -304,6 +311,13 @@ class UploadStore:
             hasher.update(data)
         self._remember(upload.id, upload.offset, hasher)
         return hasher
+
+    async def _scan(self, upload: Upload) -> Safety:
+        """The pickle scan of the complete upload, its chunks read back a range at a time."""
+        scanner = FileScanner()
+        async for data in self.files.read_chunks(ObjectId(upload.id), CHUNK_SIZE, 0, upload.length):
+            await asyncio.to_thread(scanner.feed, data)
+        return scanner.result()
 
     def _remember(self, upload_id: str, offset: int, hasher: Hasher) -> None:
         self._hashes[upload_id] = (offset, hasher)

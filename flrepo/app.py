@@ -109,6 +109,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 settings.max_upload_bytes,
                 write_concern=settings.write_concern,
                 max_concurrent_uploads=settings.max_concurrent_uploads,
+                pickle_policy=settings.pickle_policy,
             )
             app.state.uploads = UploadStore(files.db, files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])

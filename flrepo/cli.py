@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from flrepo import check_command, seed_commands
+from flrepo import check_command, scan_command, seed_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import require_database
@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed_commands.add_commands(commands)
     check_command.add_command(commands)
+    scan_command.add_command(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flrepo.documents.database import Databases
+from flrepo.documents.pickle_scan import PicklePolicy
 
 GIB = 1024**3
 
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     )
     ws_allowed_origins: str = Field(
         default="", description="comma-separated origins whose pages may open WebSockets"
+    )
+    pickle_policy: PicklePolicy = Field(
+        default="report",
+        description="a DANGEROUS pickle upload: `report` stores and labels it, `refuse` refuses it",
     )
 
     # The original deployment files configure MongoDB with these two.

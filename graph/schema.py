@@ -25,6 +25,7 @@ from flrepo.graph.types import (
     Long,
     Model,
     ModelChange,
+    PickleVerdict,
     RepositoryEvent,
     StoredFile,
     Strategy,
@@ -128,9 +129,13 @@ class Query:
         filename_prefix: str | None = None,
         limit: int | None = 100,
         offset: int | None = 0,
+        safety: Annotated[
+            PickleVerdict | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only the files with this pickle scan verdict"),
+        ] = None,
     ) -> list[StoredFile]:
         records = await files.list_files(
-            info.context.files, filename_prefix, page(limit), offset or 0
+            info.context.files, filename_prefix, page(limit), offset or 0, safety
         )
         return [StoredFile.of(record, info.context.root_path) for record in records]
 

@@ -7,6 +7,7 @@ from typing import Annotated, NewType, TypeVar
 import strawberry
 from flrepo.documents import changes, ml_model, strategy, training_result, transformation
 from flrepo.documents.files import StoredFile as StoredFileRecord
+from flrepo.documents.pickle_scan import Safety, Verdict
 from flrepo.graph.context import Context
 from pydantic import BaseModel
 from strawberry.experimental import pydantic
@@ -31,6 +32,38 @@ def of(cls: type[T], doc: BaseModel) -> T:
     return cls.from_pydantic(doc, extra=extra)  # type: ignore[attr-defined]
 
 
+PickleVerdict = strawberry.enum(
+    Verdict,
+    name="PickleVerdict",
+    description="What a static scan of the file found; the server never unpickles anything",
+)
+
+
+@strawberry.type(description="The imports a pickle names, judged without loading it")
+class PickleSafety:
+    verdict: PickleVerdict  # type: ignore[valid-type]
+    globals: list[str] = strawberry.field(
+        description="Every module.name the file's pickles import, as written in them"
+    )
+    dangerous_globals: list[str] = strawberry.field(
+        description="The imports that can run commands or code"
+    )
+    notes: list[str] = strawberry.field(description="What the scan could not follow, if anything")
+    scanner: str | None
+    scanned_at: datetime | None
+
+    @classmethod
+    def of(cls, safety: Safety) -> "PickleSafety":
+        return cls(
+            verdict=safety.verdict,
+            globals=list(safety.globals),
+            dangerous_globals=list(safety.dangerous_globals),
+            notes=list(safety.notes),
+            scanner=safety.scanner,
+            scanned_at=safety.scanned_at,
+        )
+
+
 @strawberry.type
 class StoredFile:
     id: strawberry.ID = strawberry.field(description="Hex ObjectId of the GridFS file")
@@ -43,6 +76,9 @@ class StoredFile:
         description="The name the file was uploaded as (null if none was given)"
     )
     download_url: str = strawberry.field(description="GET this path for the raw bytes")
+    safety: PickleSafety | None = strawberry.field(
+        description="Pickle scan of the file; verdict UNSCANNED if it was never scanned"
+    )
 
     @classmethod
     def of(cls, record: StoredFileRecord, root_path: str = "") -> "StoredFile":
@@ -55,6 +91,7 @@ class StoredFile:
             content_type=record.content_type,
             uploaded_name=record.uploaded_name,
             download_url=f"{root_path}/files/{record.id}",
+            safety=PickleSafety.of(record.safety),
         )
 
 

@@ -1,6 +1,7 @@
 """`/models/available` and `/models/download/shell`: the `fs.files` documents themselves."""
 
 from datetime import datetime
+from typing import Any
 
 from bson import ObjectId
 from fastapi import APIRouter
@@ -27,6 +28,9 @@ class FileDocument(BaseModel):
     )
     sha256: str | None = None
     training_id: str | None = None
+    safety: dict[str, Any] | None = Field(
+        default=None, description="the file's pickle scan (absent if never scanned)"
+    )
 
 
 def _listing(records: list[StoredFile]) -> Response:

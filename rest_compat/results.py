@@ -7,7 +7,7 @@ from flrepo.documents.errors import NotFound
 from flrepo.graph.resolvers import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
 from flrepo.rest_compat.common import MULTIPART, RAW, Digest, Files, Upload, errors, listing
-from flrepo.transfer.downloads import file_response
+from flrepo.transfer.downloads import file_response, safety_header
 from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
 
@@ -64,7 +64,9 @@ async def weights(
 
     length = 2 + 4 * ((record.length + 2) // 3)
     return StreamingResponse(
-        encoded(), media_type="application/json", headers={"Content-Length": str(length)}
+        encoded(),
+        media_type="application/json",
+        headers={"Content-Length": str(length), **safety_header(record)},
     )
 
 

@@ -13,6 +13,8 @@ import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
+from flrepo.documents.files import FileStore
+from flrepo.documents.safety_labels import LabelReport, label_files
 from flrepo.seed.collections import OPLOG_NAMESPACE, create_collection, create_view, options_of
 from flrepo.seed.errors import CorruptDumpError, SeedError, UniqueIndexError
 from flrepo.seed.events import CollectionEnd, Documents, DumpSource, Event
@@ -67,6 +69,7 @@ class RestoreReport:
     indexes_created: list[str] = field(default_factory=list)
     index_problems: list[str] = field(default_factory=list)
     views: dict[str, str] = field(default_factory=dict)  # view -> the collection it shows
+    labels: LabelReport | None = None  # the pickle scan of the files, once restored
 
     @property
     def documents(self) -> int:
@@ -103,6 +106,8 @@ class RestoreReport:
                     for ns, count in self.skipped_namespaces.items()
                 )
             )
+        if self.labels is not None:
+            lines.append(f"pickle scan of the stored files: {self.labels.summary()}")
         lines += [f"warning: {problem}" for problem in self.index_problems]
         return lines
 
@@ -223,10 +228,30 @@ async def restore(
             for line in report.written():
                 log.warning("restore interrupted; written before: %s", line)
             raise
+        await _label_files(client, databases, report)
         return report
     finally:
         source.close()
         await client.close()
+
+
+async def _label_files(
+    client: AsyncMongoClient, databases: Databases, report: RestoreReport
+) -> None:
+    """Scan the files once any were restored; labels that came with the dump are not trusted.
+
+    A failure leaves the data in place: files not yet scanned read UNSCANNED until
+    `flrepo scan` labels them.
+    """
+    files_ns = f"{databases.grid_db_name}.fs.files"
+    if not any(r.target == files_ns and r.inserted for r in report.namespaces.values()):
+        return
+    files = FileStore(client[databases.grid_db_name], max_bytes=0)
+    try:
+        await files.files.update_many({}, {"$unset": {"safety": ""}})
+        report.labels = await label_files(files)
+    except PyMongoError as exc:
+        log.warning("restored files not scanned for pickles (%s); run `flrepo scan`", exc)
 
 
 class _Restore:

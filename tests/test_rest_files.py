@@ -19,6 +19,8 @@ def as_listed(doc):
     """An `fs.files` document as the REST lists render it: no `_id`, ISO upload date."""
     listed = {k: v for k, v in doc.items() if k != "_id"}
     listed["uploadDate"] = doc["uploadDate"].isoformat()
+    if "safety" in doc:
+        listed["safety"] = {**doc["safety"], "scannedAt": doc["safety"]["scannedAt"].isoformat()}
     return listed
 
 

@@ -1,4 +1,4 @@
-"""A stored file as an HTTP response: streamed, ranged, conditional, with its name and hash.
+"""A stored file as an HTTP response: streamed, ranged, conditional, with name, hash, safety.
 
 Every route that serves a file's bytes answers through `file_response`, so all of them take
 `Range` (206, 416), `If-Range`, `If-None-Match` (304) and `HEAD` alike. The ETag is the
@@ -19,7 +19,11 @@ def file_response(
 ) -> Response:
     """`record` as the answer to `request` (GET or HEAD): whole, one range, or not modified."""
     etag = f'"{record.sha256}"' if record.sha256 else None
-    headers = {"Accept-Ranges": "bytes", "Content-Disposition": disposition(record)}
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": disposition(record),
+        **safety_header(record),
+    }
     if etag:
         headers["ETag"] = etag
         headers["Repr-Digest"] = sha256_field(record.sha256)
@@ -94,6 +98,11 @@ def _matches(header: str | None, etag: str) -> bool:
 def _if_range_holds(header: str | None, etag: str | None) -> bool:
     """No `If-Range`, or one naming the current ETag exactly (a date never matches: no dates)."""
     return header is None or (etag is not None and header.strip() == etag)
+
+
+def safety_header(record: StoredFile) -> dict[str, str]:
+    """`X-Pickle-Safety`: the verdict of the file's pickle scan (UNSCANNED if never scanned)."""
+    return {"X-Pickle-Safety": record.safety.verdict.value}
 
 
 def _ascii(name: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from flrepo.documents.errors import (
     AlreadyExists,
+    DangerousPickle,
     DigestMismatch,
     InvalidInput,
     NotFound,
@@ -44,6 +45,7 @@ STATUS: dict[type[RepositoryError], int] = {
     OffsetMismatch: 409,
     UploadBusy: 423,
     DigestMismatch: 460,
+    DangerousPickle: 422,
     AlreadyExists: 400,
     InvalidInput: 400,
 }

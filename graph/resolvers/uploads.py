@@ -7,7 +7,13 @@ the same key checks, the same GridFS name and fields, the same replacement of th
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from flrepo.documents.errors import DigestMismatch, InvalidInput, NotFound, OffsetMismatch
+from flrepo.documents.errors import (
+    DangerousPickle,
+    DigestMismatch,
+    InvalidInput,
+    NotFound,
+    OffsetMismatch,
+)
 from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
 from flrepo.graph.resolvers.common import FileTarget, attach_stored, check_target
 from flrepo.graph.resolvers.models import model_file_target
@@ -85,8 +91,9 @@ async def continue_upload(
 async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
     """Attach a complete upload's file (again harmlessly, if it was already).
 
-    A file whose sha256 is not the one announced, or whose target is gone, is discarded
-    with the upload; the target keeps its old file.
+    A file whose sha256 is not the one announced, a DANGEROUS pickle under the `refuse`
+    policy, or one whose target is gone, is discarded with the upload; the target keeps its
+    old file.
     """
     if upload.file_id:
         return upload
@@ -94,7 +101,7 @@ async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
     try:
         stored = await uploads.store(upload)
         await attach_stored(uploads.files, target, stored)
-    except (DigestMismatch, NotFound):
+    except (DigestMismatch, DangerousPickle, NotFound):
         await uploads.files.delete(upload.id)
         await uploads.delete(upload)
         raise

@@ -1,0 +1,67 @@
+"""Labelling files already stored (restored, or written before scanning) with a pickle scan."""
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flrepo.documents.files import FileStore
+from flrepo.documents.pickle_scan import FileScanner, Verdict
+from gridfs.errors import CorruptGridFile
+
+Progress = Callable[[int, int], None]  # (bytes scanned, bytes to scan)
+
+
+@dataclass
+class LabelReport:
+    """How many files were scanned, and with which verdicts."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    nbytes: int = 0
+    unreadable: list[str] = field(default_factory=list)  # ids of files missing chunks
+
+    @property
+    def files(self) -> int:
+        return sum(self.verdicts.values())
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(self.verdicts.items()))
+        text = f"scanned {self.files} file{'s' if self.files != 1 else ''}"
+        text += f": {counts}" if counts else ""
+        if self.unreadable:
+            text += f"; unreadable (missing chunks), left unscanned: {', '.join(self.unreadable)}"
+        return text
+
+
+async def label_files(
+    files: FileStore, rescan: bool = False, progress: Progress | None = None
+) -> LabelReport:
+    """Scan the files never scanned (every file with `rescan`), reading each chunk by chunk."""
+    query = {} if rescan else {"safety.verdict": {"$nin": [v.value for v in Verdict]}}
+    todo = [
+        (str(doc["_id"]), int(doc.get("length", 0)))
+        async for doc in files.files.find(query, {"_id": 1, "length": 1}).sort("_id", 1)
+    ]
+    total = sum(length for _, length in todo)
+    report = LabelReport()
+    done = 0
+    for file_id, length in todo:
+        scanner = FileScanner()
+        read = 0
+        try:
+            async for chunk in files.stream(file_id):
+                scanner.feed(chunk)
+                read += len(chunk)
+                if progress:
+                    progress(done + read, total)
+                if scanner.done:  # the rest cannot change the verdict
+                    break
+        except CorruptGridFile:
+            report.unreadable.append(file_id)
+            continue
+        finally:
+            done += length
+            report.nbytes += read
+        safety = scanner.result()
+        if await files.set_safety(file_id, safety):  # else deleted meanwhile
+            report.verdicts[safety.verdict.value] += 1
+    return report
