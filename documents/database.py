@@ -9,12 +9,13 @@ from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
+from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
-DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation]
+DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Token]
 
 # How long to wait for an unreachable server, unless the URL sets its own.
 TIMEOUTS_MS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000}

@@ -10,16 +10,20 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flrepo import explorer
+from flrepo.access import Access, anonymous_scopes
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
+from flrepo.graph.cost import Limits
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.view import GraphQLView
+from flrepo.limits import GraphQLBodyLimit, internal_error
 from flrepo.rest_compat.http import http_error
 from flrepo.rest_compat.routes import routes as rest_routes
 from flrepo.settings import Settings
@@ -87,7 +91,11 @@ class AccessLog:
 
 
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
-    """The whole server, connected to `mongodb_url` for as long as its lifespan runs."""
+    """The whole server, connected to `mongodb_url` for as long as its lifespan runs.
+
+    Raises ValueError for settings it cannot use (an unknown anonymous scope).
+    """
+    anonymous = anonymous_scopes(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,12 +107,21 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 client, settings.db_name, settings.grid_db_name, settings.max_upload_bytes
             )
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
+            log.info("callers without a token may: %s", ", ".join(sorted(anonymous)) or "nothing")
             explorer.log_asset_status()
             yield
         finally:
             await client.close()
 
-    graphql = GraphQLView()
+    graphql = GraphQLView(
+        Limits(
+            max_bytes=settings.graphql_max_bytes,
+            max_tokens=settings.graphql_max_tokens,
+            max_aliases=settings.graphql_max_aliases,
+            max_depth=settings.graphql_max_depth,
+            max_objects=settings.graphql_max_objects,
+        )
+    )
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/files/{file_id}", download_file, methods=["GET"]),
@@ -113,7 +130,18 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         *explorer.routes(),
         *rest_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: internal_error})
     app.add_exception_handler(HTTPException, http_error)  # 404 and 405 as FastAPI answers them
+    # The last added runs first: log, CORS, then who the caller is, then the body limit.
+    app.add_middleware(GraphQLBodyLimit, max_bytes=settings.graphql_max_bytes)
+    app.add_middleware(Access, settings=settings, anonymous=anonymous)
+    if settings.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(settings.origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(AccessLog)
     return app

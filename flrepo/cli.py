@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from flrepo import seed_commands
+from flrepo import seed_commands, token_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import DatabaseError, require_database
@@ -45,7 +45,11 @@ def serve(args: argparse.Namespace) -> int:
         asyncio.run(prepare_database(settings, url))
         if settings.seed_archive is not None and not seed_commands.seed_if_empty(settings, url):
             return 1
-        app = create_app(settings, url)
+        try:
+            app = create_app(settings, url)
+        except ValueError as exc:  # a setting that cannot be used, e.g. an unknown scope
+            print(f"flrepo: {exc}", file=sys.stderr)
+            return 2
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
         )
@@ -72,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.set_defaults(handler=serve)
 
     seed_commands.add_commands(commands)
+    token_commands.add_commands(commands)
     return parser
 
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from flrepo.documents.files import FileStore
+from flrepo.graph.cost import Limits
 from flrepo.graph.loaders import Loaders
 
 
@@ -10,6 +11,7 @@ from flrepo.graph.loaders import Loaders
 class Context:
     files: FileStore
     root_path: str = ""  # where the server is mounted, for download URLs
+    limits: Limits = field(default_factory=Limits)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

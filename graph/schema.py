@@ -1,6 +1,8 @@
 """The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
 
 import strawberry
+from flrepo.graph.cache import CachedParser
+from flrepo.graph.cost import CostLimits
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
     CreateModelInput,
@@ -9,9 +11,11 @@ from flrepo.graph.inputs import (
     ModelMetaInput,
     TransformationInput,
 )
-from flrepo.graph.resolvers import files, models, results, strategies, transformations
+from flrepo.graph.resolvers import files, models, results, strategies, tokens, transformations
 from flrepo.graph.types import (
     LONG_SCALAR,
+    ApiToken,
+    CreatedToken,
     Info,
     Long,
     Model,
@@ -21,6 +25,7 @@ from flrepo.graph.types import (
     Transformation,
 )
 from graphql.error import GraphQLError
+from strawberry.extensions import ValidationCache
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
@@ -100,6 +105,10 @@ class Query:
     ) -> list[StoredFile]:
         records = await files.list_files(info.context.files, filename_prefix, page(limit), offset)
         return [StoredFile.of(record, info.context.root_path) for record in records]
+
+    @strawberry.field(description="API tokens (needs the admin scope)")
+    async def tokens(self) -> list[ApiToken]:
+        return [ApiToken.of(doc) for doc in await tokens.list_tokens()]
 
 
 @strawberry.type
@@ -197,6 +206,17 @@ class Mutation:
     async def delete_transformation(self, info: Info, id: str) -> bool:
         return await transformations.delete_transformation(info.context.files, id)
 
+    @strawberry.mutation(description="A new API token; its secret is shown only here (admin)")
+    async def create_token(
+        self, name: str, scopes: list[str], expires_days: int | None = None
+    ) -> CreatedToken:
+        doc, secret = await tokens.create_token(name, scopes, expires_days)
+        return CreatedToken(token=ApiToken.of(doc), secret=secret)
+
+    @strawberry.mutation(description="Delete an API token: its secret stops working (admin)")
+    async def revoke_token(self, name: str) -> bool:
+        return await tokens.revoke_token(name)
+
 
 class RepositorySchema(strawberry.Schema):
     """Errors are logged by ErrorCodes (unexpected ones only), not once more here."""
@@ -210,6 +230,12 @@ class RepositorySchema(strawberry.Schema):
 schema = RepositorySchema(
     query=Query,
     mutation=Mutation,
-    extensions=[ErrorCodes],
+    # Validation (cached) runs before CostLimits, which measures only valid documents.
+    extensions=[
+        ErrorCodes,
+        lambda: CachedParser(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        CostLimits,
+    ],
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
 )

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import NewType
 
 import strawberry
-from flrepo.documents import ml_model, strategy, training_result, transformation
+from flrepo.documents import ml_model, strategy, token, training_result, transformation
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
 from strawberry.scalars import JSON
@@ -178,3 +178,21 @@ class Transformation:
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.storage_id)
+
+
+@strawberry.type(description="An API token; its secret is shown only when it is created")
+class ApiToken:
+    name: str
+    scopes: list[str]
+    created: datetime
+    expires: datetime | None
+
+    @classmethod
+    def of(cls, doc: token.Token) -> "ApiToken":
+        return cls(name=doc.name, scopes=doc.scopes, created=doc.created, expires=doc.expires)
+
+
+@strawberry.type
+class CreatedToken:
+    token: ApiToken
+    secret: str = strawberry.field(description="Send as `Authorization: Bearer <secret>`")

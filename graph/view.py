@@ -1,12 +1,13 @@
 """The GraphQL endpoint: Strawberry's ASGI view, with file parts streamed instead of spooled."""
 
-import json
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from flrepo.documents.files import FileStore
 from flrepo.graph.context import Context
+from flrepo.graph.cost import Limits
 from flrepo.graph.schema import schema
+from flrepo.transfer import jsonbody
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,12 +20,31 @@ from flrepo import explorer
 class GraphQLView(GraphQL):
     """`/graphql`: queries by GET or POST, uploads by the GraphQL multipart request spec."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
         super().__init__(schema, multipart_uploads_enabled=True)
+        self.limits = limits or Limits()
 
     async def get_context(self, request: Any, response: Any) -> Context:
         files: FileStore = request.app.state.files
-        return Context(files=files, root_path=request.scope.get("root_path", ""))
+        root_path = request.scope.get("root_path", "")
+        return Context(files=files, root_path=root_path, limits=self.limits)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        """The operation(s), refused with 413 if a query text is over the size limit."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query.encode()) > self.limits.max_bytes:
+                raise HTTPException(
+                    413, f"The query exceeds the limit of {self.limits.max_bytes} bytes"
+                )
+        return data
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Strict JSON: NaN, Infinity and crashing depths are refused with a 400."""
+        try:
+            return jsonbody.loads(data)
+        except jsonbody.JSONBodyError as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc}") from None
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return await explorer.graphiql_page(request)
@@ -60,6 +80,6 @@ async def _json_field(reader: MultipartReader, name: str) -> Any:
     if part is None or part.name != name:
         raise MultipartError(f"the multipart body must start with the '{name}' field")
     try:
-        return json.loads(await reader.read_field())
-    except ValueError:
-        raise MultipartError(f"the '{name}' field is not valid JSON") from None
+        return jsonbody.loads(await reader.read_field())
+    except jsonbody.JSONBodyError as exc:
+        raise MultipartError(f"the '{name}' field is not valid JSON: {exc}") from None

@@ -1,6 +1,5 @@
 """Request parsing and response shaping shared by the REST routes, in FastAPI's error format."""
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +8,9 @@ from typing import Any, TypeVar
 from bson import ObjectId
 from flrepo.documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
 from flrepo.documents.files import FileStore
+from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
 from flrepo.graph.validation import check_name
+from flrepo.transfer import jsonbody
 from flrepo.transfer.downloads import file_response
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from pydantic import BaseModel, ValidationError
@@ -21,7 +22,15 @@ from starlette.routing import Route
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
 
-STATUS = {NotFound: 404, AlreadyExists: 400, TooLarge: 413, InvalidInput: 422}
+STATUS = {
+    NotFound: 404,
+    AlreadyExists: 400,
+    TooLarge: 413,
+    InvalidInput: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+}
+BEARER = {"WWW-Authenticate": "Bearer"}  # with every 401, as FastAPI's HTTPBearer sends it
 
 
 class RequestInvalid(Exception):
@@ -94,6 +103,8 @@ def _guarded(handler: Handler) -> Handler:
         except InvalidInput as exc:  # FastAPI's 422 is always a list of errors
             error = {"type": "value_error", "loc": _location(request, exc), "msg": str(exc)}
             return JSONResponse({"detail": [error]}, status_code=422)
+        except Unauthenticated as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=401, headers=BEARER)
         except RepositoryError as exc:
             return detail(STATUS.get(type(exc), 422), str(exc))
         except ClientDisconnect:
@@ -119,8 +130,8 @@ async def json_body(request: Request, model: type[B]) -> B:
     """The request's JSON body, validated by `model`."""
     raw = await request.body()
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
+        data = jsonbody.loads(raw)
+    except jsonbody.JSONBodyError as exc:
         raise RequestInvalid(
             [{"type": "json_invalid", "loc": ["body", 0], "msg": f"JSON decode error: {exc}"}]
         ) from None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flrepo.documents.database import Databases, connect
+from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.bsonio import split_documents
 from flrepo.seed.errors import SeedError
@@ -25,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 TOOL_VERSION = "flrepo-seed 0.1.0"
+PRIVATE = Token.Settings.name  # API token hashes: never dumped
 
 Progress = Callable[[int, int], None]
 
@@ -59,6 +61,8 @@ async def _collections(
     async for entry in await db.list_collections():
         name = entry["name"]
         if entry.get("type", "collection") != "collection" or name.startswith("system."):
+            continue
+        if name == PRIVATE:  # credentials stay out of archives, which are made to be shared
             continue
         indexes = [
             {k: v for k, v in index.items() if k != "ns"}

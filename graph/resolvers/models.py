@@ -5,6 +5,7 @@ from typing import Any
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel, ModelMeta
 from flrepo.documents.training_result import TrainingResult
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
@@ -27,6 +28,7 @@ def _what(model_name: str, model_version: str) -> str:
     return f"model {model_name!r} version {model_version!r}"
 
 
+@requires("read")
 async def list_models(
     model_name: str | None = None,
     library: str | None = None,
@@ -79,15 +81,18 @@ async def list_models(
     return [MLModel.model_validate(doc) for doc in await cursor.to_list()]
 
 
+@requires("read")
 async def get_model(model_name: str, model_version: str) -> MLModel | None:
     return await MLModel.find_one(model_key(model_name, model_version))
 
 
+@requires("write")
 async def create_model(model_name: str, model_version: str, meta: ModelMeta | None) -> MLModel:
     model = MLModel(**model_key(model_name, model_version), meta=meta)
     return await insert_new(model, _what(model_name, model_version))
 
 
+@requires("write")
 async def update_model_meta(model_name: str, model_version: str, meta: ModelMeta) -> MLModel:
     return await update_fields(
         MLModel,
@@ -97,6 +102,7 @@ async def update_model_meta(model_name: str, model_version: str, meta: ModelMeta
     )
 
 
+@requires("write")
 async def upload_model_file(
     files: FileStore, model_name: str, model_version: str, source: FileSource
 ) -> MLModel:
@@ -111,6 +117,7 @@ async def upload_model_file(
     )
 
 
+@requires("delete")
 async def delete_model(files: FileStore, model_name: str, model_version: str) -> bool:
     return await delete_with_file(
         files,

@@ -4,6 +4,7 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.training_result import TrainingResult
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
@@ -26,6 +27,7 @@ def _what(model_name: str, model_version: str, training_id: str) -> str:
     return f"training result {training_id!r} of model {model_name!r} version {model_version!r}"
 
 
+@requires("read")
 async def list_results(
     model_name: str | None = None,
     model_version: str | None = None,
@@ -40,12 +42,14 @@ async def list_results(
     return await find_page(TrainingResult, query, limit, offset)
 
 
+@requires("read")
 async def get_result(
     model_name: str, model_version: str, training_id: str
 ) -> TrainingResult | None:
     return await TrainingResult.find_one(result_key(model_name, model_version, training_id))
 
 
+@requires("write")
 async def create_result(
     model_name: str,
     model_version: str,
@@ -63,6 +67,7 @@ async def create_result(
     return await insert_new(result, _what(model_name, model_version, training_id))
 
 
+@requires("write")
 async def upload_weights(
     files: FileStore,
     model_name: str,
@@ -85,6 +90,7 @@ async def upload_weights(
     )
 
 
+@requires("delete")
 async def delete_result(
     files: FileStore, model_name: str, model_version: str, training_id: str
 ) -> bool:

@@ -4,6 +4,7 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.transformation import MachineCapabilities, Transformation
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     attach_file,
@@ -40,14 +41,17 @@ def _fields(
     }
 
 
+@requires("read")
 async def list_transformations(limit: int | None = 100, offset: int = 0) -> list[Transformation]:
     return await find_page(Transformation, {}, limit, offset)
 
 
+@requires("read")
 async def get_transformation(transformation_id: str) -> Transformation | None:
     return await Transformation.find_one(transformation_key(transformation_id))
 
 
+@requires("write")
 async def create_transformation(
     transformation_id: str,
     description: str | None = None,
@@ -63,6 +67,7 @@ async def create_transformation(
     return await insert_new(transformation, _what(transformation_id))
 
 
+@requires("write")
 async def update_transformation(
     transformation_id: str,
     description: str | None = None,
@@ -80,6 +85,7 @@ async def update_transformation(
     )
 
 
+@requires("write")
 async def upload_transformation_file(
     files: FileStore, transformation_id: str, source: FileSource
 ) -> Transformation:
@@ -94,6 +100,7 @@ async def upload_transformation_file(
     )
 
 
+@requires("delete")
 async def delete_transformation(files: FileStore, transformation_id: str) -> bool:
     return await delete_with_file(
         files,
