@@ -104,6 +104,8 @@ class _Walk:
             if name != "__typename":
                 self.introspection(node.selection_set, 1, spread)
             return
+        if node.selection_set is None:
+            return  # a leaf: no deeper level, no object
         depth += 1
         if depth > self.limits.max_depth:
             raise TooComplex(f"The query nests fields deeper than {self.limits.max_depth} levels")
