@@ -71,8 +71,11 @@ class GraphQLView(GraphQL):
         uploads = {field: StreamedUpload(reader, field, sole) for field in files_map}
         try:
             return replace_placeholders_with_files(operations, files_map, uploads)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise HTTPException(400, f"The multipart 'map' names an invalid path: {exc}") from None
+        except (KeyError, IndexError, TypeError, ValueError):
+            paths = ", ".join(repr(p)[:200] for paths in files_map.values() for p in paths)
+            raise HTTPException(
+                400, f"The multipart 'map' names a path the operations do not hold: {paths}"
+            ) from None
 
 
 async def _json_field(reader: MultipartReader, name: str) -> Any:
