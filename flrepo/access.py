@@ -30,15 +30,27 @@ def anonymous_scopes(settings: Settings) -> frozenset[str]:
         raise ValueError(f"FLREPO_ANONYMOUS_SCOPES: {exc}") from None
 
 
+MIN_ADMIN_TOKEN = 16
+
+
+def admin_secret(settings: Settings) -> bytes:
+    """FLREPO_ADMIN_TOKEN as bytes (empty: none); ValueError if too short to be a secret."""
+    secret = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if 0 < len(secret) < MIN_ADMIN_TOKEN:
+        raise ValueError(f"FLREPO_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters")
+    return secret.encode()
+
+
 class Access:
     """ASGI middleware: resolve the caller of each HTTP request and act as it."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, anonymous: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, anonymous: frozenset[str], admin: bytes, origins: frozenset[str]
+    ) -> None:
         self.app = app
         self.anonymous = Caller("anonymous", anonymous)
-        self.origins = settings.origins
-        admin = settings.admin_token.get_secret_value() if settings.admin_token else ""
-        self.admin_secret = admin.encode()
+        self.admin_secret = admin
+        self.origins = origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -17,19 +17,22 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flrepo import explorer
-from flrepo.access import Access, anonymous_scopes
+from flrepo.access import Access, admin_secret, anonymous_scopes
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.graph.cost import Limits
 from flrepo.graph.resolvers.files import get_file
+from flrepo.graph.validation import MAX_DOCUMENT_BYTES
 from flrepo.graph.view import GraphQLView
-from flrepo.limits import GraphQLBodyLimit, internal_error
+from flrepo.limits import BodyLimit, internal_error
 from flrepo.rest_compat.http import http_error
 from flrepo.rest_compat.routes import routes as rest_routes
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
 
 log = logging.getLogger("flrepo")
+# A JSON body may hold one document of MongoDB's largest size, with room for its encoding.
+MAX_JSON_BODY_BYTES = MAX_DOCUMENT_BYTES + 1024 * 1024
 READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
 access_log = logging.getLogger("flrepo.access")
 
@@ -93,9 +96,10 @@ class AccessLog:
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """The whole server, connected to `mongodb_url` for as long as its lifespan runs.
 
-    Raises ValueError for settings it cannot use (an unknown anonymous scope).
+    Raises ValueError for settings it cannot use (an unknown scope, a short admin token).
     """
     anonymous = anonymous_scopes(settings)
+    admin = admin_secret(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -132,9 +136,11 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: internal_error})
     app.add_exception_handler(HTTPException, http_error)  # 404 and 405 as FastAPI answers them
-    # The last added runs first: log, CORS, then who the caller is, then the body limit.
-    app.add_middleware(GraphQLBodyLimit, max_bytes=settings.graphql_max_bytes)
-    app.add_middleware(Access, settings=settings, anonymous=anonymous)
+    # The last added runs first: log, CORS, then who the caller is, then body limits.
+    app.add_middleware(
+        BodyLimit, graphql_bytes=settings.graphql_max_bytes, other_bytes=MAX_JSON_BODY_BYTES
+    )
+    app.add_middleware(Access, anonymous=anonymous, admin=admin, origins=settings.origins)
     if settings.origins:
         app.add_middleware(
             CORSMiddleware,

@@ -12,6 +12,7 @@ from helpers import running_app, upload_request
 from pydantic import SecretStr
 
 from flrepo.access import anonymous_scopes
+from flrepo.app import create_app
 from flrepo.settings import Settings
 
 ADMIN = "admin-secret-for-tests"
@@ -208,6 +209,11 @@ def test_anonymous_defaults_follow_the_listening_address():
     assert anonymous_scopes(Settings(host="127.0.0.1", anonymous_scopes="none")) == frozenset()
     with pytest.raises(ValueError, match="FLREPO_ANONYMOUS_SCOPES: unknown scope"):
         anonymous_scopes(Settings(anonymous_scopes="read,everything"))
+
+
+def test_a_short_admin_token_is_refused_at_startup(settings, mongodb_url):
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        create_app(settings.model_copy(update={"admin_token": SecretStr("short")}), mongodb_url)
 
 
 async def test_listening_everywhere_lets_anonymous_callers_only_read(settings, mongodb_url, db):

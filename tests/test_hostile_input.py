@@ -3,6 +3,7 @@
 Each body is written out by hand: the values below are ones a JSON library refuses to send.
 """
 
+import http.client
 import json
 import re
 
@@ -169,7 +170,8 @@ def test_names_that_hide_or_navigate_are_refused(rest_server, gql_client, name):
 
 def test_a_document_over_16_mb_is_413(rest_server):
     before = rest_server.snapshot()
-    body = '{"strategy_name": "huge", "meta": {"x": "' + "a" * (17 * 1024 * 1024) + '"}}'
+    # Over MongoDB's 16 MiB per document, under the 17 MiB a JSON body may have.
+    body = '{"strategy_name": "huge", "meta": {"x": "' + "a" * (16 * 1024 * 1024 + 100_000) + '"}}'
     response = requests.post(
         rest_server("/strategy"),
         data=body.encode(),
@@ -215,3 +217,17 @@ async def test_an_unexpected_error_is_a_500_that_closes_the_connection(app, monk
     assert response.status_code == 500
     assert response.headers["connection"] == "close"
     assert response.json() == {"detail": "Internal Server Error"}
+
+
+def test_a_json_body_far_over_the_limit_is_refused_before_it_is_read(rest_server):
+    host, port = rest_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.putrequest("POST", "/strategy")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(1024**3))
+    connection.endheaders(b'{"strategy_name": "x", "meta": {"a": "')
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    connection.close()
+    assert response.status == 413
+    assert "exceeds the limit" in body["detail"]
