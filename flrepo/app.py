@@ -21,6 +21,7 @@ from flrepo.access import Access, admin_secret, anonymous_scopes
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.graph.cost import Limits
+from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
 from flrepo.graph.resolvers.files import get_file
 from flrepo.graph.validation import MAX_DOCUMENT_BYTES
 from flrepo.graph.view import GraphQLView
@@ -60,6 +61,13 @@ async def download_file(request: Request) -> Response:
     if record.sha256 and request.headers.get("if-none-match") == f'"{record.sha256}"':
         return Response(status_code=304, headers={"ETag": f'"{record.sha256}"'})
     return file_response(files, record)
+
+
+async def access_denied(request: Request, exc: Exception) -> Response:
+    """401 (with the Bearer challenge) or 403, in FastAPI's shape, for routes of the app itself."""
+    if isinstance(exc, Unauthenticated):
+        return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+    return JSONResponse({"detail": str(exc)}, 403)
 
 
 class AccessLog:
@@ -136,6 +144,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: internal_error})
     app.add_exception_handler(HTTPException, http_error)  # 404 and 405 as FastAPI answers them
+    app.add_exception_handler(Unauthenticated, access_denied)
+    app.add_exception_handler(Forbidden, access_denied)
     # The last added runs first: log, CORS, then who the caller is, then body limits.
     app.add_middleware(
         BodyLimit, graphql_bytes=settings.graphql_max_bytes, other_bytes=MAX_JSON_BODY_BYTES

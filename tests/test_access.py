@@ -104,6 +104,31 @@ async def test_missing_or_bad_token_is_401_or_unauthenticated(settings, mongodb_
         assert (await client.get("/openapi.json")).status_code == 200
 
 
+async def test_file_downloads_need_the_read_scope(settings, mongodb_url):
+    async with server(settings, mongodb_url, anonymous_scopes="write") as client:
+        await gql(client, CREATE, n="f")
+        headers, body = upload_request(
+            'mutation($file: Upload!) { uploadStrategyFile(strategyName: "f", file: $file) '
+            "{ strategyName } }",
+            {},
+            b"bytes",
+        )
+        assert (
+            "errors"
+            not in (await client.post("/graphql", content=b"".join(body), headers=headers)).json()
+        )
+        reader = await make_token(client, "r", ["read"])
+        listed = await gql(
+            client, '{ strategy(strategyName: "f") { file { downloadUrl } } }', bearer(reader)
+        )
+        url = listed["data"]["strategy"]["file"]["downloadUrl"]
+        anonymous = await client.get(url)
+        assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+        assert (await client.get(url, headers=bearer(reader))).content == b"bytes"
+        writer = await make_token(client, "w", ["write"])
+        assert (await client.get(url, headers=bearer(writer))).status_code == 403
+
+
 async def test_a_bad_token_is_refused_even_where_anonymous_callers_may_act(settings, mongodb_url):
     async with server(settings, mongodb_url) as client:
         assert (await client.get("/strategy")).status_code == 200
