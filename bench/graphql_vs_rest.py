@@ -8,6 +8,7 @@ Each kind of request is sent `--requests` times by `--concurrency` keep-alive cl
 alternating rounds so that all meet the same machine load; each round's rates are divided by
 that round's REST rate (the baseline), and the medians over the rounds are printed. The token
 rows send `Authorization: Bearer` with a stored token (one database lookup per request).
+Last, the time the server takes to refuse the two expensive queries of the security report.
 """
 
 import argparse
@@ -30,6 +31,25 @@ QUERY = (
     'query { model(modelName: "bench", modelVersion: "1") '
     "{ modelName modelVersion meta { library description } } }"
 )
+
+
+ELEVEN = (
+    "{ models(limit: 20) { trainingResults { model { trainingResults { model { trainingResults "
+    "{ model { trainingResults { model { trainingResults { model { modelName } } } } } } } } } } }"
+)
+ALIASES = "{" + " ".join(f"a{i}:models{{modelName}}" for i in range(3000)) + "}"
+
+
+def refusal_ms(url: str, query: str, times: int = 20) -> float:
+    """Median milliseconds until the server refuses `query` (it must refuse it)."""
+    spent = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for _ in range(times):
+            start = time.perf_counter()
+            response = client.post("/graphql", json={"query": query})
+            spent.append((time.perf_counter() - start) * 1000)
+            assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    return statistics.median(spent)
 
 
 def requests_of(kind: str, token: str) -> tuple[str, str, dict, dict | None]:
@@ -94,6 +114,10 @@ def main() -> int:
                 for kind in kinds:
                     rate = asyncio.run(run(url, kind, token, args.requests, args.concurrency))
                     rates[kind].append(rate)
+            refusals = {
+                "eleven levels": refusal_ms(url, ELEVEN),
+                "3,000 aliases": refusal_ms(url, ALIASES),
+            }
         finally:
             proc.terminate()
             try:
@@ -112,6 +136,9 @@ def main() -> int:
             f"  {kind:15} {statistics.median(rates[kind]):8.0f} req/s  "
             f"{statistics.median(ratios):.2f}x REST"
         )
+    print("refused before running (median of 20, one client):")
+    for name, ms in refusals.items():
+        print(f"  {name:15} {ms:8.1f} ms")
     return 0
 
 
