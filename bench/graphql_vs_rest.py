@@ -35,7 +35,8 @@ QUERY = (
 
 ELEVEN = (
     "{ models(limit: 20) { trainingResults { model { trainingResults { model { trainingResults "
-    "{ model { trainingResults { model { trainingResults { model { modelName } } } } } } } } } } }"
+    "{ model { trainingResults { model { trainingResults { model { modelName "
+    "} } } } } } } } } } } }"
 )
 ALIASES = "{" + " ".join(f"a{i}:models{{modelName}}" for i in range(3000)) + "}"
 
