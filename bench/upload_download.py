@@ -116,9 +116,12 @@ class Body:
 
 
 def start_server(
-    args: argparse.Namespace, data_dir: Path
+    args: argparse.Namespace, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, str, str | None]:
-    """The server process, its URL, and the database it was given (None if embedded)."""
+    """The server process, its URL, and the database it was given (None if embedded).
+
+    The server gets no FLREPO_* variables of this environment, only `extra_env`.
+    """
     port = free_port()
     command = [str(Path(sys.executable).parent / "flrepo"), "serve", "--port", str(port)]
     if args.mongodb_url:
@@ -126,6 +129,7 @@ def start_server(
     else:
         command += ["--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLREPO_")}
+    env.update(extra_env or {})
     db_name = None
     if args.mongodb_url:
         # databases of its own, so an existing `bench` model does not collide

@@ -10,12 +10,13 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.pickle_scan import PicklePolicy
 from flrepo.documents.strategy import Strategy
+from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
-DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation]
+DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Token]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"

@@ -11,26 +11,34 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from flrepo import explorer
+from flrepo.access import Access, admin_secret, anonymous_scopes
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, sweep
 from flrepo.documents.uploads import UploadStore
+from flrepo.graph.cost import Limits
+from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
 from flrepo.graph.resolvers.files import get_file
+from flrepo.graph.validation import MAX_DOCUMENT_BYTES
 from flrepo.graph.view import GraphQLView
 from flrepo.metrics import Metrics, metrics_page
 from flrepo.observe import Observer
-from flrepo.rest_compat.api import rest_app
+from flrepo.rest_compat.api import repository_error, rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
+from flrepo.transfer.limits import BodyLimit, internal_error
 from flrepo.tus.routes import routes as tus_routes
 
 log = logging.getLogger("flrepo")
+# A JSON body may hold one document of MongoDB's largest size, with room for its encoding.
+MAX_JSON_BODY_BYTES = MAX_DOCUMENT_BYTES + 1024 * 1024
 READY_TIMEOUT_S = 2.0  # well inside a readiness probe's timeout
 SWEEP_EVERY_S = 600.0  # expired uploads are looked for this often (or every half expiry)
 
@@ -93,7 +101,12 @@ async def running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
-    """The whole server, connected to `mongodb_url` for as long as its lifespan runs."""
+    """The whole server, connected to `mongodb_url` for as long as its lifespan runs.
+
+    Raises ValueError for settings it cannot use (an unknown scope, a short admin token).
+    """
+    anonymous = anonymous_scopes(settings)
+    admin = admin_secret(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -124,6 +137,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 )
                 await stack.enter_async_context(running(orphans))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
+            log.info("callers without a token may: %s", ", ".join(sorted(anonymous)) or "nothing")
             explorer.log_asset_status()
             yield
 
@@ -131,8 +145,15 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     origins = [
         origin.strip() for origin in settings.ws_allowed_origins.split(",") if origin.strip()
     ]
+    limits = Limits(
+        max_bytes=settings.graphql_max_bytes,
+        max_tokens=settings.graphql_max_tokens,
+        max_aliases=settings.graphql_max_aliases,
+        max_depth=settings.graphql_max_depth,
+        max_objects=settings.graphql_max_objects,
+    )
     graphql = GraphQLView(
-        explorer.graphiql_page, settings.max_websockets, settings.max_subscriptions, origins
+        explorer.graphiql_page, settings.max_websockets, settings.max_subscriptions, origins, limits
     )
     rest = rest_app()
     routes = [
@@ -145,10 +166,25 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         *explorer.routes(),
         *tus_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: internal_error})
     app.state.metrics = metrics
     # Any other path goes to the REST routes (a Mount would miss paths holding a newline).
     app.router.default = rest
     app.add_exception_handler(HTTPException, http_exception_handler)
+    app.add_exception_handler(Unauthenticated, repository_error)
+    app.add_exception_handler(Forbidden, repository_error)
+    # The last added runs first: metrics and log, CORS, then who the caller is, body limits.
+    app.add_middleware(
+        BodyLimit, graphql_bytes=settings.graphql_max_bytes, other_bytes=MAX_JSON_BODY_BYTES
+    )
+    app.add_middleware(Access, anonymous=anonymous, admin=admin, origins=settings.origins)
+    if settings.origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(settings.origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "HEAD", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(Observer, metrics=metrics)
     return app

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
-from flrepo import check_command, scan_command, seed_commands
+from flrepo import check_command, scan_command, seed_commands, token_commands
 from flrepo.app import create_app
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import require_database
@@ -53,7 +53,11 @@ def serve(args: argparse.Namespace) -> int:
         asyncio.run(prepare_database(settings, url))
         if settings.seed_archive is not None and not seed_commands.seed_if_empty(settings, url):
             return 1
-        app = create_app(settings, url)
+        try:
+            app = create_app(settings, url)
+        except ValueError as exc:  # a setting that cannot be used, e.g. an unknown scope
+            print(f"flrepo: {exc}", file=sys.stderr)
+            return 2
         config = uvicorn.Config(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False
         )
@@ -106,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed_commands.add_commands(commands)
     check_command.add_command(commands)
     scan_command.add_command(commands)
+    token_commands.add_commands(commands)
     return parser
 
 

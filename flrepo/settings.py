@@ -1,10 +1,11 @@
 """Server settings from the environment (`FLREPO_*`, the original's names as fallbacks)."""
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flrepo.documents.database import Databases
@@ -72,6 +73,22 @@ class Settings(BaseSettings):
         description="a DANGEROUS pickle upload: `report` stores and labels it, `refuse` refuses it",
     )
 
+    # Access control (README: Security).
+    anonymous_scopes: str | None = Field(
+        default=None,
+        description="What callers without a token may do: a comma list of read, write, delete, "
+        "admin, or `none`; unset: read,write,delete on loopback, read elsewhere",
+    )
+    admin_token: SecretStr | None = Field(default=None, description="A secret with every scope")
+    cors_origins: str = Field(default="", description="Comma list of origins that may write")
+
+    # GraphQL cost limits, checked before a query runs.
+    graphql_max_bytes: int = Field(default=100_000, gt=0)
+    graphql_max_tokens: int = Field(default=2_000, gt=0)
+    graphql_max_aliases: int = Field(default=30, ge=0)
+    graphql_max_depth: int = Field(default=10, gt=0)
+    graphql_max_objects: int = Field(default=5_000, gt=0)
+
     # The original deployment files configure MongoDB with these two.
     db_address: str | None = Field(
         default=None,
@@ -91,6 +108,20 @@ class Settings(BaseSettings):
     @property
     def upload_expiry(self) -> timedelta:
         return timedelta(hours=self.upload_expiry_hours)
+
+    @property
+    def on_loopback(self) -> bool:
+        """The server listens on a loopback address only."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def databases(self) -> Databases:

@@ -8,6 +8,9 @@ from pydantic import ValidationError
 from strawberry.extensions import MaskErrors
 
 log = logging.getLogger("flrepo.graphql")
+# The parser's own limits: tokens (set by CostLimits) and nesting.
+PARSER_LIMITS = ("Document contains more than", "Document is nested too deeply")
+TOO_COMPLEX = "The query is too long or nested too deeply to process"
 
 
 class ErrorCodes(MaskErrors):
@@ -21,7 +24,14 @@ class ErrorCodes(MaskErrors):
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
-        if isinstance(original, RepositoryError):
+        if error.extensions and "code" in error.extensions:
+            return error  # coded where it was raised (cost limits)
+        if isinstance(original, RecursionError):  # nesting Python cannot recurse into
+            error = GraphQLError(TOO_COMPLEX, error.nodes, error.source, error.positions)
+            code = "QUERY_TOO_COMPLEX"
+        elif any(limit in error.message for limit in PARSER_LIMITS):
+            code = "QUERY_TOO_COMPLEX"
+        elif isinstance(original, RepositoryError):
             code = original.code
         elif isinstance(original, ValidationError):  # an input that its document refuses
             error = GraphQLError(_describe(original), error.nodes, path=error.path)

@@ -5,6 +5,8 @@ from typing import Annotated
 
 import strawberry
 from flrepo.documents.changes import ChangeFeed
+from flrepo.graph.cache import CachedParser
+from flrepo.graph.cost import CostLimits
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
     CreateModelInput,
@@ -17,9 +19,19 @@ from flrepo.graph.inputs import (
 )
 from flrepo.graph.operations import OperationReport
 from flrepo.graph.permissions import CanRead
-from flrepo.graph.resolvers import events, files, models, results, strategies, transformations
+from flrepo.graph.resolvers import (
+    events,
+    files,
+    models,
+    results,
+    strategies,
+    tokens,
+    transformations,
+)
 from flrepo.graph.types import (
     LONG_SCALAR,
+    ApiToken,
+    CreatedToken,
     Entity,
     Info,
     Long,
@@ -34,6 +46,7 @@ from flrepo.graph.types import (
     of,
 )
 from graphql.error import GraphQLError
+from strawberry.extensions import ValidationCache
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
@@ -138,6 +151,10 @@ class Query:
             info.context.files, filename_prefix, page(limit), offset or 0, safety
         )
         return [StoredFile.of(record, info.context.root_path) for record in records]
+
+    @strawberry.field(description="API tokens (needs the admin scope)")
+    async def tokens(self) -> list[ApiToken]:
+        return [ApiToken.of(doc) for doc in await tokens.list_tokens()]
 
 
 @strawberry.type
@@ -255,6 +272,17 @@ class Mutation:
     async def delete_transformation(self, info: Info, id: str) -> bool:
         return await transformations.delete_transformation(info.context.files, id)
 
+    @strawberry.mutation(description="A new API token; its secret is shown only here (admin)")
+    async def create_token(
+        self, name: str, scopes: list[str], expires_days: int | None = None
+    ) -> CreatedToken:
+        doc, secret = await tokens.create_token(name, scopes, expires_days)
+        return CreatedToken(token=ApiToken.of(doc), secret=secret)
+
+    @strawberry.mutation(description="Delete an API token: its secret stops working (admin)")
+    async def revoke_token(self, name: str) -> bool:
+        return await tokens.revoke_token(name)
+
 
 def feed_of(info: Info) -> ChangeFeed:
     feed = info.context.feed
@@ -308,6 +336,13 @@ schema = RepositorySchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorCodes, OperationReport],
+    # Validation (cached) runs before CostLimits, which measures only valid documents.
+    extensions=[
+        ErrorCodes,
+        OperationReport,
+        lambda: CachedParser(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        CostLimits,
+    ],
     config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
 )

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, NewType, TypeVar
 
 import strawberry
-from flrepo.documents import changes, ml_model, strategy, training_result, transformation
+from flrepo.documents import changes, ml_model, strategy, token, training_result, transformation
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.documents.pickle_scan import Safety, Verdict
 from flrepo.graph.context import Context
@@ -210,7 +210,7 @@ class ModelChange:
             kind=change.kind,
             model_name=change.document.get("model_name"),
             model_version=change.document.get("model_version"),
-            model=Model.of(doc) if doc and change.exists else None,
+            model=of(Model, doc) if doc and change.exists else None,
         )
 
 
@@ -238,3 +238,21 @@ class RepositoryEvent:
             strategy_name=doc.get("strategy_name"),
             transformation_id=doc.get("id"),
         )
+
+
+@strawberry.type(description="An API token; its secret is shown only when it is created")
+class ApiToken:
+    name: str
+    scopes: list[str]
+    created: datetime
+    expires: datetime | None
+
+    @classmethod
+    def of(cls, doc: token.Token) -> "ApiToken":
+        return cls(name=doc.name, scopes=doc.scopes, created=doc.created, expires=doc.expires)
+
+
+@strawberry.type
+class CreatedToken:
+    token: ApiToken
+    secret: str = strawberry.field(description="Send as `Authorization: Bearer <secret>`")

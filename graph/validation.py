@@ -1,28 +1,39 @@
-"""Checks on client-supplied names, maps and pages; failures raise InvalidInput."""
+"""Checks on client-supplied names, maps, pages and whole documents; failures raise InvalidInput."""
 
+import math
 import re
 import unicodedata
 from typing import Any
 
-from flrepo.documents.errors import InvalidInput
+import bson
+from flrepo.documents.errors import InvalidInput, TooLarge
 
 MAX_NAME_LENGTH = 256
 MAX_PAGE = 1000
-INT64 = range(-(2**63), 2**63)  # the integers BSON can store
+MAX_DEPTH = 100  # nesting of objects and arrays in free-form JSON
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's limit on one document
+INT64 = (-(2**63), 2**63 - 1)
 
 
 def check_name(value: Any, what: str) -> str:
-    """A key part: 1 to 256 characters, no `/`, no control characters, no leading `$`."""
+    """A key part: 1 to 256 characters, no `/`, not `.` or `..`, no leading `$`, and no
+    control, format (zero-width, bidi override) or unpaired surrogate characters."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{what} must be a non-empty string")
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidInput(f"{what} must be at most {MAX_NAME_LENGTH} characters")
     if "/" in value:
         raise InvalidInput(f"{what} must not contain '/'")
+    if value in (".", ".."):
+        raise InvalidInput(f"{what} must not be '.' or '..'")
     if value.startswith("$"):
         raise InvalidInput(f"{what} must not start with '$'")
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise InvalidInput(f"{what} must not contain control characters")
+    if any(unicodedata.category(ch) == "Cf" for ch in value):
+        raise InvalidInput(f"{what} must not contain invisible or text-direction characters")
+    if any(unicodedata.category(ch) == "Cs" for ch in value):
+        raise InvalidInput(f"{what} must not contain unpaired surrogates")
     return value
 
 
@@ -33,21 +44,56 @@ def check_object(value: Any, what: str) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(f"{what} must be a JSON object")
-    _check_storable(value, what)
+    check_storable(value, what)
     return value
 
 
-def _check_storable(value: Any, what: str) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str) or key.startswith("$") or "\x00" in key:
-                raise InvalidInput(f"{what} has an invalid key {key!r}")
-            _check_storable(item, what)
-    elif isinstance(value, list):
-        for item in value:
-            _check_storable(item, what)
-    elif isinstance(value, int) and value not in INT64:
-        raise InvalidInput(f"{what} has an integer too large to store: {value}")
+def check_storable(value: Any, what: str) -> None:
+    """Every value in `value` is one MongoDB stores and JSON can show again.
+
+    Keys are strings without a leading `$` or NUL; integers fit in 64 bits; numbers are
+    finite; strings hold no unpaired surrogates; nesting is at most MAX_DEPTH deep.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth >= MAX_DEPTH:
+                raise InvalidInput(f"{what} is nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    if not isinstance(key, str) or key.startswith("$") or "\x00" in key:
+                        raise InvalidInput(f"{what} has an invalid key {_show(key)}")
+                    _check_text(key, what)
+                items = item.values()
+            else:
+                items = item
+            pending.extend((child, depth + 1) for child in items)
+        elif isinstance(item, str):
+            _check_text(item, what)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and not INT64[0] <= item <= INT64[1]:
+            raise InvalidInput(f"{what} holds an integer outside the signed 64-bit range")
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidInput(f"{what} holds NaN or Infinity, which JSON cannot represent")
+
+
+def check_document_size(fields: dict[str, Any], what: str) -> None:
+    """The stored document fits MongoDB's 16 MB limit (checked after check_storable)."""
+    if len(bson.encode(fields)) > MAX_DOCUMENT_BYTES:
+        raise TooLarge(f"{what} is larger than MongoDB's limit of 16 MB per document")
+
+
+def _check_text(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} holds a string with an unpaired surrogate") from None
+
+
+def _show(key: Any) -> str:
+    return repr(key) if isinstance(key, str) and len(key) < 50 else "(not shown)"
 
 
 def check_page(limit: int | None, offset: int) -> None:

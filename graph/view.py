@@ -1,12 +1,13 @@
 """The GraphQL endpoint: Strawberry's ASGI view, with file parts streamed instead of spooled."""
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cross_web import HTTPException, StarletteRequestAdapter
 from flrepo.graph.context import Context
+from flrepo.graph.cost import Limits
 from flrepo.graph.schema import schema
+from flrepo.transfer import jsonbody
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,6 +44,7 @@ class GraphQLView(GraphQL):
         max_connections: int = 1000,
         max_subscriptions: int = 20,
         allowed_origins: Sequence[str] = (),
+        limits: Limits | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -52,6 +54,7 @@ class GraphQLView(GraphQL):
             allowed_origins=allowed_origins,
         )
         self.ide_page = ide_page  # renders GraphiQL for a browser's GET
+        self.limits = limits or Limits()
         self.max_connections = max_connections
         self.connections = 0
 
@@ -75,7 +78,25 @@ class GraphQLView(GraphQL):
             root_path=request.scope.get("root_path", ""),
             feed=state.feed,
             report=state.metrics.graphql_operation,
+            limits=self.limits,
         )
+
+    async def parse_http_body(self, request: StreamingRequestAdapter) -> Any:
+        """The operation(s), refused with 413 if a query text is over the size limit."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query.encode()) > self.limits.max_bytes:
+                raise HTTPException(
+                    413, f"The query exceeds the limit of {self.limits.max_bytes} bytes"
+                )
+        return data
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Strict JSON: NaN, Infinity and crashing depths are refused with a 400."""
+        try:
+            return jsonbody.loads(data)
+        except jsonbody.JSONBodyError as exc:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {exc}") from None
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return await self.ide_page(request)
@@ -102,8 +123,11 @@ class GraphQLView(GraphQL):
         uploads = {field: StreamedUpload(reader, field, sole) for field in files_map}
         try:
             return replace_placeholders_with_files(operations, files_map, uploads)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise HTTPException(400, f"The multipart 'map' names an invalid path: {exc}") from None
+        except (KeyError, IndexError, TypeError, ValueError):
+            paths = ", ".join(repr(p)[:200] for paths in files_map.values() for p in paths)
+            raise HTTPException(
+                400, f"The multipart 'map' names a path the operations do not hold: {paths}"
+            ) from None
 
 
 async def _json_field(reader: MultipartReader, name: str) -> Any:
@@ -111,6 +135,6 @@ async def _json_field(reader: MultipartReader, name: str) -> Any:
     if part is None or part.name != name:
         raise MultipartError(f"the multipart body must start with the '{name}' field")
     try:
-        return json.loads(await reader.read_field())
-    except ValueError:
-        raise MultipartError(f"the '{name}' field is not valid JSON") from None
+        return jsonbody.loads(await reader.read_field())
+    except jsonbody.JSONBodyError as exc:
+        raise MultipartError(f"the '{name}' field is not valid JSON: {exc}") from None

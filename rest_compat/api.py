@@ -1,33 +1,61 @@
 """The original REST API as a FastAPI application: its routes, error answers and OpenAPI."""
 
+import json
+from typing import Any
+
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from flrepo.documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
+from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
 from flrepo.rest_compat import files, models, results, strategies, transformations
 from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
+from flrepo.transfer.limits import internal_error
 from flrepo.transfer.multipart import MultipartError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-STATUS = {NotFound: 404, AlreadyExists: 400, TooLarge: 413}
+STATUS = {NotFound: 404, AlreadyExists: 400, TooLarge: 413, Unauthenticated: 401, Forbidden: 403}
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
+
+
+def _shown(error: dict[str, Any]) -> dict[str, Any]:
+    """An error of FastAPI's list, without the refused input where JSON cannot show it
+    (NaN, Infinity, an unpaired surrogate): the message says what was wrong with it."""
+    shown = jsonable_encoder(error)
+    try:
+        json.dumps(shown, allow_nan=False).encode()
+    except (ValueError, UnicodeError):
+        shown = {k: v for k, v in shown.items() if k not in ("input", "ctx")}
+    return shown
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """422 with FastAPI's list of errors, each one JSON can show."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": [_shown(e) for e in exc.errors()]}, 422)
 
 
 async def invalid_input(request: Request, exc: Exception) -> Response:
     """422 with FastAPI's list of errors; a value the routes could not check is in the body."""
     where = ("body", "file") if isinstance(exc, MultipartError) else ("body",)
     error = {"type": "value_error", "loc": where, "msg": str(exc), "input": None}
-    return await request_validation_exception_handler(request, RequestValidationError([error]))
+    return await validation_error(request, RequestValidationError([error]))
 
 
 async def repository_error(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"detail": str(exc)}, status_code=STATUS.get(type(exc), 400))
+    """`{"detail": ...}` with the status of the error; 401 carries the Bearer challenge."""
+    challenge = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse({"detail": str(exc)}, STATUS.get(type(exc), 400), headers=challenge)
+
+
+async def too_deep(request: Request, exc: Exception) -> Response:
+    """A JSON body nested so deep that the parser gave up is invalid input, not a crash."""
+    error = {"type": "json_invalid", "loc": ("body",), "msg": "JSON nested too deeply"}
+    return await validation_error(request, RequestValidationError([{**error, "input": None}]))
 
 
 async def method_not_allowed(request: Request, exc: HTTPException) -> Response:
@@ -59,9 +87,12 @@ def rest_app() -> FastAPI:
         strict_content_type=False,  # a JSON body without Content-Type is read, as it always was
         dependencies=[Depends(refuse_encoded_slash), Depends(check_json_body)],
         exception_handlers={
+            RequestValidationError: validation_error,
             InvalidInput: invalid_input,
             RepositoryError: repository_error,
             ClientDisconnect: client_disconnect,
+            500: internal_error,
+            RecursionError: too_deep,
             405: method_not_allowed,
         },
     )

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 import bson
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
+from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.bsonio import split_documents
 from flrepo.seed.errors import SeedError
@@ -32,6 +33,7 @@ from pymongo.errors import PyMongoError
 
 TOOL_VERSION = "flrepo-seed 0.1.0"
 FILES, CHUNKS = "fs.files", "fs.chunks"
+PRIVATE = Token.Settings.name  # API token hashes: never dumped
 
 Progress = Callable[[int, int], None]
 
@@ -88,6 +90,8 @@ async def _collections(db: AsyncDatabase, archive_db: str) -> list[_Planned]:
     async for entry in await db.list_collections():
         name, kind = entry["name"], entry.get("type", "collection")
         if kind not in ("collection", "view") or name.startswith("system."):
+            continue
+        if name == PRIVATE:  # credentials stay out of archives, which are made to be shared
             continue
         indexes = []
         if kind == "collection":

@@ -14,10 +14,15 @@ PROTOCOL = "graphql-transport-ws"
 
 
 @contextlib.contextmanager
-def subscriptions(base_url: str, origin: str | None = None) -> Iterator["Subscriptions"]:
+def subscriptions(
+    base_url: str, origin: str | None = None, token: str | None = None
+) -> Iterator["Subscriptions"]:
     """A WebSocket to a server's `/graphql`, acknowledged and ready to subscribe."""
     url = base_url.replace("http://", "ws://", 1) + "/graphql"
-    with connect(url, subprotocols=[PROTOCOL], open_timeout=10, origin=origin) as ws:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with connect(
+        url, subprotocols=[PROTOCOL], open_timeout=10, origin=origin, additional_headers=headers
+    ) as ws:
         client = Subscriptions(ws)
         client.send({"type": "connection_init", "payload": {}})
         assert client.receive(10)["type"] == "connection_ack"

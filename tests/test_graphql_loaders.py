@@ -11,6 +11,7 @@ from helpers import GraphQL, running_app
 from pymongo import monitoring
 
 READS = {"find", "aggregate", "getMore"}
+ROOMY = 100_000  # these queries ask for pages of 1000 with nested lists: over the default limit
 
 NESTED = """query($trained: Boolean) {
   models(trained: $trained, limit: 1000) {
@@ -126,6 +127,7 @@ async def test_nested_query_reads_do_not_grow_with_rows(
             update={
                 "db_name": f"{settings.db_name}_{n}",
                 "grid_db_name": f"{settings.db_name}_{n}g",
+                "graphql_max_objects": ROOMY,
             }
         )
         commands.databases = {sized.db_name, sized.grid_db_name}
@@ -144,7 +146,8 @@ async def test_training_results_with_their_models_are_batched(
     commands, settings, mongodb_url, db, grid
 ):
     await populate(db, grid, 50)
-    async with running_app(settings, mongodb_url) as client:
+    roomy = settings.model_copy(update={"graphql_max_objects": ROOMY})
+    async with running_app(roomy, mongodb_url) as client:
         gql = GraphQL(client)
         commands.commands.clear()
         results = (

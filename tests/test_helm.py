@@ -229,6 +229,56 @@ def test_config_map_renders_large_upload_limits_as_integers(render: Render) -> N
     assert config["data"]["FLREPO_MAX_UPLOAD_BYTES"] == "21474836480"
 
 
+# --- access control ---------------------------------------------------------------
+
+
+def test_anonymous_callers_may_read_and_write_by_default(default: list[Manifest]) -> None:
+    config = one(default, "ConfigMap")["data"]
+    assert config["FLREPO_ANONYMOUS_SCOPES"] == "read,write"
+    assert config["FLREPO_CORS_ORIGINS"] == ""
+    assert "FLREPO_ADMIN_TOKEN" not in config
+
+
+def test_access_values_reach_the_config_map(render: Render) -> None:
+    manifests = render("security.anonymousScopes=none", "security.corsOrigins=https://dash.example")
+    config = one(manifests, "ConfigMap")["data"]
+    assert config["FLREPO_ANONYMOUS_SCOPES"] == "none"
+    assert config["FLREPO_CORS_ORIGINS"] == "https://dash.example"
+
+
+def test_unknown_scopes_fail_the_rendering(helm: str) -> None:
+    command = [helm, "template", RELEASE, str(CHART), "--set", "security.anonymousScopes=all"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "anonymousScopes" in result.stderr
+
+
+def test_admin_token_comes_from_a_generated_secret(default: list[Manifest]) -> None:
+    api = container(one(default, "Deployment"), "api")
+    ref = env_var(api, "FLREPO_ADMIN_TOKEN")["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": f"{RELEASE}-admin-token", "key": "admin-token"}
+    secret = secret_value(default, ref["name"], ref["key"])
+    assert secret.startswith("flr_") and len(secret) >= 40
+    # Not in the seed job: it only restores data.
+    for job in of_kind(default, "Job"):
+        for c in job["spec"]["template"]["spec"]["containers"]:
+            assert all(e["name"] != "FLREPO_ADMIN_TOKEN" for e in c.get("env", []))
+
+
+def test_admin_token_from_an_existing_secret_or_none(render: Render) -> None:
+    existing = render(
+        "security.adminToken.existingSecret=ops-tokens",
+        "security.adminToken.existingSecretKey=flrepo",
+    )
+    api = container(one(existing, "Deployment"), "api")
+    ref = env_var(api, "FLREPO_ADMIN_TOKEN")["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "ops-tokens", "key": "flrepo"}
+    assert not [m for m in of_kind(existing, "Secret") if "admin-token" in m["metadata"]["name"]]
+    without = render("security.adminToken.create=false")
+    api = container(one(without, "Deployment"), "api")
+    assert all(e["name"] != "FLREPO_ADMIN_TOKEN" for e in api.get("env", []))
+
+
 # --- the bundled MongoDB ----------------------------------------------------------
 
 
@@ -345,7 +395,8 @@ def test_external_mongodb_from_an_existing_secret(render: Render) -> None:
         "externalMongodb.existingSecretKey=url",
         "seed.enabled=true",
     )
-    assert of_kind(manifests, "Secret") == []
+    names = [m["metadata"]["name"] for m in of_kind(manifests, "Secret")]
+    assert names == [f"{RELEASE}-admin-token"]  # no Secret for MongoDB
     assert of_kind(manifests, "StatefulSet") == []
     deployment = one(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 2

@@ -13,9 +13,18 @@ from bson import ObjectId
 from flrepo.documents import chunk_writer
 from flrepo.documents.integrity import Repository, check, sweep
 from flrepo.graph.resolvers import models, strategies
+from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as
 from helpers import running_app
 from test_chunk_writer import Paused, read_with_gridfs
 from test_file_store import Bytes
+
+
+@pytest.fixture(autouse=True)
+def every_scope():
+    """These tests call the resolvers directly, as a caller holding every scope."""
+    with acting_as(Caller("tests", frozenset(SCOPES), token=True)):
+        yield
+
 
 FLREPO = str(Path(sys.executable).parent / "flrepo")
 CHUNK = chunk_writer.CHUNK_SIZE

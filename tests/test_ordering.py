@@ -8,6 +8,14 @@ import pytest
 from bson import ObjectId
 from flrepo.documents import ordering
 from flrepo.graph.resolvers import models, strategies
+from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as
+
+
+@pytest.fixture(autouse=True)
+def every_scope():
+    """These tests call the resolvers directly, as a caller holding every scope."""
+    with acting_as(Caller("tests", frozenset(SCOPES), token=True)):
+        yield
 
 
 @pytest.fixture

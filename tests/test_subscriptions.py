@@ -180,6 +180,29 @@ def test_pages_of_other_origins_need_to_be_allowed(sync_mongo, mongodb_url, tmp_
             pass
 
 
+def test_subscribing_needs_the_read_scope(sync_mongo, mongodb_url, tmp_path):
+    admin = "an-admin-secret-of-some-length"
+    env = {"FLREPO_ANONYMOUS_SCOPES": "none", "FLREPO_ADMIN_TOKEN": admin}
+    with running_server(sync_mongo, mongodb_url, tmp_path, env) as server:
+        with subscriptions(server.url) as ws:
+            ws.subscribe("1", RESULT_ADDED)
+            message = ws.receive(timeout=5)
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED", message
+        with subscriptions(server.url, token=admin) as ws:
+            ws.subscribe("1", RESULT_ADDED)
+            wait_for_subscriptions(server.url, 1)
+            post = requests.post(
+                server.url + "/training-results",
+                json={"model_name": "m", "model_version": "1", "training_id": "t"},
+                headers={"Authorization": f"Bearer {admin}"},
+                timeout=10,
+            )
+            assert post.status_code == 201, post.text
+            message = ws.receive(timeout=10)
+        assert message["payload"]["data"]["trainingResultAdded"]["trainingId"] == "t", message
+
+
 def start_database(path, port: int) -> subprocess.Popen:
     """SecantusDB keeping its data (and its change history) in `path`, on `port`."""
     command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]

@@ -6,12 +6,21 @@ file's sha256; files stored without one (by the original service) have no ETag, 
 never answered 304 and `If-Range` never matches them (the whole file is sent).
 """
 
+import re
 from urllib.parse import quote
 
 from flrepo.documents.files import FileStore, StoredFile
 from flrepo.transfer.digests import sha256_field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+
+# Recorded types a browser may render as active content (pages, scripts, vector images,
+# documents with scripts) are served as application/octet-stream instead.
+ACTIVE_PARTS = ("html", "xml", "javascript", "ecmascript", "svg", "pdf", "x-shockwave")
+INERT_TEXT = frozenset({"text/plain", "text/csv"})
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+# Whatever the type, the browser must not guess another, and runs nothing it shows.
+INERT = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 
 
 def file_response(
@@ -22,6 +31,7 @@ def file_response(
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Disposition": disposition(record),
+        **INERT,
         **safety_header(record),
     }
     if etag:
@@ -29,7 +39,7 @@ def file_response(
         headers["Repr-Digest"] = sha256_field(record.sha256)
     if etag and _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Accept-Ranges": "bytes"})
-    media_type = content_type or record.content_type or "application/octet-stream"
+    media_type = content_type or safe_type(record.content_type)
     start, stop, status = 0, record.length, 200
     wanted = request.headers.get("range")
     if wanted and _if_range_holds(request.headers.get("if-range"), etag):
@@ -108,3 +118,14 @@ def safety_header(record: StoredFile) -> dict[str, str]:
 def _ascii(name: str) -> str:
     """A plain fallback filename for clients that ignore `filename*`."""
     return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+
+
+def safe_type(recorded: str | None) -> str:
+    """The recorded content type (without parameters) unless a browser could run it."""
+    media = (recorded or "").split(";", 1)[0].strip().lower()
+    if not MEDIA_TYPE.match(media) or any(part in media for part in ACTIVE_PARTS):
+        return "application/octet-stream"
+    top = media.split("/", 1)[0]
+    if top in ("multipart", "message") or (top == "text" and media not in INERT_TEXT):
+        return "application/octet-stream"
+    return media

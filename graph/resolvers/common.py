@@ -7,7 +7,13 @@ from beanie import Document
 from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import ORDER, insert_stamped
-from flrepo.graph.validation import check_page, check_sha256, clean_uploaded_name
+from flrepo.graph.validation import (
+    check_document_size,
+    check_page,
+    check_sha256,
+    check_storable,
+    clean_uploaded_name,
+)
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
@@ -29,8 +35,16 @@ async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offs
     return [cls.model_validate(doc) for doc in docs]
 
 
+def check_fields(fields: dict[str, Any], what: str) -> None:
+    """What a write stores is valid BSON, JSON again when read, and one document's size."""
+    for name, value in fields.items():
+        check_storable(value, name.replace("_", " "))
+    check_document_size(fields, what)
+
+
 async def insert_new(doc: D, what: str) -> D:
     """Insert; the unique index, not a prior check, decides whether it already exists."""
+    check_fields(doc.model_dump(by_alias=True, exclude={"id"}), what)
     try:
         await insert_stamped(doc)
     except DuplicateKeyError:
@@ -42,6 +56,7 @@ async def update_fields(
     cls: type[D], query: dict[str, Any], fields: dict[str, Any], what: str
 ) -> D:
     """Set `fields` on the one document matching `query`; NotFound if there is none."""
+    check_fields(fields, what)
     doc = await cls.get_pymongo_collection().find_one_and_update(
         query, {"$set": fields}, return_document=ReturnDocument.AFTER
     )

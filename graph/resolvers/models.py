@@ -6,6 +6,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel, ModelMeta
 from flrepo.documents.ordering import ORDER
 from flrepo.documents.training_result import TrainingResult
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     FileTarget,
@@ -29,6 +30,7 @@ def _what(model_name: str, model_version: str) -> str:
     return f"model {model_name!r} version {model_version!r}"
 
 
+@requires("read")
 async def list_models(
     model_name: str | None = None,
     library: str | None = None,
@@ -81,15 +83,18 @@ async def list_models(
     return [MLModel.model_validate(doc) for doc in await cursor.to_list()]
 
 
+@requires("read")
 async def get_model(model_name: str, model_version: str) -> MLModel | None:
     return await MLModel.find_one(model_key(model_name, model_version))
 
 
+@requires("write")
 async def create_model(model_name: str, model_version: str, meta: ModelMeta | None) -> MLModel:
     model = MLModel(**model_key(model_name, model_version), meta=meta)
     return await insert_new(model, _what(model_name, model_version))
 
 
+@requires("write")
 async def update_model_meta(model_name: str, model_version: str, meta: ModelMeta) -> MLModel:
     return await update_fields(
         MLModel,
@@ -109,6 +114,7 @@ def model_file_target(model_name: str, model_version: str) -> FileTarget[MLModel
     )
 
 
+@requires("write")
 async def upload_model_file(
     files: FileStore,
     model_name: str,
@@ -119,6 +125,7 @@ async def upload_model_file(
     return await attach_file(files, model_file_target(model_name, model_version), source, sha256)
 
 
+@requires("delete")
 async def delete_model(files: FileStore, model_name: str, model_version: str) -> bool:
     return await delete_with_file(
         files,

@@ -5,6 +5,7 @@ from typing import Any
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore
 from flrepo.documents.training_result import TrainingResult
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     FileTarget,
@@ -32,6 +33,7 @@ NUMBER_TYPES = ["double", "int", "long", "decimal"]
 NAN = float("nan")  # stands for "no number": after every number, whichever the direction
 
 
+@requires("read")
 async def list_results(
     model_name: str | None = None,
     model_version: str | None = None,
@@ -87,12 +89,14 @@ def _metric_value(metric: str) -> dict[str, Any]:
     return {"$cond": [numeric, as_double, NAN]}
 
 
+@requires("read")
 async def get_result(
     model_name: str, model_version: str, training_id: str
 ) -> TrainingResult | None:
     return await TrainingResult.find_one(result_key(model_name, model_version, training_id))
 
 
+@requires("write")
 async def create_result(
     model_name: str,
     model_version: str,
@@ -125,6 +129,7 @@ def weights_target(
     )
 
 
+@requires("write")
 async def upload_weights(
     files: FileStore,
     model_name: str,
@@ -138,6 +143,7 @@ async def upload_weights(
     return await attach_file(files, target, source, sha256)
 
 
+@requires("delete")
 async def delete_result(
     files: FileStore, model_name: str, model_version: str, training_id: str
 ) -> bool:

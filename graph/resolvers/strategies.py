@@ -4,6 +4,7 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.strategy import Strategy
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     FileTarget,
@@ -24,14 +25,17 @@ def _what(strategy_name: str) -> str:
     return f"strategy {strategy_name!r}"
 
 
+@requires("read")
 async def list_strategies(limit: int | None = 100, offset: int = 0) -> list[Strategy]:
     return await find_page(Strategy, {}, limit, offset)
 
 
+@requires("read")
 async def get_strategy(strategy_name: str) -> Strategy | None:
     return await Strategy.find_one(strategy_key(strategy_name))
 
 
+@requires("write")
 async def create_strategy(
     strategy_name: str, strategy_description: str | None, meta: dict[str, Any] | None
 ) -> Strategy:
@@ -43,6 +47,7 @@ async def create_strategy(
     return await insert_new(strategy, _what(strategy_name))
 
 
+@requires("write")
 async def update_strategy_meta(strategy_name: str, meta: dict[str, Any]) -> Strategy:
     return await update_fields(
         Strategy,
@@ -62,12 +67,14 @@ def strategy_file_target(strategy_name: str) -> FileTarget[Strategy]:
     )
 
 
+@requires("write")
 async def upload_strategy_file(
     files: FileStore, strategy_name: str, source: FileSource, sha256: str | None = None
 ) -> Strategy:
     return await attach_file(files, strategy_file_target(strategy_name), source, sha256)
 
 
+@requires("delete")
 async def delete_strategy(files: FileStore, strategy_name: str) -> bool:
     return await delete_with_file(
         files, Strategy, strategy_key(strategy_name), "strategy_id", _what(strategy_name)

@@ -4,6 +4,7 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.transformation import Transformation
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import (
     FileSource,
     FileTarget,
@@ -35,14 +36,17 @@ def _fields(transformation: Transformation) -> dict[str, Any]:
     }
 
 
+@requires("read")
 async def list_transformations(limit: int | None = 100, offset: int = 0) -> list[Transformation]:
     return await find_page(Transformation, {}, limit, offset)
 
 
+@requires("read")
 async def get_transformation(transformation_id: str) -> Transformation | None:
     return await Transformation.find_one(transformation_key(transformation_id))
 
 
+@requires("write")
 async def create_transformation(transformation: Transformation) -> Transformation:
     """Insert a new transformation (its `storage_id`, if any, is ignored)."""
     new = Transformation(
@@ -52,6 +56,7 @@ async def create_transformation(transformation: Transformation) -> Transformatio
     return await insert_new(new, _what(transformation.transformation_id))
 
 
+@requires("write")
 async def update_transformation(
     transformation_id: str, transformation: Transformation
 ) -> Transformation:
@@ -74,6 +79,7 @@ def transformation_file_target(transformation_id: str) -> FileTarget[Transformat
     )
 
 
+@requires("write")
 async def upload_transformation_file(
     files: FileStore, transformation_id: str, source: FileSource, sha256: str | None = None
 ) -> Transformation:
@@ -81,6 +87,7 @@ async def upload_transformation_file(
     return await attach_file(files, target, source, sha256)
 
 
+@requires("delete")
 async def delete_transformation(files: FileStore, transformation_id: str) -> bool:
     return await delete_with_file(
         files,

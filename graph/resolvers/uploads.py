@@ -15,6 +15,7 @@ from flrepo.documents.errors import (
     OffsetMismatch,
 )
 from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
+from flrepo.graph.resolvers.access import requires
 from flrepo.graph.resolvers.common import FileTarget, attach_stored, check_target
 from flrepo.graph.resolvers.models import model_file_target
 from flrepo.graph.resolvers.results import weights_target
@@ -45,6 +46,7 @@ def upload_target(metadata: dict[str, str]) -> FileTarget[Any]:
     return target(*(metadata[key] for key in keys))
 
 
+@requires("write")
 async def begin_upload(
     uploads: UploadStore, length: int, metadata: dict[str, str], sha256: str | None
 ) -> Upload:
@@ -69,6 +71,7 @@ async def begin_upload(
     return await finish_upload(uploads, upload) if upload.complete else upload
 
 
+@requires("write")
 async def continue_upload(
     uploads: UploadStore,
     upload: Upload,
@@ -108,6 +111,7 @@ async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
     return await uploads.mark_done(upload, stored.id)
 
 
+@requires("write")
 async def get_upload(uploads: UploadStore, upload_id: str) -> Upload | None:
     """The upload, completed if all its bytes arrived but a failure kept it from being attached."""
     upload = await uploads.get(upload_id)
@@ -116,6 +120,7 @@ async def get_upload(uploads: UploadStore, upload_id: str) -> Upload | None:
     return upload
 
 
+@requires("write")
 async def cancel_upload(uploads: UploadStore, upload_id: str) -> None:
     """Forget an upload and its bytes (an attached file stays attached)."""
     upload = await uploads.get(upload_id)

@@ -224,3 +224,22 @@ indexes at startup and would otherwise restart until the database is up.
     - name: tmp
       mountPath: /tmp
 {{- end }}
+
+{{/*
+The Secret holding the admin token, and its key; empty when there is none.
+*/}}
+{{- define "flrepo.adminTokenSecretName" -}}
+{{- if .Values.security.adminToken.existingSecret }}
+{{- .Values.security.adminToken.existingSecret }}
+{{- else if .Values.security.adminToken.create }}
+{{- printf "%s-admin-token" (include "flrepo.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "flrepo.adminTokenSecretKey" -}}
+{{- if .Values.security.adminToken.existingSecret }}
+{{- .Values.security.adminToken.existingSecretKey | default "admin-token" }}
+{{- else }}
+{{- print "admin-token" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,231 @@
+"""GraphQL cost limits: size, tokens, aliases, depth and an estimate of the objects returned.
+
+All are checked before a query runs. The object estimate multiplies, down each path of the
+query, the page size of every list field: its `limit` argument (a literal or a variable),
+100 when it has none, and NESTED_LIST_GUESS for lists without one (a model's training results).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from strawberry.extensions import SchemaExtension
+
+DEFAULT_PAGE = 100
+NESTED_LIST_GUESS = 10
+INTROSPECTION_DEPTH = 15  # GraphiQL's schema query nests about 13 deep
+WALK_BUDGET = 20_000  # selections visited; fragments spread in fragments can multiply them
+CODE = "QUERY_TOO_COMPLEX"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 100_000
+    max_tokens: int = 2_000
+    max_aliases: int = 30
+    max_depth: int = 10
+    max_objects: int = 5_000
+
+
+class TooComplex(Exception):
+    """The walk stopped: a limit was passed (the message says which)."""
+
+
+class _Walk:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        limits: Limits,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.limits = limits
+        self.aliases = 0
+        self.objects = 0
+        self.steps = 0
+
+    def selections(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: Any,
+        depth: int,
+        many: int,
+        spread: tuple[str, ...],
+    ) -> None:
+        if selection_set is None:
+            return
+        for node in selection_set.selections:
+            self.steps += 1
+            if self.steps > WALK_BUDGET:
+                raise TooComplex("The query has too many selections once its fragments are spread")
+            if isinstance(node, FieldNode):
+                self.field(node, parent, depth, many, spread)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                self.selections(node.selection_set, target, depth, many, spread)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in spread:  # other rules report these
+                    continue
+                target = self.schema.get_type(fragment.type_condition.name.value)
+                self.selections(fragment.selection_set, target, depth, many, (*spread, name))
+
+    def field(
+        self, node: FieldNode, parent: Any, depth: int, many: int, spread: tuple[str, ...]
+    ) -> None:
+        if node.alias is not None:
+            self.aliases += 1
+            if self.aliases > self.limits.max_aliases:
+                raise TooComplex(f"The query uses more than {self.limits.max_aliases} aliases")
+        name = node.name.value
+        if name.startswith("__"):
+            if name != "__typename":
+                self.introspection(node.selection_set, 1, spread)
+            return
+        if node.selection_set is None:
+            return  # a leaf: no deeper level, no object
+        depth += 1
+        if depth > self.limits.max_depth:
+            raise TooComplex(f"The query nests fields deeper than {self.limits.max_depth} levels")
+        definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
+        if definition is None:  # unknown fields are reported by validation
+            return
+        kind = definition.type
+        if isinstance(kind, GraphQLNonNull):
+            kind = kind.of_type
+        if isinstance(kind, GraphQLList):
+            many *= self.page(node, "limit" in definition.args)
+            kind = kind.of_type
+            if isinstance(kind, GraphQLNonNull):
+                kind = kind.of_type
+        if not isinstance(kind, GraphQLObjectType):
+            return
+        self.objects += many
+        if self.objects > self.limits.max_objects:
+            raise TooComplex(
+                f"The query may return more than {self.limits.max_objects} objects; "
+                "ask for smaller pages or fewer nested lists"
+            )
+        self.selections(node.selection_set, kind, depth, many, spread)
+
+    def page(self, node: FieldNode, has_limit: bool) -> int:
+        """How many items a list field may return."""
+        if not has_limit:
+            return NESTED_LIST_GUESS
+        for argument in node.arguments or ():
+            if argument.name.value != "limit":
+                continue
+            value = argument.value
+            if isinstance(value, VariableNode):
+                given = self.variables.get(value.name.value)
+                return given if isinstance(given, int) and given >= 0 else DEFAULT_PAGE
+            if isinstance(value, IntValueNode):
+                return max(0, int(value.value))
+            if isinstance(value, NullValueNode):
+                return DEFAULT_PAGE
+        return DEFAULT_PAGE
+
+    def introspection(
+        self, selection_set: SelectionSetNode | None, depth: int, spread: tuple[str, ...]
+    ) -> None:
+        """Schema queries return no stored objects; only their nesting is bounded."""
+        if selection_set is None:
+            return
+        if depth > INTROSPECTION_DEPTH:
+            raise TooComplex(f"The schema query nests deeper than {INTROSPECTION_DEPTH} levels")
+        for node in _flatten(selection_set, self.fragments, spread):
+            self.steps += 1
+            if self.steps > WALK_BUDGET:
+                raise TooComplex("The query has too many selections once its fragments are spread")
+            if node.alias is not None:
+                self.aliases += 1
+                if self.aliases > self.limits.max_aliases:
+                    raise TooComplex(f"The query uses more than {self.limits.max_aliases} aliases")
+            self.introspection(node.selection_set, depth + 1, spread)
+
+
+def _flatten(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    spread: tuple[str, ...],
+) -> Iterator[FieldNode]:
+    for node in selection_set.selections:
+        if isinstance(node, FieldNode):
+            yield node
+        elif isinstance(node, InlineFragmentNode):
+            yield from _flatten(node.selection_set, fragments, spread)
+        elif isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            if name in fragments and name not in spread:
+                yield from _flatten(fragments[name].selection_set, fragments, (*spread, name))
+
+
+def check_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    limits: Limits,
+) -> None:
+    """TooComplex if the operation to run passes a limit."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    walk = _Walk(schema, fragments, variables, limits)
+    for operation in operations:
+        if operation_name is not None and (
+            operation.name is None or operation.name.value != operation_name
+        ):
+            continue
+        root = schema.get_root_type(operation.operation)
+        walk.selections(operation.selection_set, root, 0, 1, ())
+
+
+class CostLimits(SchemaExtension):
+    """Refuse, before execution and with code QUERY_TOO_COMPLEX, queries over the limits."""
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self._limits().max_tokens
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        """Listed after ValidationCache, this runs once the document is known to be valid."""
+        context = self.execution_context
+        if context.graphql_document is not None and not context.pre_execution_errors:
+            try:
+                check_cost(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.operation_name,
+                    context.variables or {},
+                    self._limits(),
+                )
+            except TooComplex as exc:
+                context.pre_execution_errors = [GraphQLError(str(exc), extensions={"code": CODE})]
+        yield
+
+    def _limits(self) -> Limits:
+        return getattr(self.execution_context.context, "limits", None) or Limits()
