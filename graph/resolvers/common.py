@@ -16,6 +16,7 @@ from flrepo.graph.validation import (
 )
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 D = TypeVar("D", bound=Document)
@@ -40,6 +41,17 @@ def check_fields(fields: dict[str, Any], what: str) -> None:
     for name, value in fields.items():
         check_storable(value, name.replace("_", " "))
     check_document_size(fields, what)
+
+
+def beside_files(files: FileStore, cls: type[Document]) -> AsyncCollection:
+    """`cls`'s collection through the file store's client, so that one transaction can span
+    a document and its file (Beanie binds documents once per process; the two agree unless
+    one process serves several repositories, as tests do)."""
+    bound = cls.get_pymongo_collection()
+    database = files.db.client.get_database(
+        bound.database.name, write_concern=files.db.write_concern
+    )
+    return database[bound.name]
 
 
 async def insert_new(doc: D, what: str) -> D:
@@ -109,7 +121,7 @@ async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredF
     deletion are one transaction where the server has them; without, a crash between them
     leaves only an unreferenced file, which the orphan sweep removes.
     """
-    collection = target.cls.get_pymongo_collection()
+    collection = beside_files(files, target.cls)
     id_field = target.id_field
 
     async def swap(session: AsyncClientSession | None) -> dict[str, Any] | None:
@@ -153,7 +165,7 @@ async def delete_with_file(
     """
 
     async def remove(session: AsyncClientSession | None) -> bool:
-        doc = await cls.get_pymongo_collection().find_one_and_delete(query, session=session)
+        doc = await beside_files(files, cls).find_one_and_delete(query, session=session)
         if doc is None:
             return False
         await files.delete(doc.get(id_field), session=session)
