@@ -5,6 +5,7 @@ query, the page size of every list field: its `limit` argument (a literal or a v
 100 when it has none, and NESTED_LIST_GUESS for lists without one (a model's training results).
 """
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +26,10 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    build_schema,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.base import BaseSchema
 
 DEFAULT_PAGE = 100
 NESTED_LIST_GUESS = 10
@@ -204,6 +207,12 @@ def check_cost(
         walk.selections(operation.selection_set, root, 0, 1, ())
 
 
+@functools.lru_cache(maxsize=4)
+def graphql_schema(schema: BaseSchema) -> GraphQLSchema:
+    """The schema's types as graphql-core holds them, built once from its SDL."""
+    return build_schema(schema.as_str())
+
+
 class CostLimits(SchemaExtension):
     """Refuse, before execution and with code QUERY_TOO_COMPLEX, queries over the limits."""
 
@@ -217,7 +226,7 @@ class CostLimits(SchemaExtension):
         if context.graphql_document is not None and not context.pre_execution_errors:
             try:
                 check_cost(
-                    context.schema._schema,
+                    graphql_schema(context.schema),
                     context.graphql_document,
                     context.operation_name,
                     context.variables or {},
