@@ -11,6 +11,7 @@ import pytest
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import init_database
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.dump import dump
 from flrepo.seed.errors import SeedError
@@ -135,12 +136,16 @@ def unlabelled(raw: bytes) -> bytes:
 
 
 async def raw_snapshot(mongodb_url: str, settings: Settings) -> dict[str, list[bytes]]:
-    """Every document's exact bytes, by collection, in _id order; file documents unlabelled."""
+    """Every document's exact bytes, by collection, in _id order; file documents unlabelled.
+
+    Token hashes are left out: dumps never hold them."""
     raw_client: AsyncMongoClient = AsyncMongoClient(mongodb_url, document_class=RawBSONDocument)
     out: dict[str, list[bytes]] = {}
     try:
         for prefix, name in (("db", settings.db_name), ("grid", settings.grid_db_name)):
             for coll in sorted(await raw_client[name].list_collection_names()):
+                if coll == Token.Settings.name:
+                    continue
                 cursor = raw_client[name][coll].find().sort("_id", 1)
                 docs = [doc.raw async for doc in cursor]
                 if coll == "fs.files":
