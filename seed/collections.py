@@ -20,16 +20,16 @@ def options_of(info: CollectionInfo) -> dict[str, Any]:
     return options
 
 
-def _normal(value: Any) -> Any:
+def comparable(value: Any) -> Any:
     """Numbers compared by value (a dump's int32 size equals the server's int64 one)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
+        return {k: comparable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normal(v) for v in value]
+        return [comparable(v) for v in value]
     return value
 
 
@@ -44,7 +44,9 @@ async def create_collection(db: AsyncDatabase, name: str, options: dict[str, Any
     entry = await _existing(db, name)
     if entry is not None:
         current = entry.get("options") or {}
-        if entry.get("type", "collection") != "collection" or _normal(current) != _normal(options):
+        if entry.get("type", "collection") != "collection" or comparable(current) != comparable(
+            options
+        ):
             return (
                 f"{db.name}.{name} exists with other options than the dump's; kept it "
                 "(use --drop to recreate it)"
@@ -68,7 +70,7 @@ async def create_view(db: AsyncDatabase, name: str, options: dict[str, Any]) -> 
     entry = await _existing(db, name)
     if entry is not None:
         current = {k: v for k, v in (entry.get("options") or {}).items() if k in VIEW_OPTIONS}
-        if entry.get("type") != "view" or _normal(current) != _normal(wanted):
+        if entry.get("type") != "view" or comparable(current) != comparable(wanted):
             return f"{db.name}.{name} exists and is not the dump's view; kept it (use --drop)"
         return None
     try:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from flrepo.seed.collections import comparable
 from pymongo import AsyncMongoClient
 
 from flrepo.settings import Settings
@@ -25,30 +26,21 @@ async def add_extras(client: AsyncMongoClient, settings: Settings) -> None:
     await db.command({"create": "base_models", **VIEW})
 
 
-def _normal(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
-
-
 async def definitions(client: AsyncMongoClient, db_name: str) -> dict[str, tuple[str, Any]]:
     """Each collection's and view's type and options (numbers compared by value)."""
     out = {}
     async for entry in await client[db_name].list_collections():
-        out[entry["name"]] = (entry.get("type", "collection"), _normal(entry.get("options") or {}))
+        out[entry["name"]] = (
+            entry.get("type", "collection"),
+            comparable(entry.get("options") or {}),
+        )
     return out
 
 
 def expected_extras() -> dict[str, tuple[str, Any]]:
     return {
-        "audit": ("collection", _normal(CAPPED)),
-        "checked": ("collection", _normal(VALIDATOR)),
-        "named": ("collection", _normal(COLLATION)),
-        "base_models": ("view", _normal(VIEW)),
+        "audit": ("collection", comparable(CAPPED)),
+        "checked": ("collection", comparable(VALIDATOR)),
+        "named": ("collection", comparable(COLLATION)),
+        "base_models": ("view", comparable(VIEW)),
     }
