@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -59,18 +60,39 @@ class StoredFile:
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "StoredFile":
+        """The file a `fs.files` document describes, also one another tool wrote: a missing
+        uploadDate is the id's creation time, a length or chunkSize that is no count is 0."""
         return cls(
             id=str(doc["_id"]),
             filename=doc.get("filename") or "",
-            length=int(doc.get("length", 0)),
-            upload_date=doc["uploadDate"].replace(tzinfo=UTC),
-            chunk_size=int(doc.get("chunkSize", 0)),
+            length=whole_number(doc.get("length")),
+            upload_date=_upload_date(doc),
+            chunk_size=whole_number(doc.get("chunkSize")),
             sha256=doc.get("sha256"),
             content_type=doc.get("contentType"),
             uploaded_name=doc.get("uploadedName"),
             safety=Safety.from_document(doc.get("safety")),
             document=doc,
         )
+
+
+def whole_number(value: Any) -> int:
+    """A length or count stored as any BSON number (older drivers wrote doubles); else 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return 0
+    return max(0, int(value))
+
+
+def _upload_date(doc: dict[str, Any]) -> datetime:
+    """When the file was stored, in UTC."""
+    value = doc.get("uploadDate")
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(doc.get("_id"), ObjectId):
+        return doc["_id"].generation_time
+    return datetime.fromtimestamp(0, UTC)
 
 
 def object_id(file_id: str | None) -> ObjectId | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from bson import ObjectId
 from flrepo.documents.chunk_writer import CLAIM_TTL_S
-from flrepo.documents.files import CHUNKS_PER_READ, object_id
+from flrepo.documents.files import CHUNKS_PER_READ, object_id, whole_number
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
@@ -186,8 +186,8 @@ async def verify_file(
     repo: Repository, doc: dict[str, Any], progress: Callable[[int], None]
 ) -> str | None:
     """Why the file's chunks do not make up its length or its sha256 (None if they do)."""
-    length = int(doc.get("length", 0))
-    chunk_size = int(doc.get("chunkSize", 0))
+    length = whole_number(doc.get("length"))
+    chunk_size = whole_number(doc.get("chunkSize"))
     if chunk_size <= 0:
         return "chunkSize is not positive" if length else None
     expected = -(-length // chunk_size)
@@ -227,7 +227,7 @@ async def check(
 
     total = 0
     async for doc in repo.files.find({}, {"length": 1}):
-        total += int(doc.get("length") or 0)
+        total += whole_number(doc.get("length"))
     done = 0
 
     def advance(nbytes: int) -> None:

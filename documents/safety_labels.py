@@ -4,7 +4,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flrepo.documents.files import FileStore
+from flrepo.documents.files import FileStore, whole_number
 from flrepo.documents.pickle_scan import FileScanner, Verdict
 from gridfs.errors import CorruptGridFile
 
@@ -38,7 +38,7 @@ async def label_files(
     """Scan the files never scanned (every file with `rescan`), reading each chunk by chunk."""
     query = {} if rescan else {"safety.verdict": {"$nin": [v.value for v in Verdict]}}
     todo = [
-        (str(doc["_id"]), int(doc.get("length", 0)))
+        (str(doc["_id"]), whole_number(doc.get("length")))
         async for doc in files.files.find(query, {"_id": 1, "length": 1}).sort("_id", 1)
     ]
     total = sum(length for _, length in todo)

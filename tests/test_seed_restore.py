@@ -10,7 +10,9 @@ import bson
 import pytest
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import init_database
+from flrepo.documents.files import FileStore, whole_number
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.pickle_scan import Verdict
 from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.dump import dump
@@ -383,3 +385,57 @@ async def test_seed_at_startup_refuses_a_damaged_archive(target, mongodb_url, sa
     sample.write_bytes(sample.read_bytes()[:-10])
     with pytest.raises(SeedError, match="truncated"):
         await restore_if_empty(target.databases, mongodb_url, sample)
+
+
+async def test_files_written_by_other_tools_restore_and_read(client, target, mongodb_url, tmp_path):
+    """fs.files documents without uploadDate, with lengths stored as doubles or as no number
+    at all, restore, get a pickle-scan label and read as files."""
+    pickle_bytes = b"\x80\x04K\x01."  # pickle.dumps(1)
+    oid, odd = bson.ObjectId(), bson.ObjectId()
+    files = [
+        {"_id": oid, "filename": "f", "length": float(len(pickle_bytes)), "chunkSize": 255.0},
+        {"_id": odd, "filename": "g", "length": "six", "chunkSize": float("inf")},
+    ]
+    infos = [
+        CollectionInfo("repository_grid", "fs.files", metadata_json("fs.files", [])),
+        CollectionInfo("repository_grid", "fs.chunks", metadata_json("fs.chunks", [])),
+    ]
+    path = tmp_path / "foreign.dump"
+    with path.open("wb") as out:
+        writer = ArchiveWriter(out, infos)
+        writer.write("repository_grid", "fs.files", [bson.encode(f) for f in files])
+        chunk = {"files_id": oid, "n": 0, "data": bson.Binary(pickle_bytes)}
+        writer.write("repository_grid", "fs.chunks", [bson.encode(chunk)])
+        for info in infos:
+            writer.end(info.db, info.collection)
+        writer.finish()
+    report = await restore(target.databases, mongodb_url, path)
+    assert report.documents == 3
+    store = FileStore(client[target.grid_db_name], max_bytes=1 << 20)
+    stored = await store.get(str(oid))
+    assert stored is not None
+    assert (stored.length, stored.chunk_size) == (len(pickle_bytes), 255)
+    assert stored.upload_date == oid.generation_time
+    assert stored.safety.verdict == Verdict.SAFE
+    assert b"".join([c async for c in store.stream(str(oid))]) == pickle_bytes
+    broken = await store.get(str(odd))
+    assert broken is not None and (broken.length, broken.chunk_size) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [
+        (7, 7),
+        (7.0, 7),
+        (bson.Int64(7), 7),
+        (7.5, 0),
+        (-1, 0),
+        (float("nan"), 0),
+        (float("inf"), 0),
+        (True, 0),
+        ("7", 0),
+        (None, 0),
+    ],
+)
+def test_stored_lengths_read_as_whole_numbers(value, count):
+    assert whole_number(value) == count
