@@ -6,12 +6,12 @@ import logging
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from flrepo.graph.schema import schema
 from graphql import build_schema, parse, validate
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
-from starlette.testclient import TestClient
 
 from flrepo import explorer
 from flrepo.explorer import Explorer
@@ -37,12 +37,15 @@ def build(static_dir: Path, files: dict[str, str] = FILES) -> Path:
     return static_dir
 
 
-def client(pages: Explorer, root_path: str = "") -> TestClient:
+def client(pages: Explorer, root_path: str = "") -> httpx.AsyncClient:
+    """An in-process client of an app that serves the pages (and GraphiQL at /graphql)."""
+
     async def graphql(request):
         return await pages.graphiql_page(request)
 
     app = Starlette(routes=[*pages.routes(), Route("/graphql", graphql)])
-    return TestClient(app, root_path=root_path)
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 def sources(page: str) -> list[str]:
@@ -51,34 +54,34 @@ def sources(page: str) -> list[str]:
     return [url for url in urls if not url.startswith("data:")]
 
 
-def test_without_the_assets_the_pages_say_how_to_restore_them(tmp_path):
+async def test_without_the_assets_the_pages_say_how_to_restore_them(tmp_path):
     pages = Explorer(tmp_path / "static")
     assert not pages.built
     http = client(pages)
 
     for path in ("/graphql", "/docs"):
-        page = http.get(path).text
+        page = (await http.get(path)).text
         assert sources(page) == [], path  # nothing fetched from anywhere, no CDN
         assert "https://" not in page, path
         assert "npm ci &amp;&amp; npm run build" in page, path
         assert "not built" in page, path
 
     assert not any(isinstance(route, Mount) for route in pages.routes())
-    assert http.get("/static/manifest.json").status_code == 404
+    assert (await http.get("/static/manifest.json")).status_code == 404
 
 
-def test_with_a_build_the_pages_load_hashed_local_files(tmp_path):
+async def test_with_a_build_the_pages_load_hashed_local_files(tmp_path):
     pages = Explorer(build(tmp_path / "static"))
     assert pages.built
     http = client(pages)
 
-    graphiql = http.get("/graphql").text
+    graphiql = (await http.get("/graphql")).text
     assert sources(graphiql) == ["/static/graphiql-IJKLMNOP.css", "/static/graphiql-ABCDEFGH.js"]
     assert '<script type="module" src="/static/graphiql-ABCDEFGH.js">' in graphiql
     assert 'data-endpoint="/graphql"' in graphiql
     assert "https://" not in graphiql
 
-    swagger = http.get("/docs").text
+    swagger = (await http.get("/docs")).text
     assert sources(swagger) == [
         "/static/favicon-BBBBBBBB.png",
         "/static/swagger-ui-AAAAAAAA.css",
@@ -87,39 +90,39 @@ def test_with_a_build_the_pages_load_hashed_local_files(tmp_path):
     assert "https://" not in swagger
 
 
-def test_hashed_files_are_cached_for_a_year_and_the_manifest_is_revalidated(tmp_path):
+async def test_hashed_files_are_cached_for_a_year_and_the_manifest_is_revalidated(tmp_path):
     http = client(Explorer(build(tmp_path / "static")))
 
-    asset = http.get("/static/graphiql-ABCDEFGH.js")
+    asset = await http.get("/static/graphiql-ABCDEFGH.js")
     assert asset.status_code == 200
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert asset.headers["content-type"].startswith("text/javascript")
 
-    again = http.get(
+    again = await http.get(
         "/static/graphiql-ABCDEFGH.js", headers={"if-none-match": asset.headers["etag"]}
     )
     assert again.status_code == 304
     assert again.headers["cache-control"] == "public, max-age=31536000, immutable"
 
-    manifest = http.get("/static/manifest.json")
+    manifest = await http.get("/static/manifest.json")
     assert manifest.status_code == 200
     assert manifest.headers["cache-control"] == "no-cache"
 
 
-def test_pages_follow_the_applications_root_path(tmp_path):
+async def test_pages_follow_the_applications_root_path(tmp_path):
     http = client(Explorer(build(tmp_path / "static")), root_path="/repo")
-    graphiql = http.get("/graphql").text
+    graphiql = (await http.get("/graphql")).text
     assert 'data-endpoint="/repo/graphql"' in graphiql
     assert "/repo/static/graphiql-ABCDEFGH.js" in graphiql
-    assert 'data-openapi-url="/repo/openapi.json"' in http.get("/docs").text
+    assert 'data-openapi-url="/repo/openapi.json"' in (await http.get("/docs")).text
 
 
-def test_an_incomplete_build_is_reported(tmp_path, caplog):
+async def test_an_incomplete_build_is_reported(tmp_path, caplog):
     static_dir = build(tmp_path / "static")
     (static_dir / FILES["graphiql.js"]).unlink()
     pages = Explorer(static_dir)
     assert not pages.built
-    assert FILES["graphiql.js"] in client(pages).get("/graphql").text
+    assert FILES["graphiql.js"] in (await client(pages).get("/graphql")).text
 
     with caplog.at_level(logging.DEBUG, logger="flrepo.explorer"):
         pages.log_asset_status()
@@ -178,11 +181,12 @@ def test_module_level_interface_uses_the_packaged_static_folder():
     assert "/static" in paths
 
 
-def test_graphiql_opens_with_operations_valid_against_the_schema(tmp_path):
+async def test_graphiql_opens_with_operations_valid_against_the_schema(tmp_path):
     document = parse(explorer.DEFAULT_QUERY)
     assert validate(build_schema(schema.as_str()), document) == []
     kinds = [d.operation.value for d in document.definitions]
     assert kinds == ["query", "query", "subscription"]
-    page = client(Explorer(tmp_path)).get("/graphql", headers={"Accept": "text/html"}).text
+    answer = await client(Explorer(tmp_path)).get("/graphql", headers={"Accept": "text/html"})
+    page = answer.text
     (shown,) = re.findall(r'data-default-query="([^"]*)"', page)
     assert html.unescape(shown) == explorer.DEFAULT_QUERY
