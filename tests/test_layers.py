@@ -69,6 +69,8 @@ def imports(path: Path, module: str, modules: set[str]) -> list[tuple[str, bool]
                 for alias in child.names:  # a module by name, else a name from `base`
                     name = f"{base}.{alias.name}"
                     found.append((name if name in modules else base, inner))
+            elif isinstance(child, ast.Constant) and child.value in modules:
+                found.append((child.value, False))  # imported later by name (the CLI's commands)
             visit(child, inner)
 
     visit(ast.parse(path.read_text()), False)
@@ -147,3 +149,15 @@ def test_nothing_but_flrepo_is_importable_outside_the_checkout(tmp_path):
             [sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True
         )
         assert result.returncode == expected, (name, result.stderr)
+
+
+def test_commands_other_than_serve_do_not_import_the_web_application():
+    web = ("flrepo.app", "flrepo.graph.schema", "strawberry", "fastapi", "uvicorn")
+    script = (
+        "import sys; from flrepo.cli import build_parser; build_parser(); "
+        f"print(sorted(m for m in sys.modules if m.startswith({web!r})))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
