@@ -93,8 +93,8 @@ async def read_all(client: AsyncMongoClient, names: Databases) -> int:
 
 
 def read_file(path: Path, compress: bool) -> tuple[float, float | None]:
-    """Seconds to read the archive file, and for gzip to inflate and deflate it again (zlib
-    alone, at the level dump uses: the pace a gzip archive can go at)."""
+    """Seconds to read the archive file; for gzip also to deflate its contents on one thread
+    at the level dump uses (zlib alone: the pace of a single-threaded gzip writer)."""
     start = time.perf_counter()
     with path.open("rb") as archive:
         while archive.read(MIB):
@@ -102,11 +102,12 @@ def read_file(path: Path, compress: bool) -> tuple[float, float | None]:
     file_s = time.perf_counter() - start
     if not compress:
         return file_s, None
+    with gzip.open(path, "rb") as archive:
+        contents = archive.read()
     start = time.perf_counter()
     packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-    with gzip.open(path, "rb") as archive:
-        while block := archive.read(MIB):
-            packer.compress(block)
+    for offset in range(0, len(contents), MIB):
+        packer.compress(contents[offset : offset + MIB])
     packer.flush()
     return file_s, time.perf_counter() - start
 
@@ -149,13 +150,13 @@ async def bench(url: str, size: int, compress: bool, folder: Path) -> None:
         ("read the archive file (baseline)", file_s),
     ]
     if zlib_s is not None:
-        rows.append(("gunzip + gzip -6 of it, zlib alone", zlib_s))
+        rows.append(("gzip -6 of its contents, one thread", zlib_s))
     for name, seconds in rows:
         print(f"  {name:40s} {seconds:7.2f} s {mb / seconds:8.1f} MB/s")
     print(f"  restore / raw insert: {insert_s / restore_s:.2f}")
     print(f"  dump / raw read:      {read_s / dump_s:.2f}")
     if zlib_s is not None:
-        print(f"  dump / zlib alone:    {zlib_s / dump_s:.2f}")
+        print(f"  dump / one-thread gzip: {zlib_s / dump_s:.2f}")
 
 
 def main() -> int:

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import gzip
 import math
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +16,7 @@ from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.bsonio import split_documents
 from flrepo.seed.errors import SeedError
+from flrepo.seed.gzip_members import GzipMembers
 from flrepo.seed.metadata import CollectionInfo, metadata_json
 from flrepo.seed.restore import (
     CANONICAL_DB,
@@ -126,8 +126,12 @@ def _output(path: Path, compress: bool) -> Iterator[BinaryIO]:
         if not compress:
             yield raw
             return
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as packed:
+        packed = GzipMembers(raw)
+        try:
             yield packed  # type: ignore[misc]
+            packed.flush()
+        finally:
+            packed.close()
 
 
 @contextlib.asynccontextmanager

@@ -24,6 +24,7 @@ from flrepo.seed.sample.build import build_sample, sample_documents
 from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient
 from test_seed_archive import parse_strictly
+from test_seed_gzip import members
 
 from flrepo.settings import Settings
 
@@ -74,7 +75,8 @@ async def populate(client: AsyncMongoClient, settings: Settings) -> dict[str, by
     db, grid = client[settings.db_name], client[settings.grid_db_name]
     bucket = AsyncGridFSBucket(grid)
     files = {
-        "model/base/1": os.urandom(600_000),  # three chunks
+        # 35 chunks; in a gzip dump, three gzip members
+        "model/base/1": os.urandom(9_000_000),
         "model/base2/1": b"PK\x03\x04 small zip",
         "weights/base/1/conf-a": os.urandom(1000),
         "strategy/fault-tolerant-fedavg": b"\x80\x04pickled",
@@ -166,8 +168,10 @@ async def test_round_trip_is_identical_to_the_byte(
     path = tmp_path / ("db.dump.gz" if compress else "db.dump")
     report = await dump(settings.databases, mongodb_url, path, compress=compress)
     assert (path.read_bytes()[:2] == b"\x1f\x8b") is compress
-    # 600 kB is three chunks, four small files one each, the empty file none
-    assert report.namespaces["repository_grid.fs.chunks"] == 3 + 4
+    if compress:
+        assert members(path.read_bytes()) == 3  # 4 MiB blocks compressed on threads
+    # 9 MB is 35 chunks, four small files one each, the empty file none
+    assert report.namespaces["repository_grid.fs.chunks"] == 35 + 4
     assert report.documents == sum(report.namespaces.values())
 
     restored = await restore(target.databases, mongodb_url, path)
