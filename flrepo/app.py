@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi.exception_handlers import http_exception_handler
@@ -66,26 +66,28 @@ async def download_file(request: Request) -> Response:
     return file_response(request, files, record)
 
 
-async def sweep_uploads(uploads: UploadStore, every_s: float) -> None:
-    """Delete expired resumable uploads and their bytes every `every_s` seconds."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            if swept := await uploads.sweep_expired():
-                log.info("removed %d expired resumable uploads", swept)
-        except PyMongoError as exc:
-            log.warning("sweeping expired uploads failed: %s", exc)
-
-
-async def sweep_periodically(repo: Repository, interval_s: float, grace_s: float) -> None:
-    """Remove orphaned files and chunks every `interval_s` (what `flrepo check --repair` does)."""
+async def every(interval_s: float, job: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `job` every `interval_s` seconds; a failure is logged and the next run comes."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            for finding in await sweep(repo, grace_s):
-                log.info("sweep removed %s", finding)
+            await job()
+        except PyMongoError as exc:  # the database is away: one line, not a traceback
+            log.warning("%s failed: %s; trying again in %.0f s", what, exc, interval_s)
         except Exception:
-            log.exception("the orphan sweep failed; trying again in %.0f s", interval_s)
+            log.exception("%s failed; trying again in %.0f s", what, interval_s)
+
+
+async def sweep_expired_uploads(uploads: UploadStore) -> None:
+    """Delete expired resumable uploads and their bytes."""
+    if swept := await uploads.sweep_expired():
+        log.info("removed %d expired resumable uploads", swept)
+
+
+async def sweep_orphans(repo: Repository, grace_s: float) -> None:
+    """Remove orphaned files and chunks (what `flrepo check --repair` does)."""
+    for finding in await sweep(repo, grace_s):
+        log.info("sweep removed %s", finding)
 
 
 @contextlib.asynccontextmanager
@@ -128,12 +130,17 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()
             stack.push_async_callback(app.state.feed.stop)
+            uploads = app.state.uploads
             every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
-            await stack.enter_async_context(running(sweep_uploads(app.state.uploads, every_s)))
+            expired = every(every_s, lambda: sweep_expired_uploads(uploads), "the upload sweep")
+            await stack.enter_async_context(running(expired))
             if settings.sweep_interval_s:
                 meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
-                orphans = sweep_periodically(
-                    Repository(meta, files.db), settings.sweep_interval_s, settings.orphan_grace_s
+                repo = Repository(meta, files.db)
+                orphans = every(
+                    settings.sweep_interval_s,
+                    lambda: sweep_orphans(repo, settings.orphan_grace_s),
+                    "the orphan sweep",
                 )
                 await stack.enter_async_context(running(orphans))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)

@@ -15,8 +15,11 @@ from flrepo.documents.integrity import Repository, check, sweep
 from flrepo.graph.resolvers import models, strategies
 from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as
 from helpers import running_app
+from pymongo.errors import AutoReconnect
 from test_chunk_writer import Paused, read_with_gridfs
 from test_file_store import Bytes
+
+from flrepo.app import every
 
 
 @pytest.fixture(autouse=True)
@@ -161,3 +164,25 @@ async def test_the_server_sweeps_orphans_periodically(settings, mongodb_url, gri
                 break
             await asyncio.sleep(0.05)
         assert await grid["fs.chunks"].count_documents({"files_id": old}) == 0
+
+
+async def test_a_periodic_job_that_fails_is_logged_and_runs_again(caplog):
+    runs = []
+
+    async def job() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise AutoReconnect("database away")
+        if len(runs) == 2:
+            raise RuntimeError("a bug")
+
+    task = asyncio.create_task(every(0.01, job, "the test sweep"))
+    for _ in range(200):
+        if len(runs) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert len(runs) >= 3
+    away, bug = [r for r in caplog.records if "the test sweep failed" in r.getMessage()][:2]
+    assert "database away" in away.getMessage() and away.exc_info is None
+    assert bug.exc_info is not None  # an unexpected error keeps its traceback
