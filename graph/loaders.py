@@ -3,8 +3,9 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from beanie import Document
 from flrepo.documents.files import FileStore, StoredFile
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.training_result import TrainingResult
@@ -12,15 +13,15 @@ from strawberry.dataloader import DataLoader
 
 ModelKey = tuple[str, str]
 BATCH = 10_000  # fetch a whole batch in one reply where it fits
+D = TypeVar("D", bound=Document)
 
 
 def _any_of(keys: Sequence[ModelKey]) -> dict[str, Any]:
     return {"$or": [{"model_name": name, "model_version": version} for name, version in keys]}
 
 
-async def _find(cls: type, query: dict[str, Any]) -> list[Any]:
-    docs = await cls.get_pymongo_collection().find(query).sort("_id", 1).batch_size(BATCH).to_list()
-    return [cls.model_validate(doc) for doc in docs]
+async def _find(cls: type[D], query: dict[str, Any]) -> list[D]:
+    return await cls.find(query, batch_size=BATCH).sort("_id").to_list()
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from beanie import Document
+from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import ORDER, insert_stamped
@@ -14,7 +14,6 @@ from flrepo.graph.validation import (
     check_storable,
     clean_uploaded_name,
 )
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -31,9 +30,7 @@ async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offs
     check_page(limit, offset)
     if limit == 0:
         return []
-    cursor = cls.get_pymongo_collection().find(query).sort(ORDER).skip(offset)
-    docs = await cursor.limit(limit or 0).to_list()
-    return [cls.model_validate(doc) for doc in docs]
+    return await cls.find(query).sort(ORDER).skip(offset).limit(limit).to_list()
 
 
 def check_fields(fields: dict[str, Any], what: str) -> None:
@@ -69,12 +66,12 @@ async def update_fields(
 ) -> D:
     """Set `fields` on the one document matching `query`; NotFound if there is none."""
     check_fields(fields, what)
-    doc = await cls.get_pymongo_collection().find_one_and_update(
-        query, {"$set": fields}, return_document=ReturnDocument.AFTER
+    updated = await cls.find_one(query).update(
+        {"$set": fields}, response_type=UpdateResponse.NEW_DOCUMENT
     )
-    if doc is None:
+    if updated is None:
         raise NotFound(f"{what} does not exist")
-    return cls.model_validate(doc)
+    return updated
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ class FileTarget(Generic[D]):
 
 async def check_target(target: FileTarget[D]) -> None:
     """NotFound unless the document a file is for exists."""
-    if await target.cls.get_pymongo_collection().find_one(target.query, {"_id": 1}) is None:
+    if not await target.cls.find(target.query).limit(1).count():
         raise NotFound(f"{target.what} does not exist")
 
 

@@ -79,8 +79,7 @@ async def list_models(
     ]
     if limit is not None:
         pipeline.append({"$limit": limit})
-    cursor = await MLModel.get_pymongo_collection().aggregate(pipeline)
-    return [MLModel.model_validate(doc) for doc in await cursor.to_list()]
+    return await MLModel.aggregate(pipeline, projection_model=MLModel).to_list()
 
 
 @requires("read")

@@ -66,8 +66,7 @@ async def list_results(
         {"$limit": limit or 100},
         {"$project": {"_metric": 0, "_missing": 0}},
     ]
-    cursor = await TrainingResult.get_pymongo_collection().aggregate(pipeline)
-    return [TrainingResult.model_validate(doc) for doc in await cursor.to_list()]
+    return await TrainingResult.aggregate(pipeline, projection_model=TrainingResult).to_list()
 
 
 def check_metric(name: Any) -> str:

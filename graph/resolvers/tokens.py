@@ -48,8 +48,8 @@ async def list_tokens() -> list[Token]:
 
 @requires("admin")
 async def revoke_token(name: str) -> bool:
-    deleted = await Token.get_pymongo_collection().delete_one({"name": check_name(name, "name")})
-    if not deleted.deleted_count:
+    deleted = await Token.find_one({"name": check_name(name, "name")}).delete()
+    if deleted is None or not deleted.deleted_count:
         raise NotFound(f"token {name!r} does not exist")
     return True
 
