@@ -34,6 +34,7 @@ async def list_all() -> Response:
     return listing(await results.list_results(limit=None))
 
 
+@router.head("/training-results/weights/{name}/{version}/{training_id}", include_in_schema=False)
 @router.get(
     "/training-results/weights/{name}/{version}/{training_id}",
     summary="Download weights, base64 in a JSON string (raw with Accept: application/octet-stream)",
@@ -50,6 +51,9 @@ async def weights(
         raise NotFound("no such training result, or it has no weights")
     if "application/octet-stream" in request.headers.get("accept", ""):
         return file_response(request, files, record, "application/octet-stream")
+    headers = {"Content-Length": str(2 + 4 * ((record.length + 2) // 3)), **safety_header(record)}
+    if request.method == "HEAD":
+        return Response(media_type="application/json", headers=headers)
 
     async def encoded():
         yield b'"'
@@ -62,12 +66,7 @@ async def weights(
                 pending = pending[cut:]
         yield base64.b64encode(pending) + b'"'
 
-    length = 2 + 4 * ((record.length + 2) // 3)
-    return StreamingResponse(
-        encoded(),
-        media_type="application/json",
-        headers={"Content-Length": str(length), **safety_header(record)},
-    )
+    return StreamingResponse(encoded(), media_type="application/json", headers=headers)
 
 
 @router.get(

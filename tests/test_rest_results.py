@@ -143,6 +143,23 @@ def test_weights_come_back_as_base64(rest_server, uid):
     assert base64.b64decode(response.content) == data
 
 
+def test_head_of_the_weights_answers_the_get_headers_without_the_body(rest_server, uid):
+    create_result(rest_server, uid, "run-1")
+    data = b"\x80\x04K\x01." + os.urandom(1000)
+    put_file(rest_server(f"/training-results/{uid}/1/run-1/cfg"), data).raise_for_status()
+    url = weights_url(rest_server, uid, "run-1")
+
+    get, head = requests.get(url), requests.head(url)
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "x-pickle-safety"):
+        assert head.headers[name] == get.headers[name], name
+    assert head.headers["content-length"] == str(len(get.content))
+    raw = requests.head(url, headers={"Accept": "application/octet-stream"})
+    assert raw.headers["content-length"] == str(len(data))
+    assert requests.head(weights_url(rest_server, uid, "run-2")).status_code == 404
+
+
 def test_weights_of_every_length_modulo_three(rest_server, uid):
     for n, data in enumerate([b"", b"a", b"ab", b"abc", os.urandom(3 * 256 * 1024)]):
         training_id = f"run-{n}"
