@@ -7,7 +7,7 @@ from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.graph.validation import check_name, check_object
-from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 
 def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
@@ -57,7 +57,10 @@ class StrategyMetaBody(BaseModel):
 
 
 class MachineCapabilitiesBody(MachineCapabilities):
-    """The stored capabilities, with keys MongoDB can store."""
+    """The stored capabilities, with keys MongoDB can store; numbers and the boolean as
+    the document says them (strict: `false` is no storage size, `"10"` no number)."""
+
+    model_config = ConfigDict(strict=True, populate_by_name=True)
 
     gpu: bool | None = Field(default=False, alias="GPU", description="null: false")
     preinstalled_libraries: JSONObject = None

@@ -4,6 +4,7 @@ import hashlib
 import os
 import shutil
 
+import pytest
 import requests
 from bson import ObjectId
 from rest_fixtures import (
@@ -76,6 +77,30 @@ def test_create_transformation_with_wrong_types_is_422(rest_server, uid):
     assert ["body", "outputs"] in locs
     assert ["body", "needs", "GPU"] in locs
     assert rest_server.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("storage", False), ("RAM", True), ("storage", "10"), ("RAM", "2.5"), ("GPU", 1)],
+)
+def test_needs_take_numbers_and_a_boolean_as_documented_nothing_else(
+    rest_server, uid, field, value
+):
+    """The OpenAPI document says number and boolean; a false storage is not 0 GB."""
+    before = rest_server.snapshot()
+    body = transformation(key_of(uid), needs={field: value})
+    errors = assert_invalid(requests.post(rest_server("/transformation"), json=body))
+    assert ["body", "needs", field] in [e["loc"] for e in errors]
+    assert rest_server.snapshot() == before
+
+
+def test_whole_numbers_are_numbers_for_needs(rest_server, uid):
+    key = key_of(uid)
+    body = transformation(key, needs={"storage": 1, "RAM": 2.5, "GPU": None})
+    assert_created(requests.post(rest_server("/transformation"), json=body))
+    stored = rest_server.db.transformations.find_one({"id": key})
+    assert stored["needs"]["storage"] == 1.0
+    assert stored["needs"]["GPU"] is False
 
 
 def test_upload_and_download_transformation_object(rest_server, uid, tmp_path):
