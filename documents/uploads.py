@@ -7,14 +7,16 @@ is and rewritten as more bytes arrive. Once every byte is there, the `fs.files` 
 written with the same `_id`, which makes the chunks an ordinary GridFS file. Until then,
 chunks whose `files_id` is an upload's `_id` belong to that upload, not to a lost file.
 
-sha256 state cannot be stored, so each server keeps the running hash of the uploads it
-received bytes for; a server that continues an upload another began first hashes the bytes
-already stored (once), reading them back from the database.
+sha256 and pickle-scan state cannot be stored, so each server keeps the running hash and
+scan of the uploads it received bytes for; a server that continues an upload another began
+first hashes and scans the bytes already stored (once), reading them back from the database.
 """
 
 import asyncio
 import contextlib
 import hashlib
+import math
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -33,7 +35,7 @@ from flrepo.documents.errors import (
     UploadBusy,
 )
 from flrepo.documents.files import FileStore, StoredFile, object_id
-from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict
+from flrepo.documents.pickle_scan import FileScanner, Verdict
 from pymongo import InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -41,7 +43,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 CHUNK_SIZE = 255 * 1024  # GridFS's default, as files stored by `FileStore.put` have
 FLUSH_CHUNKS = 8  # chunks written per round trip: 2 MiB held per request being received
 LEASE = timedelta(seconds=60)  # a writer that made no progress for this long loses its lock
-HASHES_KEPT = 1024  # running hashes kept in memory; one evicted is recomputed if needed
+COMMIT_EVERY_S = 1.0  # a writer kept busy records its offset and renews its lease this often
+KEPT = 1024  # uploads whose running hash and scan are kept; one evicted is recomputed
 
 
 class Hasher(Protocol):
@@ -49,6 +52,15 @@ class Hasher(Protocol):
     def digest(self) -> bytes: ...
     def hexdigest(self) -> str: ...
     def copy(self) -> "Hasher": ...
+
+
+@dataclass
+class Progress:
+    """The sha256 and pickle scan of an upload's first `offset` bytes."""
+
+    offset: int
+    hasher: Hasher
+    scanner: FileScanner
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,7 @@ class UploadStore:
         self.chunks = db["fs.chunks"]
         self.files = files
         self.expiry = expiry
-        self._hashes: OrderedDict[str, tuple[int, Hasher]] = OrderedDict()
+        self._kept: OrderedDict[str, Progress] = OrderedDict()
 
     async def create(
         self,
@@ -202,8 +214,9 @@ class UploadStore:
             )
             raise
         try:
-            hasher = await self._hash_up_to(upload)
-            writer = _ChunkWriter(self, oid, token, upload, hasher.copy(), check is None)
+            # Taken, not shared: kept again only once the bytes it has seen are stored.
+            progress = await self._progress(upload)
+            writer = _ChunkWriter(self, oid, token, upload, progress, check is None)
             await writer.start()
             try:
                 async for piece in body:
@@ -212,15 +225,15 @@ class UploadStore:
                     await writer.add(piece)
                 if check is not None and check.hasher.digest() != check.expected:
                     raise DigestMismatch(f"the bytes sent do not match {check.what}")
-                end = await writer.finish()
+                await writer.finish()
             except BaseException:
-                self._hashes.pop(upload.id, None)
                 if check is None:
-                    end = await writer.finish()  # keep what arrived
+                    await writer.finish()  # keep what arrived
+                    self._keep(upload.id, progress)
                 else:
                     await writer.roll_back()
                 raise
-            self._remember(upload.id, end, writer.hasher)
+            self._keep(upload.id, progress)
         finally:
             self.files.upload_slots.release()
             await self.uploads.update_one(
@@ -237,10 +250,11 @@ class UploadStore:
         existing = await self.files.get(upload.id)
         if existing is not None:
             return existing
-        sha256 = (await self._hash_up_to(upload)).hexdigest()
+        progress = await self._progress(upload)
+        sha256 = progress.hasher.hexdigest()
         if upload.sha256 and sha256 != upload.sha256:
             raise DigestMismatch(f"the file's sha256 is {sha256}, not {upload.sha256}")
-        safety = await self._scan(upload)
+        safety = progress.scanner.result()
         if self.files.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
             raise DangerousPickle(safety.dangerous_globals)
         doc: dict[str, Any] = {
@@ -267,13 +281,13 @@ class UploadStore:
     async def mark_done(self, upload: Upload, file_id: str) -> Upload:
         """The upload's file is attached: keep the record (until it expires) to say so."""
         await self.uploads.update_one({"_id": ObjectId(upload.id)}, {"$set": {"fileId": file_id}})
-        self._hashes.pop(upload.id, None)
+        self._kept.pop(upload.id, None)
         return Upload.from_document({**await self._document(upload.id), "fileId": file_id})
 
     async def delete(self, upload: Upload) -> None:
         """Forget the upload; its bytes too unless they became a stored file."""
         oid = ObjectId(upload.id)
-        self._hashes.pop(upload.id, None)
+        self._kept.pop(upload.id, None)
         if (await self.uploads.delete_one({"_id": oid})).deleted_count:
             await self._drop_chunks(oid)
 
@@ -285,7 +299,7 @@ class UploadStore:
             oid = doc["_id"]
             # the expiry is checked again as the document goes: a request may have renewed it
             if (await self.uploads.delete_one({"_id": oid, "expires": {"$lt": at}})).deleted_count:
-                self._hashes.pop(str(oid), None)
+                self._kept.pop(str(oid), None)
                 await self._drop_chunks(oid)
                 swept += 1
         return swept
@@ -301,33 +315,35 @@ class UploadStore:
             raise NotFound("no such upload in progress")
         return doc
 
-    async def _hash_up_to(self, upload: Upload) -> Hasher:
-        """The sha256 of the upload's first `offset` bytes: kept, or caught up from the database."""
-        done, hasher = self._hashes.pop(upload.id, (0, None))
-        if hasher is None or done > upload.offset:
-            done, hasher = 0, hashlib.sha256()
+    async def _progress(self, upload: Upload) -> Progress:
+        """The hash and scan of the upload's bytes so far, taken from those kept (no longer
+        kept then) or caught up from the database, its chunks read a range at a time."""
+        progress = self._kept.pop(upload.id, None)
+        if progress is None or progress.offset > upload.offset:
+            progress = Progress(0, hashlib.sha256(), FileScanner())
         oid = ObjectId(upload.id)
-        async for data in self.files.read_chunks(oid, CHUNK_SIZE, done, upload.offset):
-            hasher.update(data)
-        self._remember(upload.id, upload.offset, hasher)
-        return hasher
+        async for data in self.files.read_chunks(oid, CHUNK_SIZE, progress.offset, upload.offset):
+            progress.hasher.update(data)
+            if not progress.scanner.done:
+                await asyncio.to_thread(progress.scanner.feed, data)
+        progress.offset = upload.offset
+        return progress
 
-    async def _scan(self, upload: Upload) -> Safety:
-        """The pickle scan of the complete upload, its chunks read back a range at a time."""
-        scanner = FileScanner()
-        async for data in self.files.read_chunks(ObjectId(upload.id), CHUNK_SIZE, 0, upload.length):
-            await asyncio.to_thread(scanner.feed, data)
-        return scanner.result()
-
-    def _remember(self, upload_id: str, offset: int, hasher: Hasher) -> None:
-        self._hashes[upload_id] = (offset, hasher)
-        self._hashes.move_to_end(upload_id)
-        while len(self._hashes) > HASHES_KEPT:
-            self._hashes.popitem(last=False)
+    def _keep(self, upload_id: str, progress: Progress) -> None:
+        self._kept[upload_id] = progress
+        self._kept.move_to_end(upload_id)
+        while len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
 
 
 class _ChunkWriter:
-    """Appends bytes to an upload's chunks, FLUSH_CHUNKS full chunks per write."""
+    """Appends bytes to an upload's chunks, FLUSH_CHUNKS full chunks per write.
+
+    A write runs while the next chunks arrive; the next write starts once it has finished,
+    so writes land in order. Bytes leave `pending` only once written, so that a write that
+    failed is written again by `finish`. Each write also hashes and scans its pieces, on a
+    thread, while the chunks go to the database.
+    """
 
     def __init__(
         self,
@@ -335,21 +351,24 @@ class _ChunkWriter:
         oid: ObjectId,
         token: str,
         upload: Upload,
-        hasher: Hasher,
+        progress: Progress,
         commit_as_written: bool,
     ) -> None:
         self.store = store
         self.oid = oid
         self.token = token
         self.upload = upload
-        self.hasher = hasher
+        self.progress = progress
         self.commit_as_written = commit_as_written
         self.first_n = upload.offset // CHUNK_SIZE
         self.n = self.first_n  # index of the chunk `pending` starts
         self.pending = bytearray()
+        self.writing = 0  # bytes at the front of `pending` that a write is storing
+        self.unread: list[bytes] = []  # pieces not yet hashed and scanned
         self.old_tail = b""
         self.received = 0
-        self.committed = False  # the lease was renewed since the last write
+        self.committed_at = -math.inf  # when the offset was last recorded, the lease renewed
+        self._write_task: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         """Pick up the partial last chunk, if the upload has one."""
@@ -365,21 +384,24 @@ class _ChunkWriter:
         if self.upload.offset + self.received + len(piece) > self.upload.length:
             raise TooLarge(f"the upload is {self.upload.length} bytes long; more were sent")
         self.pending += piece
-        self.hasher.update(piece)
+        self.unread.append(piece)
         self.received += len(piece)
-        if len(self.pending) >= FLUSH_CHUNKS * CHUNK_SIZE:
-            await self._write(len(self.pending) // CHUNK_SIZE)
+        if len(self.pending) - self.writing >= FLUSH_CHUNKS * CHUNK_SIZE:
+            await self._write(full_only=True)
 
     async def finish(self) -> int:
         """Write what is pending, the partial last chunk too; commit and return the offset."""
-        if self.pending:
-            await self._write(-(-len(self.pending) // CHUNK_SIZE))
+        await self._write(full_only=False)
+        await self._settle()
         end = self.upload.offset + self.received
         await self._commit({"offset": end})
+        self.progress.offset = end
         return end
 
     async def roll_back(self) -> None:
         """Undo the chunks written: the upload is as it was before the request."""
+        with contextlib.suppress(Exception):
+            await self._settle()  # so that no write lands after the deletion
         await self.store.chunks.delete_many({"files_id": self.oid, "n": {"$gt": self.first_n}})
         if self.old_tail:
             await self.store.chunks.update_one(
@@ -388,35 +410,71 @@ class _ChunkWriter:
         else:
             await self.store.chunks.delete_one({"files_id": self.oid, "n": self.first_n})
 
-    async def _write(self, count: int) -> None:
-        """Write the first `count` chunks of `pending` (the last may be partial)."""
+    async def _write(self, full_only: bool) -> None:
+        """Once the write in progress is done, start writing the chunks of `pending`: the
+        full ones, and with `full_only` false the partial last one too."""
+        await self._settle()
+        count = (
+            len(self.pending) // CHUNK_SIZE if full_only else -(-len(self.pending) // CHUNK_SIZE)
+        )
+        if not count:
+            return
+        self.writing = min(count * CHUNK_SIZE, len(self.pending))
         docs = [
             {
                 "files_id": self.oid,
                 "n": self.n + i,
-                "data": bytes(self.pending[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]),
+                "data": bytes(memoryview(self.pending)[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]),
             }
             for i in range(count)
         ]
-        full = min(count, len(self.pending) // CHUNK_SIZE)
-        if not self.committed:
-            await self._commit({})  # still ours? (a commit just before says so as well)
+        pieces, self.unread = self.unread, []
+        self._write_task = asyncio.ensure_future(self._store(docs, pieces))
+
+    async def _settle(self) -> None:
+        """Wait for the write in progress, if any; its failure is raised here, once."""
+        task, self._write_task = self._write_task, None
+        if task is not None:
+            await asyncio.shield(task)  # even if we are cancelled, the write completes first
+
+    async def _store(self, docs: list[dict[str, Any]], pieces: list[bytes]) -> None:
+        """Write `docs` (chunks n, n+1, …) while `pieces` are hashed and scanned on a thread."""
+        read = asyncio.ensure_future(asyncio.to_thread(_read, self.progress, pieces))
         try:
-            # the chunk the upload's offset is in may exist (a partial last chunk): replace
-            # it; the others are new, unless a writer that died left them (then replace all)
-            first = ReplaceOne({"files_id": self.oid, "n": self.n}, docs[0], upsert=True)
-            await self.store.chunks.bulk_write([first, *map(InsertOne, docs[1:])])
-        except BulkWriteError:
-            for doc in docs:
-                doc.pop("_id", None)  # as the insert set it: the chunk keeps its own
-            await self.store.chunks.bulk_write(
-                [ReplaceOne({"files_id": self.oid, "n": d["n"]}, d, upsert=True) for d in docs]
-            )
-        del self.pending[: full * CHUNK_SIZE]
+            if time.monotonic() - self.committed_at >= COMMIT_EVERY_S:
+                await self._commit(self._written())  # still ours?
+            try:
+                # the chunk the request began in may exist (a partial last chunk): replace it;
+                # the others are new, unless a writer that died left them (then replace all)
+                ops: list[InsertOne | ReplaceOne] = list(map(InsertOne, docs))
+                if self.n == self.first_n:
+                    ops[0] = ReplaceOne({"files_id": self.oid, "n": self.n}, docs[0], upsert=True)
+                await self.store.chunks.bulk_write(ops)
+            except BulkWriteError:
+                for doc in docs:
+                    doc.pop("_id", None)  # as the insert set it: the chunk keeps its own
+                await self.store.chunks.bulk_write(
+                    [ReplaceOne({"files_id": self.oid, "n": d["n"]}, d, upsert=True) for d in docs]
+                )
+        finally:
+            self.writing = 0
+            await read
+        full = sum(len(doc["data"]) == CHUNK_SIZE for doc in docs)
+        # a new buffer: after a `del` at its front, every `+=` would copy the whole buffer
+        self.pending = self.pending[full * CHUNK_SIZE :]
         self.n += full
-        self.committed = False
-        if self.commit_as_written and full:
-            await self._commit({"offset": self.n * CHUNK_SIZE})
+        # Recorded now unless the next write is waiting already (the database is what holds
+        # the upload back): then once a second, so a server that dies loses a second of bytes.
+        waiting = len(self.pending) >= FLUSH_CHUNKS * CHUNK_SIZE
+        if not waiting or time.monotonic() - self.committed_at >= COMMIT_EVERY_S:
+            await self._commit(self._written())
+
+    def _written(self) -> dict[str, Any]:
+        """The offset to record: past the whole chunks written, unless that is before where
+        this request began, or the request's bytes are kept only once checked."""
+        if self.commit_as_written and self.n > self.first_n:
+            return {"offset": self.n * CHUNK_SIZE}
+        return {}
 
     async def _commit(self, fields: dict[str, Any]) -> None:
         """Set `fields` and renew the lease and the expiry, if the upload is still ours."""
@@ -427,4 +485,12 @@ class _ChunkWriter:
         )
         if not done.matched_count:
             raise UploadBusy("the upload was taken over or removed while it was being written")
-        self.committed = True
+        self.committed_at = time.monotonic()
+
+
+def _read(progress: Progress, pieces: list[bytes]) -> None:
+    """Hash and scan `pieces`, the bytes that follow those `progress` has seen."""
+    for piece in pieces:
+        progress.hasher.update(piece)
+        if not progress.scanner.done:
+            progress.scanner.feed(piece)

@@ -312,7 +312,8 @@ def test_bad_patches_are_refused_and_change_nothing(rest_server, uid):
 
 
 def test_an_expired_upload_is_gone_with_its_bytes(sync_mongo, mongodb_url, tmp_path, uid):
-    env = {"FLREPO_UPLOAD_EXPIRY_HOURS": str(2 / 3600)}  # two seconds, swept every second
+    # five seconds, swept every two and a half: the checks before it expires have time
+    env = {"FLREPO_UPLOAD_EXPIRY_HOURS": str(5 / 3600)}
     with running_server(sync_mongo, mongodb_url, tmp_path, env) as server:
         create_model(server, uid)
         uploader = tus_client(server).uploader(

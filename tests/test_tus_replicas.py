@@ -1,8 +1,10 @@
 """A resumable upload continued by other servers on the same database, and the expiry sweep."""
 
+import asyncio
 import base64
 import hashlib
 import os
+import struct
 from datetime import timedelta
 
 import httpx
@@ -52,6 +54,64 @@ async def test_three_servers_take_turns_and_the_hash_is_right(settings, mongodb_
     async with running_app(settings, mongodb_url) as d:
         response = await d.get("/model/m/1")
         assert response.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+
+
+def late_exploit(padding: int) -> bytes:
+    """A pickle whose one dangerous global comes after `padding` bytes of data."""
+    data = b"\x80\x03B" + struct.pack("<I", padding) + os.urandom(padding) + b"0"
+    return data + b"cos\nsystem\n(S'echo pwned'\ntR."
+
+
+async def test_the_pickle_scan_covers_every_patch_whichever_server_took_it(settings, mongodb_url):
+    data = late_exploit(4 * CHUNK)
+    cuts = [0, CHUNK + 5, 3 * CHUNK, 4 * CHUNK + 7, len(data) - 3, len(data)]
+    async with (
+        running_app(settings, mongodb_url) as a,
+        running_app(settings, mongodb_url) as b,
+    ):
+        url = await create(a, len(data))
+        # a begins; b catches up from the database; a again (what it kept is stale), then b
+        for server, start, stop in zip([a, b, a, b, b], cuts, cuts[1:], strict=False):
+            assert await patch(server, url, start, data[start:stop]) == stop
+        response = await a.get("/model/m/1")
+    assert response.content == data
+    assert response.headers["x-pickle-safety"] == "DANGEROUS"
+
+
+async def test_the_pickle_scan_of_one_server_sees_the_file_whole(settings, mongodb_url):
+    data = late_exploit(20 * CHUNK)  # several writes per request
+    async with running_app(settings, mongodb_url) as a:
+        url = await create(a, len(data))
+        for start in range(0, len(data), 7 * CHUNK + 1):
+            stop = min(len(data), start + 7 * CHUNK + 1)
+            assert await patch(a, url, start, data[start:stop]) == stop
+        response = await a.get("/model/m/1")
+    assert response.content == data
+    assert response.headers["x-pickle-safety"] == "DANGEROUS"
+    assert response.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+
+
+async def test_bytes_are_recorded_while_the_request_still_runs(settings, mongodb_url, grid):
+    """A client slower than the database has each write's offset recorded as it lands, so
+    that a server dying mid-request loses none of what it wrote."""
+    data = os.urandom(12 * CHUNK)
+    recorded = []
+
+    async def body():
+        yield data[: 10 * CHUNK]  # one write of its 10 chunks, then a pause
+        for _ in range(100):
+            doc = await grid["resumable_uploads"].find_one({})
+            if doc["offset"] >= 8 * CHUNK:
+                break
+            await asyncio.sleep(0.05)
+        recorded.append(doc["offset"])
+        yield data[10 * CHUNK :]
+
+    async with running_app(settings, mongodb_url) as a:
+        url = await create(a, len(data))
+        response = await a.patch(url, content=body(), headers={**PATCH, "Upload-Offset": "0"})
+        assert response.status_code == 204, response.text
+    assert recorded == [10 * CHUNK]
 
 
 async def test_two_writers_at_once_do_not_mix_their_bytes(settings, mongodb_url, grid):
