@@ -61,6 +61,7 @@ class Progress:
     offset: int
     hasher: Hasher
     scanner: FileScanner
+    whole: bool = True  # False if some bytes may have been missed: never kept then
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ class UploadStore:
         """The hash and scan of the upload's bytes so far, taken from those kept (no longer
         kept then) or caught up from the database, its chunks read a range at a time."""
         progress = self._kept.pop(upload.id, None)
-        if progress is None or progress.offset > upload.offset:
+        if progress is None or not progress.whole or progress.offset > upload.offset:
             progress = Progress(0, hashlib.sha256(), FileScanner())
         oid = ObjectId(upload.id)
         async for data in self.files.read_chunks(oid, CHUNK_SIZE, progress.offset, upload.offset):
@@ -433,9 +434,14 @@ class _ChunkWriter:
 
     async def _settle(self) -> None:
         """Wait for the write in progress, if any; its failure is raised here, once."""
-        task, self._write_task = self._write_task, None
-        if task is not None:
-            await asyncio.shield(task)  # even if we are cancelled, the write completes first
+        task = self._write_task
+        if task is None:
+            return
+        try:
+            await asyncio.shield(task)  # cancelled meanwhile, the write still completes
+        finally:
+            if task.done():  # else a later call waits for it again: never two writes at once
+                self._write_task = None
 
     async def _store(self, docs: list[dict[str, Any]], pieces: list[bytes]) -> None:
         """Write `docs` (chunks n, n+1, …) while `pieces` are hashed and scanned on a thread."""
@@ -490,7 +496,11 @@ class _ChunkWriter:
 
 def _read(progress: Progress, pieces: list[bytes]) -> None:
     """Hash and scan `pieces`, the bytes that follow those `progress` has seen."""
-    for piece in pieces:
-        progress.hasher.update(piece)
-        if not progress.scanner.done:
-            progress.scanner.feed(piece)
+    try:
+        for piece in pieces:
+            progress.hasher.update(piece)
+            if not progress.scanner.done:
+                progress.scanner.feed(piece)
+    except BaseException:
+        progress.whole = False
+        raise
