@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
         ("POST", "/openapi.json", "GET, HEAD"),
         # /training-results/{name}/{version}/{training_id}/{configuration_id} (PUT) matches too,
         # with the model named "weights"; the path a client means is the weights download.
-        ("PATCH", "/training-results/weights/m/1/t", "GET"),
+        ("PATCH", "/training-results/weights/m/1/t", "GET, HEAD"),
         # A browser's preflight before a PUT from another site: no CORS grant.
         ("OPTIONS", "/model/meta/m/1", "PUT"),
     ],
