@@ -1,6 +1,6 @@
 """A gzip file written as a series of members compressed on threads, as pigz does.
 
-zlib compresses incompressible data (zipped models, pickled weights) at 30–40 MB/s on
+zlib compresses incompressible data (zipped models, pickled weights) at 30 to 40 MB/s on
 one core. Cutting the stream into blocks and compressing each as a gzip member of its own
 puts every core to work; the members, concatenated, are one valid gzip file that `gzip -d`,
 Python's gzip module and mongorestore read as a whole. zlib releases the GIL while it works.
