@@ -13,8 +13,6 @@ tus / PUT (the goal is at least 0.8). Each upload is checked by its stored sha25
 import argparse
 import hashlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import httpx
 from tusclient.client import TusClient
-from upload_download import MIB, PeakRss, drop_databases, start_server
+from upload_download import MIB, PeakRss, start_server, stop_server
 
 PIECE = MIB
 
@@ -114,13 +112,7 @@ def main() -> int:
                         assert got == expected, (kind, got, expected)
         finally:
             sampler.stop()
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            if db_name:
-                drop_databases(args.mongodb_url, db_name)
+            stop_server(proc, args.mongodb_url, db_name)
 
     mb = size / 1e6
     database = "external MongoDB" if args.mongodb_url else "embedded SecantusDB"

@@ -152,6 +152,17 @@ def start_server(
     sys.exit("flrepo serve did not start within 60 s")
 
 
+def stop_server(proc: subprocess.Popen, mongodb_url: str | None, db_name: str | None) -> None:
+    """Stop the server as Ctrl-C would (killed after a minute), then drop what it wrote."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if db_name and mongodb_url:
+        drop_databases(mongodb_url, db_name)
+
+
 def drop_databases(mongodb_url: str, db_name: str) -> None:
     from pymongo import MongoClient
 
@@ -211,13 +222,7 @@ def main() -> int:
                 assert response.headers["etag"] == f'"{sent_sha256}"'
         finally:
             sampler.stop()
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            if db_name:
-                drop_databases(args.mongodb_url, db_name)
+            stop_server(proc, args.mongodb_url, db_name)
 
     database = "external MongoDB" if args.mongodb_url else "embedded SecantusDB"
     mb = size / 1e6
