@@ -1,19 +1,17 @@
 """Fixtures: one real MongoDB wire-protocol server per test session, fresh databases per test."""
 
 import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from helpers import GraphQL
-from pymongo import AsyncMongoClient
+from helpers import GraphQL, in_memory_database
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 
 from flrepo.app import create_app
-from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 from flrepo.settings import Settings
 
 
@@ -23,18 +21,8 @@ def mongodb_url() -> Iterator[str]:
     if url := os.environ.get("FLREPO_TEST_MONGODB_URL"):
         yield url
         return
-    port = free_port()
-    command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--storage-path", ":memory:", "--log-level", "WARNING"],
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    try:
-        wait_for_ping(url, 60, proc)
+    with in_memory_database() as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture
@@ -91,3 +79,16 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 def gql(client: httpx.AsyncClient) -> GraphQL:
     """GraphQL operations against `app`."""
     return GraphQL(client)
+
+
+@pytest.fixture
+def names(mongodb_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Fresh database names, given to the `flrepo` commands through the environment."""
+    tag = uuid.uuid4().hex[:12]
+    settings = Settings(mongodb_url=mongodb_url, db_name=f"c{tag}", grid_db_name=f"c{tag}_g")
+    monkeypatch.setenv("FLREPO_DB_NAME", settings.db_name)
+    monkeypatch.setenv("FLREPO_GRID_DB_NAME", settings.grid_db_name)
+    yield settings
+    with MongoClient(mongodb_url) as client:
+        client.drop_database(settings.db_name)
+        client.drop_database(settings.grid_db_name)

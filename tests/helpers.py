@@ -1,7 +1,9 @@
-"""Shared by the HTTP tests: a small GraphQL client, multipart bodies, and GridFS counts."""
+"""Shared by the tests: an in-memory database, a small GraphQL client, multipart bodies, and
+GridFS counts."""
 
 import contextlib
 import json
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -11,9 +13,27 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from flrepo.app import create_app
+from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 from flrepo.settings import Settings
 
 FILE_FIELDS = "id filename length uploadDate sha256 contentType downloadUrl"
+
+
+@contextlib.contextmanager
+def in_memory_database(*options: str) -> Iterator[str]:
+    """A SecantusDB in memory on a free port (with these further options), and its URL."""
+    port = free_port()
+    command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port), *options]
+    proc = subprocess.Popen(
+        [*command, "--storage-path", ":memory:", "--log-level", "WARNING"],
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    try:
+        wait_for_ping(url, 60, proc)
+        yield url
+    finally:
+        stop_process(proc, address=("127.0.0.1", port))
 
 
 @contextlib.asynccontextmanager

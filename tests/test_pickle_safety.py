@@ -1,8 +1,6 @@
 """Pickle verdicts through the APIs: GraphQL, REST, the refuse policy, `flrepo scan`, restore."""
 
 import pickle
-import uuid
-from collections.abc import Iterator
 
 import numpy
 import pydantic
@@ -187,19 +185,6 @@ def test_the_policy_setting_takes_only_known_values(monkeypatch):
     monkeypatch.setenv("FLREPO_PICKLE_POLICY", "block")
     with pytest.raises(pydantic.ValidationError):
         Settings()
-
-
-@pytest.fixture
-def names(mongodb_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Fresh database names, given to the CLI through the environment."""
-    tag = uuid.uuid4().hex[:12]
-    settings = Settings(mongodb_url=mongodb_url, db_name=f"p{tag}", grid_db_name=f"p{tag}_g")
-    monkeypatch.setenv("FLREPO_DB_NAME", settings.db_name)
-    monkeypatch.setenv("FLREPO_GRID_DB_NAME", settings.grid_db_name)
-    yield settings
-    with MongoClient(mongodb_url) as client:
-        client.drop_database(settings.db_name)
-        client.drop_database(settings.grid_db_name)
 
 
 def verdicts(mongodb_url: str, settings: Settings) -> dict[str, str | None]:

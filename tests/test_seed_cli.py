@@ -5,7 +5,6 @@ import gzip
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import bson
@@ -18,19 +17,6 @@ from pymongo import MongoClient
 from flrepo.cli import main
 from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 from flrepo.settings import Settings
-
-
-@pytest.fixture
-def names(mongodb_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Fresh database names, given to the CLI through the environment."""
-    tag = uuid.uuid4().hex[:12]
-    settings = Settings(mongodb_url=mongodb_url, db_name=f"c{tag}", grid_db_name=f"c{tag}_g")
-    monkeypatch.setenv("FLREPO_DB_NAME", settings.db_name)
-    monkeypatch.setenv("FLREPO_GRID_DB_NAME", settings.grid_db_name)
-    yield settings
-    with MongoClient(mongodb_url) as client:
-        client.drop_database(settings.db_name)
-        client.drop_database(settings.grid_db_name)
 
 
 def counts(url: str, settings: Settings) -> dict[str, int]:

@@ -1,7 +1,6 @@
 """Collection options, views, --oplog dumps, a consistent GridFS dump, the header's version."""
 
 import io
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +14,13 @@ from flrepo.seed.events import Documents
 from flrepo.seed.metadata import CollectionInfo, metadata_json
 from flrepo.seed.restore import restore
 from gridfs import AsyncGridFSBucket
+from helpers import in_memory_database
 from pymongo import AsyncMongoClient
 from pymongo.errors import WriteError
 from seed_extras import add_extras, definitions, expected_extras
-from test_seed_cli import names  # noqa: F401
 from test_seed_restore import client, counts, populate, raw_snapshot, target  # noqa: F401
 
 from flrepo.cli import main
-from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 
 
 async def test_options_and_views_survive_dump_and_restore(
@@ -126,7 +124,7 @@ async def test_an_oplog_dump_is_refused_before_anything_is_written(
     assert await client[target.db_name].list_collection_names() == []
 
 
-def test_an_oplog_directory_dump_is_refused_by_the_cli(names, tmp_path, capsys):  # noqa: F811
+def test_an_oplog_directory_dump_is_refused_by_the_cli(names, tmp_path, capsys):
     root = tmp_path / "dump" / "repository"
     root.mkdir(parents=True)
     (root / "models.bson").write_bytes(bson.encode({"_id": 1}))
@@ -164,7 +162,7 @@ async def test_a_file_without_all_its_chunks_is_left_out_of_a_dump(
     assert chunk_files == {whole, broken}  # the broken file's chunks are harmless orphans
 
 
-def test_header_names_the_database_version_or_the_one_asked_for(names, tmp_path, capsys):  # noqa: F811
+def test_header_names_the_database_version_or_the_one_asked_for(names, tmp_path, capsys):
     path = tmp_path / "db.dump"
     assert main(["seed", "dump", str(path)]) == 0
     server = open_archive(path).header["server_version"]
@@ -180,18 +178,8 @@ def test_header_names_the_database_version_or_the_one_asked_for(names, tmp_path,
 @pytest.fixture(scope="module")
 def standalone_url() -> Iterator[str]:
     """A SecantusDB that presents itself as a standalone server: no snapshot reads."""
-    port = free_port()
-    command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port), "--standalone"]
-    proc = subprocess.Popen(
-        [*command, "--storage-path", ":memory:", "--log-level", "WARNING"],
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    try:
-        wait_for_ping(url, 60, proc)
+    with in_memory_database("--standalone") as url:
         yield url
-    finally:
-        stop_process(proc, address=("127.0.0.1", port))
 
 
 async def test_without_snapshot_reads_files_come_before_chunks(standalone_url, settings, tmp_path):
