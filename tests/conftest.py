@@ -14,6 +14,8 @@ from starlette.applications import Starlette
 from flrepo.app import create_app
 from flrepo.settings import Settings
 
+pytest_plugins = ["hang_dump"]
+
 
 @pytest.fixture(scope="session")
 def mongodb_url() -> Iterator[str]:

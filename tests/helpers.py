@@ -4,12 +4,15 @@ GridFS counts."""
 import contextlib
 import json
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from hang_dump import LOGS
 from pymongo.asynchronous.database import AsyncDatabase
 
 from flrepo.app import create_app
@@ -21,19 +24,32 @@ FILE_FIELDS = "id filename length uploadDate sha256 contentType downloadUrl"
 
 @contextlib.contextmanager
 def in_memory_database(*options: str) -> Iterator[str]:
-    """A SecantusDB in memory on a free port (with these further options), and its URL."""
+    """A SecantusDB in memory on a free port (with these further options), and its URL.
+
+    Its output goes to a file that `hang_dump` prints should a test hang.
+    """
     port = free_port()
     command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port), *options]
-    proc = subprocess.Popen(
-        [*command, "--storage-path", ":memory:", "--log-level", "WARNING"],
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    try:
-        wait_for_ping(url, 60, proc)
-        yield url
-    finally:
-        stop_process(proc, address=("127.0.0.1", port))
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / f"secantus-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [*command, "--storage-path", ":memory:", "--log-level", "WARNING"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        LOGS.append(log)
+        try:
+            try:
+                wait_for_ping(url, 60, proc)
+            except Exception as exc:
+                raise RuntimeError(f"SecantusDB did not start:\n{log.read_text()}") from exc
+            yield url
+        finally:
+            LOGS.remove(log)
+            stop_process(proc, address=("127.0.0.1", port))
 
 
 @contextlib.asynccontextmanager
