@@ -148,7 +148,7 @@ def test_serve_exits_when_its_database_cannot_come_back(serve):  # noqa: F811
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        code = server.proc.wait(120)
+        code = server.proc.wait(300)
     assert code == 128 + signal.SIGTERM
     assert "the embedded database keeps exiting" in server.text()
     assert "giving up" in server.text()
