@@ -21,6 +21,7 @@ from typing import Any
 from flrepo.documents.errors import RepositoryError
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
+from flrepo.documents.tasks import cancel_and_wait
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
 from pymongo.asynchronous.change_stream import AsyncChangeStream
@@ -131,9 +132,7 @@ class ChangeFeed:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self._close()
 
     @contextlib.asynccontextmanager

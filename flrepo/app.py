@@ -22,6 +22,7 @@ from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, sweep
+from flrepo.documents.tasks import cancel_and_wait
 from flrepo.documents.uploads import UploadStore
 from flrepo.graph.cost import Limits
 from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
@@ -97,9 +98,7 @@ async def running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
 
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:

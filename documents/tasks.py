@@ -1,0 +1,20 @@
+"""Stopping a background task for sure."""
+
+import asyncio
+
+RECANCEL_EVERY_S = 1.0
+
+
+async def cancel_and_wait(task: asyncio.Task, every_s: float = RECANCEL_EVERY_S) -> None:
+    """Cancel `task` and wait until it has ended; raise what it raised, unless cancelled.
+
+    A cancellation can be lost: on Python 3.11, `asyncio.wait_for` (which the driver waits
+    with) returns its result when it is cancelled just as that result arrives, and the task
+    goes on. So the task is cancelled again every `every_s` seconds until it ends, instead
+    of being waited for forever.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=every_s)
+    if not task.cancelled():
+        task.result()
