@@ -22,9 +22,12 @@ from typing import Any
 
 import psutil
 import pytest
+from pymongo import AsyncMongoClient, MongoClient
 
 TIMEOUT_S = float(os.environ.get("FLREPO_TEST_TIMEOUT_S", "600"))
 LOGS: list[Path] = []  # output files of the processes started for the whole run
+FRAMES = ("cr_frame", "gi_frame", "ag_frame")  # of a coroutine, generator, async generator
+AWAITS = ("cr_await", "gi_yieldfrom", "ag_await")  # what each waits for
 SKIPPED = ("/_pytest/", "/pluggy/", "/threading.py", "<frozen runpy>", "/pytest/__main__.py")
 
 os.environ.setdefault("PYTHONFAULTHANDLER", "1")
@@ -64,8 +67,12 @@ def _stuck(item: pytest.Item) -> None:
         for thread_id, frame in sys._current_frames().items():
             if thread_id != threading.get_ident():
                 err.write(f"thread {thread_id}:\n{_short(''.join(traceback.format_stack(frame)))}")
-        err.write("Its tasks:\n")
         # type(), not isinstance(): this sees every object, dead weak proxies among them
+        live = [o for o in gc.get_objects() if issubclass(type(o), (AsyncMongoClient, MongoClient))]
+        err.write("Its MongoDB clients, as their drivers see the servers:\n")
+        for client in live:
+            err.write(f"{client.topology_description!r}\n")
+        err.write("Its tasks:\n")
         for loop in [o for o in gc.get_objects() if issubclass(type(o), asyncio.AbstractEventLoop)]:
             if loop.is_running():
                 for task in asyncio.all_tasks(loop):
@@ -78,13 +85,16 @@ def _stuck(item: pytest.Item) -> None:
 
 
 def _awaits(coro: Any) -> str:
-    """Where a coroutine waits: each frame of the chain of awaits, outermost first."""
+    """Where a coroutine waits: each frame of its chain of awaits (through async generators
+    and into a task it awaits), outermost first."""
     frames = []
     while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if isinstance(coro, asyncio.Task):
+            coro = coro.get_coro()
+        frame = next((getattr(coro, a) for a in FRAMES if getattr(coro, a, None)), None)
         if frame is not None:
             frames.append(frame)
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        coro = next((getattr(coro, a) for a in AWAITS if getattr(coro, a, None)), None)
     return "".join(
         traceback.format_list(
             [(f.f_code.co_filename, f.f_lineno, f.f_code.co_name, "") for f in frames]
