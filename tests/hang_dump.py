@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ def _stuck(item: pytest.Item) -> None:
         capture.suspend_global_capture(in_=True)
     err = sys.stderr
     try:
+        here = _report(item)  # before the children stop: the clients' view of them is news
         for child in psutil.Process().children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 if "python" in Path(child.exe()).name:
@@ -63,25 +65,36 @@ def _stuck(item: pytest.Item) -> None:
         for log in LOGS:
             err.write(f"\n--- the end of {log}:\n")
             err.write(_short(log.read_text(errors="replace")[-20_000:]))
-        err.write(f"\n--- {item.nodeid} still runs after {TIMEOUT_S:.0f} s. Its threads:\n")
-        for thread_id, frame in sys._current_frames().items():
-            if thread_id != threading.get_ident():
-                err.write(f"thread {thread_id}:\n{_short(''.join(traceback.format_stack(frame)))}")
-        # type(), not isinstance(): this sees every object, dead weak proxies among them
-        live = [o for o in gc.get_objects() if issubclass(type(o), (AsyncMongoClient, MongoClient))]
-        err.write("Its MongoDB clients, as their drivers see the servers:\n")
-        for client in live:
-            err.write(f"{client.topology_description!r}\n")
-        err.write("Its tasks:\n")
-        for loop in [o for o in gc.get_objects() if issubclass(type(o), asyncio.AbstractEventLoop)]:
-            if loop.is_running():
-                for task in asyncio.all_tasks(loop):
-                    err.write(f"task {task.get_name()}:\n{_short(_awaits(task.get_coro()))}")
+        err.write(here)
     except BaseException:
         traceback.print_exc(file=err)
     finally:
         err.flush()
         os._exit(1)
+
+
+def _report(item: pytest.Item) -> str:
+    """This process: its threads, its MongoDB clients' view of the servers, and where each
+    asyncio task (and each async generator running) waits."""
+    lines = [f"\n--- {item.nodeid} still runs after {TIMEOUT_S:.0f} s. Its threads:\n"]
+    for thread_id, frame in sys._current_frames().items():
+        if thread_id != threading.get_ident():
+            lines.append(f"thread {thread_id}:\n{_short(''.join(traceback.format_stack(frame)))}")
+    # type(), not isinstance(): this sees every object, dead weak proxies among them
+    objects = gc.get_objects()
+    lines.append("Its MongoDB clients, as their drivers see the servers:\n")
+    for client in [o for o in objects if issubclass(type(o), (AsyncMongoClient, MongoClient))]:
+        lines.append(f"{client.topology_description!r}\n")
+    lines.append("Its tasks:\n")
+    for loop in [o for o in objects if issubclass(type(o), asyncio.AbstractEventLoop)]:
+        if loop.is_running():
+            for task in asyncio.all_tasks(loop):
+                lines.append(f"task {task.get_name()}:\n{_short(_awaits(task.get_coro()))}")
+    lines.append("Its async generators running (a task's chain of awaits stops at them):\n")
+    for gen in [o for o in objects if issubclass(type(o), types.AsyncGeneratorType)]:
+        if gen.ag_running:
+            lines.append(f"{gen.__qualname__}:\n{_short(_awaits(gen))}")
+    return "".join(lines)
 
 
 def _awaits(coro: Any) -> str:

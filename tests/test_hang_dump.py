@@ -8,6 +8,7 @@ from pathlib import Path
 
 HUNG = """
 import asyncio
+import contextlib
 from helpers import in_memory_database
 
 pytest_plugins = ["hang_dump"]
@@ -17,9 +18,16 @@ async def wait_here():
     await asyncio.Event().wait()
 
 
+@contextlib.asynccontextmanager
+async def held():
+    yield
+    await wait_here()
+
+
 async def test_waits_forever():
     with in_memory_database():
-        await wait_here()
+        async with held():
+            pass
 """
 
 
@@ -42,8 +50,9 @@ def test_a_hung_test_ends_the_run_with_every_stack(tmp_path: Path):
     assert "test_hung.py::test_waits_forever still runs after 5 s" in output
     # the thread that runs the test's coroutine, the coroutine, and what it awaits
     assert "in run_until_complete" in output
-    assert "line 14, in test_waits_forever" in output
-    assert "line 9, in wait_here" in output
+    assert "line 21, in test_waits_forever" in output
+    assert "line 16, in held" in output  # an async generator, where the task's chain stops
+    assert "line 10, in wait_here" in output
     # SecantusDB's threads, printed by faulthandler into its log, and the log printed here
     assert "SIGABRT to" in output and "secantusd-py" in output
     assert "Fatal Python error: Aborted" in output
