@@ -1,6 +1,9 @@
 """Stopping a background task for sure."""
 
 import asyncio
+import logging
+
+log = logging.getLogger("flrepo.tasks")
 
 RECANCEL_EVERY_S = 1.0
 
@@ -13,8 +16,9 @@ async def cancel_and_wait(task: asyncio.Task, every_s: float = RECANCEL_EVERY_S)
     goes on. So the task is cancelled again every `every_s` seconds until it ends, instead
     of being waited for forever.
     """
-    while not task.done():
+    task.cancel()
+    while not (await asyncio.wait([task], timeout=every_s))[0]:
+        log.warning("%s went on after it was cancelled; cancelling it again", task.get_name())
         task.cancel()
-        await asyncio.wait([task], timeout=every_s)
     if not task.cancelled():
         task.result()

@@ -83,12 +83,13 @@ async def test_stopping_ends_the_feed_though_a_cancellation_is_lost(db, monkeypa
     assert stream.closed
 
 
-async def test_cancel_and_wait_cancels_again_and_raises_what_the_task_raised():
+async def test_cancel_and_wait_cancels_again_and_raises_what_the_task_raised(caplog):
     stream = StubbornStream()
-    task = asyncio.create_task(anext(stream))
+    task = asyncio.create_task(anext(stream), name="the stubborn task")
     await asyncio.sleep(0)
     await ends_within(cancel_and_wait(task, every_s=0.05), 10)
     assert task.cancelled() and stream.let_go == 1
+    assert "the stubborn task went on after it was cancelled" in caplog.text
 
     async def fails() -> None:
         try:
