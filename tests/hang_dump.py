@@ -98,12 +98,10 @@ def _report(item: pytest.Item) -> str:
 
 
 def _awaits(coro: Any) -> str:
-    """Where a coroutine waits: each frame of its chain of awaits (through async generators
-    and into a task it awaits), outermost first."""
+    """Where a coroutine waits: each frame of its chain of awaits (through async generators),
+    outermost first. The chain stops at an awaited task or future: they keep no frames."""
     frames = []
     while coro is not None:
-        if isinstance(coro, asyncio.Task):
-            coro = coro.get_coro()
         frame = next((getattr(coro, a) for a in FRAMES if getattr(coro, a, None)), None)
         if frame is not None:
             frames.append(frame)
