@@ -1,26 +1,34 @@
-"""Domain errors; each carries the code the APIs report it with."""
+"""Domain errors; each carries the code GraphQL reports it with and the HTTP status of
+REST and tus (each face maps them in one place: `graph.errors`, `rest_compat.api`, `tus.routes`)."""
 
 
 class RepositoryError(Exception):
     """Base of every error a client caused and may be told about."""
 
     code = "BAD_USER_INPUT"
+    status = 400
 
 
 class NotFound(RepositoryError):
     code = "NOT_FOUND"
+    status = 404
 
 
 class AlreadyExists(RepositoryError):
     code = "ALREADY_EXISTS"
+    status = 400  # as the original service answers
 
 
 class InvalidInput(RepositoryError):
+    """Input the operation refuses (REST answers it 422, in FastAPI's shape of error list)."""
+
     code = "BAD_USER_INPUT"
 
 
 class DangerousPickle(InvalidInput):
     """Refused under the `refuse` pickle policy: the file imports names that run code."""
+
+    status = 422
 
     def __init__(self, names: tuple[str, ...]) -> None:
         super().__init__(
@@ -33,6 +41,7 @@ class DangerousPickle(InvalidInput):
 
 class TooLarge(RepositoryError):
     code = "PAYLOAD_TOO_LARGE"
+    status = 413
 
 
 class DigestMismatch(InvalidInput):
@@ -43,9 +52,25 @@ class OffsetMismatch(RepositoryError):
     """A resumable upload was continued at another offset than the one stored."""
 
     code = "CONFLICT"
+    status = 409
 
 
 class UploadBusy(RepositoryError):
     """Another request is writing to the same resumable upload."""
 
     code = "LOCKED"
+    status = 423
+
+
+class Unauthenticated(RepositoryError):
+    """No token, or a bad one, where the operation needs one."""
+
+    code = "UNAUTHENTICATED"
+    status = 401
+
+
+class Forbidden(RepositoryError):
+    """The caller is known but may not do this."""
+
+    code = "FORBIDDEN"
+    status = 403

@@ -1,6 +1,6 @@
 """Who each request is from: its bearer token, or the anonymous scopes, narrowed by its Origin.
 
-The operations themselves decide what a caller may do (graph.resolvers.access); this only
+The operations themselves decide what a caller may do (operations.access); this only
 works out the caller and runs the rest of the request on its behalf.
 """
 
@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as, parse_scopes
-from flrepo.graph.resolvers.tokens import verify_token
+from flrepo.operations.access import SCOPES, Caller, acting_as, parse_scopes
+from flrepo.operations.tokens import verify_token
 from flrepo.settings import Settings
 
 LOOPBACK_DEFAULT = "read,write,delete"

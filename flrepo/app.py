@@ -20,17 +20,17 @@ from flrepo import explorer
 from flrepo.access import Access, admin_secret, anonymous_scopes
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
+from flrepo.documents.errors import Forbidden, Unauthenticated
 from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, sweep
 from flrepo.documents.tasks import cancel_and_wait
 from flrepo.documents.uploads import UploadStore
 from flrepo.graph.cost import Limits
-from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
-from flrepo.graph.resolvers.files import get_file
-from flrepo.graph.validation import MAX_DOCUMENT_BYTES
 from flrepo.graph.view import GraphQLView
 from flrepo.metrics import Metrics, metrics_page
 from flrepo.observe import Observer
+from flrepo.operations.files import get_file
+from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import repository_error, rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.errors import RepositoryError
-from flrepo.graph.resolvers import tokens
-from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as, parse_scopes
+from flrepo.operations import tokens
+from flrepo.operations.access import SCOPES, Caller, acting_as, parse_scopes
 from flrepo.options import add_database_options, database_url, settings_from
 
 T = TypeVar("T")

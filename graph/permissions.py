@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from flrepo.graph.resolvers.access import Forbidden, Unauthenticated, check
+from flrepo.documents.errors import Forbidden, Unauthenticated
+from flrepo.operations.access import check
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 

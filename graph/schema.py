@@ -1,4 +1,4 @@
-"""The GraphQL schema: thin fields over the resolvers in `graph.resolvers`."""
+"""The GraphQL schema: thin fields over the resolvers in `operations`."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -17,17 +17,8 @@ from flrepo.graph.inputs import (
     SortDirection,
     TransformationInput,
 )
-from flrepo.graph.operations import OperationReport
 from flrepo.graph.permissions import CanRead
-from flrepo.graph.resolvers import (
-    events,
-    files,
-    models,
-    results,
-    strategies,
-    tokens,
-    transformations,
-)
+from flrepo.graph.reporting import OperationReport
 from flrepo.graph.types import (
     LONG_SCALAR,
     ApiToken,
@@ -44,6 +35,15 @@ from flrepo.graph.types import (
     TrainingResult,
     Transformation,
     of,
+)
+from flrepo.operations import (
+    events,
+    files,
+    models,
+    results,
+    strategies,
+    tokens,
+    transformations,
 )
 from graphql.error import GraphQLError
 from strawberry.extensions import ValidationCache

@@ -7,8 +7,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from flrepo.documents.errors import AlreadyExists, InvalidInput, NotFound, RepositoryError, TooLarge
-from flrepo.graph.resolvers.access import Forbidden, Unauthenticated
+from flrepo.documents.errors import InvalidInput, RepositoryError, Unauthenticated
 from flrepo.rest_compat import files, models, results, strategies, transformations
 from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
 from flrepo.transfer.limits import internal_error
@@ -18,7 +17,6 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
-STATUS = {NotFound: 404, AlreadyExists: 400, TooLarge: 413, Unauthenticated: 401, Forbidden: 403}
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
 
 
@@ -48,8 +46,9 @@ async def invalid_input(request: Request, exc: Exception) -> Response:
 
 async def repository_error(request: Request, exc: Exception) -> Response:
     """`{"detail": ...}` with the status of the error; 401 carries the Bearer challenge."""
+    assert isinstance(exc, RepositoryError)
     challenge = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-    return JSONResponse({"detail": str(exc)}, STATUS.get(type(exc), 400), headers=challenge)
+    return JSONResponse({"detail": str(exc)}, exc.status, headers=challenge)
 
 
 async def too_deep(request: Request, exc: Exception) -> Response:

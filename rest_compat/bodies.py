@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
-from flrepo.graph.validation import check_name, check_object
+from flrepo.operations.validation import check_name, check_object
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 

@@ -7,7 +7,7 @@ from bson import ObjectId
 from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
 from flrepo.documents.files import StoredFile
-from flrepo.graph.resolvers import files
+from flrepo.operations import files
 from flrepo.rest_compat.common import Files
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response

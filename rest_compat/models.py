@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from flrepo.documents.errors import NotFound
 from flrepo.documents.ml_model import ModelMeta
-from flrepo.graph.resolvers import models
+from flrepo.operations import models
 from flrepo.rest_compat.bodies import ModelBody, Name
 from flrepo.rest_compat.common import (
     MULTIPART,

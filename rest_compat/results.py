@@ -4,7 +4,7 @@ import base64
 
 from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
-from flrepo.graph.resolvers import results
+from flrepo.operations import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
 from flrepo.rest_compat.common import MULTIPART, RAW, Digest, Files, Upload, errors, listing
 from flrepo.transfer.downloads import file_response, safety_header

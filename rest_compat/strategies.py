@@ -1,7 +1,7 @@
 """`/strategy` routes: FL strategies and their pickled objects."""
 
 from fastapi import APIRouter, Request
-from flrepo.graph.resolvers import strategies
+from flrepo.operations import strategies
 from flrepo.rest_compat.bodies import Name, StrategyBody, StrategyMetaBody
 from flrepo.rest_compat.common import (
     MULTIPART,

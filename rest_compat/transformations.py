@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request
 from flrepo.documents.transformation import Transformation
-from flrepo.graph.resolvers import transformations
+from flrepo.operations import transformations
 from flrepo.rest_compat.bodies import Name, TransformationBody
 from flrepo.rest_compat.common import (
     MULTIPART,

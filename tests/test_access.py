@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from flrepo.graph.resolvers import tokens
-from flrepo.graph.resolvers.access import SCOPES, Caller, Forbidden, acting_as
+from flrepo.documents.errors import Forbidden
+from flrepo.operations import tokens
+from flrepo.operations.access import SCOPES, Caller, acting_as
 from helpers import running_app, upload_request
 from pydantic import SecretStr
 

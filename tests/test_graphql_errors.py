@@ -4,7 +4,7 @@ import logging
 
 import pytest
 from flrepo.documents.files import FileStore
-from flrepo.graph.resolvers import models as model_resolvers
+from flrepo.operations import models as model_resolvers
 from helpers import GraphQL, collection_counts, grid_counts
 
 NOTHING = {"models": 0, "results": 0, "strategies": 0, "transformations": 0}

@@ -12,8 +12,8 @@ import pytest
 from bson import ObjectId
 from flrepo.documents import chunk_writer
 from flrepo.documents.integrity import Repository, check, sweep
-from flrepo.graph.resolvers import models, strategies
-from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as
+from flrepo.operations import models, strategies
+from flrepo.operations.access import SCOPES, Caller, acting_as
 from helpers import running_app
 from pymongo.errors import AutoReconnect
 from test_chunk_writer import Paused, read_with_gridfs

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [  # (layer, module prefixes), bottom first; the longest matching prefix decides
     ("bottom", ["flrepo.documents", "flrepo.settings"]),
-    ("operations", ["flrepo.graph.resolvers", "flrepo.graph.validation", "flrepo.transfer"]),
+    ("operations", ["flrepo.operations", "flrepo.operations.validation", "flrepo.transfer"]),
     ("operations", ["flrepo.seed"]),
     ("faces", ["flrepo.graph", "flrepo.rest_compat", "flrepo.tus"]),
     ("app", ["flrepo"]),
@@ -88,7 +88,7 @@ def graph() -> dict[str, set[str]]:
 
 def test_the_package_holds_every_part():
     modules = installed_modules()
-    for part in ("documents", "graph", "graph.resolvers", "rest_compat", "seed", "transfer"):
+    for part in ("documents", "graph", "operations", "rest_compat", "seed", "transfer"):
         assert f"flrepo.{part}" in modules
     assert len(modules) > 40
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from bson import ObjectId
 from flrepo.documents import ordering
-from flrepo.graph.resolvers import models, strategies
-from flrepo.graph.resolvers.access import SCOPES, Caller, acting_as
+from flrepo.operations import models, strategies
+from flrepo.operations.access import SCOPES, Caller, acting_as
 
 
 @pytest.fixture(autouse=True)

@@ -6,25 +6,21 @@
     DELETE /uploads/{id}    forget the upload
     OPTIONS                 what this server supports
 
-The last byte attaches the file to its target (see `graph.resolvers.uploads`). Errors are
+The last byte attaches the file to its target (see `operations.uploads`). Errors are
 JSON `{"detail": message}`; 460 is tus's checksum mismatch.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from flrepo.documents.errors import (
-    AlreadyExists,
-    DangerousPickle,
     DigestMismatch,
     InvalidInput,
     NotFound,
-    OffsetMismatch,
     RepositoryError,
     TooLarge,
-    UploadBusy,
 )
 from flrepo.documents.uploads import Upload, UploadStore
-from flrepo.graph.resolvers.uploads import (
+from flrepo.operations.uploads import (
     begin_upload,
     cancel_upload,
     continue_upload,
@@ -39,16 +35,7 @@ from starlette.routing import Route
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 OFFSET_TYPE = "application/offset+octet-stream"
-STATUS: dict[type[RepositoryError], int] = {
-    NotFound: 404,
-    TooLarge: 413,
-    OffsetMismatch: 409,
-    UploadBusy: 423,
-    DigestMismatch: 460,
-    DangerousPickle: 422,
-    AlreadyExists: 400,
-    InvalidInput: 400,
-}
+CHECKSUM_MISMATCH = 460  # tus's own status for bytes that fail their checksum
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -77,8 +64,8 @@ def _tus(handler: Handler) -> Handler:
             try:
                 response = await handler(request)
             except RepositoryError as exc:
-                status = next((STATUS[t] for t in type(exc).__mro__ if t in STATUS), 400)
-                response = _error(status, str(exc))
+                mismatch = isinstance(exc, DigestMismatch)
+                response = _error(CHECKSUM_MISMATCH if mismatch else exc.status, str(exc))
             except ClientDisconnect:
                 response = Response(status_code=400)
         response.headers["Tus-Resumable"] = VERSION

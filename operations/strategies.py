@@ -4,8 +4,8 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.strategy import Strategy
-from flrepo.graph.resolvers.access import requires
-from flrepo.graph.resolvers.common import (
+from flrepo.operations.access import requires
+from flrepo.operations.common import (
     FileSource,
     FileTarget,
     attach_file,
@@ -14,7 +14,7 @@ from flrepo.graph.resolvers.common import (
     insert_new,
     update_fields,
 )
-from flrepo.graph.validation import check_name, check_object
+from flrepo.operations.validation import check_name, check_object
 
 
 def strategy_key(strategy_name: str) -> dict[str, str]:

@@ -13,25 +13,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from flrepo.documents.errors import RepositoryError
+from flrepo.documents.errors import Forbidden, Unauthenticated
 
 Scope = Literal["read", "write", "delete", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "delete", "admin")
 audit = logging.getLogger("flrepo.audit")
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class Unauthenticated(RepositoryError):
-    """No token, or a bad one, where the operation needs one (HTTP 401)."""
-
-    code = "UNAUTHENTICATED"
-
-
-class Forbidden(RepositoryError):
-    """The caller is known but may not do this (HTTP 403)."""
-
-    code = "FORBIDDEN"
 
 
 @dataclass(frozen=True)

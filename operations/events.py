@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from flrepo.documents.changes import Change, ChangeFeed, ChangeKind
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.training_result import TrainingResult
-from flrepo.graph.validation import check_name
+from flrepo.operations.validation import check_name
 
 MODELS = MLModel.Settings.name
 RESULTS = TrainingResult.Settings.name

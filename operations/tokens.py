@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from flrepo.documents.errors import InvalidInput, NotFound
 from flrepo.documents.token import Token
-from flrepo.graph.resolvers.access import SCOPES, requires
-from flrepo.graph.resolvers.common import insert_new
-from flrepo.graph.validation import check_name
+from flrepo.operations.access import SCOPES, requires
+from flrepo.operations.common import insert_new
+from flrepo.operations.validation import check_name
 
 SECRET_PREFIX = "flr_"
 MAX_DAYS = 36500

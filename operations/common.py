@@ -1,4 +1,4 @@
-"""What the per-collection resolvers share: inserts, updates, file attachment, deletes."""
+"""What the per-collection operations share: inserts, updates, file attachment, deletes."""
 
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -7,7 +7,7 @@ from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import ORDER, insert_stamped
-from flrepo.graph.validation import (
+from flrepo.operations.validation import (
     check_document_size,
     check_page,
     check_sha256,

@@ -6,8 +6,8 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel, ModelMeta
 from flrepo.documents.ordering import ORDER
 from flrepo.documents.training_result import TrainingResult
-from flrepo.graph.resolvers.access import requires
-from flrepo.graph.resolvers.common import (
+from flrepo.operations.access import requires
+from flrepo.operations.common import (
     FileSource,
     FileTarget,
     attach_file,
@@ -16,7 +16,7 @@ from flrepo.graph.resolvers.common import (
     insert_new,
     update_fields,
 )
-from flrepo.graph.validation import check_name, check_page
+from flrepo.operations.validation import check_name, check_page
 
 
 def model_key(model_name: str, model_version: str) -> dict[str, str]:

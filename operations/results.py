@@ -5,8 +5,8 @@ from typing import Any
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore
 from flrepo.documents.training_result import TrainingResult
-from flrepo.graph.resolvers.access import requires
-from flrepo.graph.resolvers.common import (
+from flrepo.operations.access import requires
+from flrepo.operations.common import (
     FileSource,
     FileTarget,
     attach_file,
@@ -14,8 +14,8 @@ from flrepo.graph.resolvers.common import (
     find_page,
     insert_new,
 )
-from flrepo.graph.resolvers.models import model_key
-from flrepo.graph.validation import MAX_NAME_LENGTH, check_name, check_object, check_page
+from flrepo.operations.models import model_key
+from flrepo.operations.validation import MAX_NAME_LENGTH, check_name, check_object, check_page
 
 
 def result_key(model_name: str, model_version: str, training_id: str) -> dict[str, str]:

@@ -15,13 +15,13 @@ from flrepo.documents.errors import (
     OffsetMismatch,
 )
 from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
-from flrepo.graph.resolvers.access import requires
-from flrepo.graph.resolvers.common import FileTarget, attach_stored, check_target
-from flrepo.graph.resolvers.models import model_file_target
-from flrepo.graph.resolvers.results import weights_target
-from flrepo.graph.resolvers.strategies import strategy_file_target
-from flrepo.graph.resolvers.transformations import transformation_file_target
-from flrepo.graph.validation import check_sha256, clean_media_type, clean_uploaded_name
+from flrepo.operations.access import requires
+from flrepo.operations.common import FileTarget, attach_stored, check_target
+from flrepo.operations.models import model_file_target
+from flrepo.operations.results import weights_target
+from flrepo.operations.strategies import strategy_file_target
+from flrepo.operations.transformations import transformation_file_target
+from flrepo.operations.validation import check_sha256, clean_media_type, clean_uploaded_name
 
 KINDS: dict[str, tuple[tuple[str, ...], Callable[..., FileTarget[Any]]]] = {
     "model": (("model_name", "model_version"), model_file_target),
