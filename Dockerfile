@@ -31,8 +31,8 @@ COPY . .
 RUN pip install . \
     && cd / \
     && flrepo --help > /dev/null \
-    && python -c "import pathlib, sys, flrepo.cli; \
-static = pathlib.Path(flrepo.cli.__file__).parent / 'static'; \
+    && python -c "import pathlib, sys, flrepo; \
+static = pathlib.Path(flrepo.__file__).parent / 'static'; \
 sys.exit(0 if (static / 'manifest.json').is_file() else 'flrepo/static is not packaged')"
 
 # --- 2. runtime --------------------------------------------------------------

@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from flrepo import explorer
-from flrepo.access import Access, admin_secret, anonymous_scopes
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.errors import Forbidden, Unauthenticated
@@ -28,13 +27,15 @@ from flrepo.documents.uploads import UploadStore
 from flrepo.graph.cost import Limits
 from flrepo.graph.view import GraphQLView
 from flrepo.metrics import Metrics, metrics_page
-from flrepo.observe import Observer
+from flrepo.middleware.access import Access, admin_secret, anonymous_scopes
+from flrepo.middleware.body_limit import BodyLimit
+from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import repository_error, rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
-from flrepo.transfer.limits import BodyLimit, internal_error
+from flrepo.transfer.errors import internal_error
 from flrepo.tus.routes import routes as tus_routes
 
 log = logging.getLogger("flrepo")

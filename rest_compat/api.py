@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from flrepo.documents.errors import InvalidInput, RepositoryError, Unauthenticated
 from flrepo.rest_compat import files, models, results, strategies, transformations
 from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
-from flrepo.transfer.limits import internal_error
+from flrepo.transfer.errors import internal_error
 from flrepo.transfer.multipart import MultipartError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect

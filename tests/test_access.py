@@ -12,8 +12,8 @@ from flrepo.operations.access import SCOPES, Caller, acting_as
 from helpers import running_app, upload_request
 from pydantic import SecretStr
 
-from flrepo.access import anonymous_scopes
 from flrepo.app import create_app
+from flrepo.middleware.access import anonymous_scopes
 from flrepo.settings import Settings
 
 ADMIN = "admin-secret-for-tests"

@@ -15,7 +15,10 @@ API = (DOCS / "API.md").read_text()
 
 def test_schema_file_is_the_servers_schema():
     exported = subprocess.run(
-        [sys.executable, "-m", "flrepo.cli", "schema"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "flrepo.cli.main", "schema"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert exported == schema.as_str() + "\n"
     assert (DOCS / "schema.graphql").read_text() == exported, (

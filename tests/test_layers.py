@@ -154,7 +154,7 @@ def test_nothing_but_flrepo_is_importable_outside_the_checkout(tmp_path):
 def test_commands_other_than_serve_do_not_import_the_web_application():
     web = ("flrepo.app", "flrepo.graph.schema", "strawberry", "fastapi", "uvicorn")
     script = (
-        "import sys; from flrepo.cli import build_parser; build_parser(); "
+        "import sys; from flrepo.cli.main import build_parser; build_parser(); "
         f"print(sorted(m for m in sys.modules if m.startswith({web!r})))"
     )
     loaded = subprocess.run(

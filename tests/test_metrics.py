@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from flrepo.metrics import Metrics
-from flrepo.observe import JsonFormatter, Observer
+from flrepo.middleware.observe import JsonFormatter, Observer
 
 pytest_plugins = ["rest_fixtures"]
 
@@ -123,7 +123,7 @@ def test_json_logs_have_one_line_a_request(sync_mongo, mongodb_url, tmp_path):
     line = requests[0]
     assert line["route"] == "/model/{name}/{version}"
     assert line["status"] == 404
-    assert line["logger"] == "flrepo.access"
+    assert line["logger"] == "flrepo.middleware.access"
     assert {"time", "level", "method", "duration_ms", "bytes_in", "bytes_out"} <= set(line)
     assert "token" not in line  # no token named the caller
 
@@ -148,10 +148,10 @@ async def test_the_log_line_names_the_token_when_the_request_has_one(caplog):
     app = Starlette(routes=[Route("/whoami", whoami)])
     app.add_middleware(Observer, metrics=Metrics())
     transport = httpx.ASGITransport(app=app)
-    with caplog.at_level(logging.INFO, logger="flrepo.access"):
+    with caplog.at_level(logging.INFO, logger="flrepo.middleware.access"):
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             assert (await client.get("/whoami")).status_code == 200
-    (record,) = [r for r in caplog.records if r.name == "flrepo.access"]
+    (record,) = [r for r in caplog.records if r.name == "flrepo.middleware.access"]
     line = json.loads(JsonFormatter().format(record))
     assert line["token"] == "trainer-7"
     assert line["route"] == "/whoami"

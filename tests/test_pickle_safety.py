@@ -13,7 +13,7 @@ from pickles import global_call, stack_global_call, torch_checkpoint
 from pymongo import MongoClient
 from rest_fixtures import assert_created, assert_invalid, put_file, running_server
 
-from flrepo.cli import main
+from flrepo.cli.main import main
 from flrepo.settings import Settings
 
 pytest_plugins = ["rest_fixtures"]

@@ -14,7 +14,7 @@ from flrepo.seed.metadata import CollectionInfo, metadata_json
 from flrepo.seed.sample.build import build_sample, sample_documents
 from pymongo import MongoClient
 
-from flrepo.cli import main
+from flrepo.cli.main import main
 from flrepo.embedded import free_port, secantus_command, stop_process, wait_for_ping
 from flrepo.settings import Settings
 

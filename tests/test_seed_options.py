@@ -20,7 +20,7 @@ from pymongo.errors import WriteError
 from seed_extras import add_extras, definitions, expected_extras
 from test_seed_restore import client, counts, populate, raw_snapshot, target  # noqa: F401
 
-from flrepo.cli import main
+from flrepo.cli.main import main
 
 
 async def test_options_and_views_survive_dump_and_restore(

@@ -6,11 +6,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from flrepo.cli.options import add_database_options, database_url, settings_from
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.errors import RepositoryError
 from flrepo.operations import tokens
 from flrepo.operations.access import SCOPES, Caller, acting_as, parse_scopes
-from flrepo.options import add_database_options, database_url, settings_from
 
 T = TypeVar("T")
 # Whoever can run this command can open the database itself.

@@ -8,12 +8,12 @@ import sys
 
 import uvicorn
 
-from flrepo import seed_commands
 from flrepo.app import create_app
+from flrepo.cli import seed as seed_commands
+from flrepo.cli.options import database_url, settings_from
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import require_database
 from flrepo.graph.schema import schema
-from flrepo.options import database_url, settings_from
 from flrepo.settings import Settings
 from flrepo.startup import DataConflict, listen
 

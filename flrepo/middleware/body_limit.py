@@ -1,8 +1,7 @@
-"""Request-level guards: bounded request bodies, and a clean answer when all else fails."""
+"""Bounded request bodies: a body the server parses whole is refused past its limit."""
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Bodies that are parsed whole (JSON, and what browsers send as text or forms); uploads
@@ -81,10 +80,3 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
         return await then()
 
     return receive
-
-
-async def internal_error(request: Request, exc: Exception) -> Response:
-    """The last resort for an unexpected error: a plain 500 that closes the connection."""
-    return JSONResponse(
-        {"detail": "Internal Server Error"}, status_code=500, headers={"Connection": "close"}
-    )

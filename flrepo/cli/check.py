@@ -4,10 +4,10 @@ import argparse
 import asyncio
 import sys
 
+from flrepo.cli.options import add_database_options, database_url, settings_from
 from flrepo.documents.database import connect, durable_writes
 from flrepo.documents.integrity import Report, Repository, check
 from flrepo.embedded import require_database
-from flrepo.options import add_database_options, database_url, settings_from
 from flrepo.seed.progress import Update, byte_progress
 from flrepo.settings import Settings
 

@@ -6,10 +6,10 @@ import sys
 
 from pymongo.errors import PyMongoError
 
+from flrepo.cli.options import add_database_options, database_url, settings_from
 from flrepo.documents.database import connect
 from flrepo.documents.files import FileStore
 from flrepo.documents.safety_labels import LabelReport, Progress, label_files
-from flrepo.options import add_database_options, database_url, settings_from
 from flrepo.seed.progress import byte_progress
 from flrepo.settings import Settings
 

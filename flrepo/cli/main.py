@@ -8,9 +8,9 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from flrepo import check_command, scan_command, seed_commands, token_commands
-from flrepo.observe import configure_logging
-from flrepo.options import add_database_options, environment_help
+from flrepo.cli import check, scan, seed, token
+from flrepo.cli.options import add_database_options, environment_help
+from flrepo.middleware.observe import configure_logging
 from flrepo.startup import SettingError, StartupError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -50,15 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="restore this archive or dump directory at startup if the repository is empty",
     )
     add_database_options(serve_parser)
-    serve_parser.set_defaults(handler=later("flrepo.serve_command", "serve"))
+    serve_parser.set_defaults(handler=later("flrepo.cli.serve", "serve"))
 
     schema_parser = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
-    schema_parser.set_defaults(handler=later("flrepo.serve_command", "print_schema"))
+    schema_parser.set_defaults(handler=later("flrepo.cli.serve", "print_schema"))
 
-    seed_commands.add_commands(commands)
-    check_command.add_command(commands)
-    scan_command.add_command(commands)
-    token_commands.add_commands(commands)
+    seed.add_commands(commands)
+    check.add_command(commands)
+    scan.add_command(commands)
+    token.add_commands(commands)
     return parser
 
 

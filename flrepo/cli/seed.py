@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from flrepo.options import add_database_options, database_url, settings_from
+from flrepo.cli.options import add_database_options, database_url, settings_from
 from flrepo.seed.dump import dump
 from flrepo.seed.errors import SeedError
 from flrepo.seed.progress import byte_progress

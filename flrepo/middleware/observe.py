@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flrepo.metrics import Metrics
 
-access_log = logging.getLogger("flrepo.access")
+access_log = logging.getLogger("flrepo.middleware.access")
 UNMATCHED = "unmatched"
 
 

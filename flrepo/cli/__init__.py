@@ -1,0 +1,1 @@
+"""The `flrepo` command line: one module a command (serve, seed, check, scan, token)."""

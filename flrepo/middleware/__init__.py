@@ -1,0 +1,1 @@
+"""The ASGI middlewares around every route: caller, request log and metrics, body limit."""
