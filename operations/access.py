@@ -54,10 +54,6 @@ def acting_as(caller: Caller) -> Iterator[None]:
         _caller.reset(reset)
 
 
-def current_caller() -> Caller:
-    return _caller.get()
-
-
 def check(scope: Scope) -> Caller:
     """The current caller, if it holds `scope`; else Unauthenticated or Forbidden."""
     caller = _caller.get()
