@@ -14,7 +14,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flrepo.documents.chunk_writer import ChunkWriter
 from flrepo.documents.errors import DangerousPickle, TooLarge
-from flrepo.documents.pickle_scan import (
+from flrepo.scanner.pickle_scan import (
     NEVER_SCANNED,
     FileScanner,
     PicklePolicy,

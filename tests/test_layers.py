@@ -2,7 +2,8 @@
 
 From the top: the command line; the app and its commands; the two faces (GraphQL, REST);
 the operations (resolvers), the HTTP plumbing both faces share, and seeding; at the bottom
-the documents, the file store and the settings.
+the documents, the file store and the settings; below them the pickle scanner, which imports
+nothing of ours.
 """
 
 import ast
@@ -14,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [  # (layer, module prefixes), bottom first; the longest matching prefix decides
+    ("scanner", ["flrepo.scanner"]),
     ("bottom", ["flrepo.documents", "flrepo.settings"]),
     ("operations", ["flrepo.operations", "flrepo.operations.validation", "flrepo.transfer"]),
     ("operations", ["flrepo.seed"]),
@@ -21,7 +23,7 @@ LAYERS = [  # (layer, module prefixes), bottom first; the longest matching prefi
     ("app", ["flrepo"]),
     ("cli", ["flrepo.cli"]),
 ]
-RANK = {"bottom": 0, "operations": 1, "faces": 2, "app": 3, "cli": 4}
+RANK = {"scanner": 0, "bottom": 1, "operations": 2, "faces": 3, "app": 4, "cli": 5}
 
 
 def layer(module: str) -> str:
@@ -149,6 +151,20 @@ def test_nothing_but_flrepo_is_importable_outside_the_checkout(tmp_path):
             [sys.executable, "-c", f"import {name}"], cwd=tmp_path, capture_output=True
         )
         assert result.returncode == expected, (name, result.stderr)
+
+
+def test_the_scanner_imports_neither_storage_nor_http():
+    """The scanner is fed bytes and judges them; no database or web library comes with it."""
+    outside = ("pymongo", "bson", "gridfs", "beanie", "starlette", "fastapi", "strawberry")
+    scanner = sorted(m for m in installed_modules() if layer(m) == "scanner")
+    script = (
+        f"import sys, {', '.join(scanner)}; "
+        f"print(sorted(m for m in sys.modules if m.partition('.')[0] in {outside!r}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_commands_other_than_serve_do_not_import_the_web_application():

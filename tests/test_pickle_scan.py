@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import joblib
 import numpy
 import pytest
-from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict, classify
+from flrepo.scanner.pickle_scan import FileScanner, Safety, Verdict, classify
 from pickles import (
     MALICIOUS,
     framed,
