@@ -12,7 +12,7 @@ from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
-from flrepo.scanner.pickle_scan import PicklePolicy
+from flrepo.scanner.verdicts import PicklePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
