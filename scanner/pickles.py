@@ -21,7 +21,6 @@ HIGHEST_PROTOCOL = 5
 NAME = re.compile(r"[^\W\d]\w*(\.[^\W\d]\w*)*")
 
 MARK = object()
-OPAQUE = 0  # a stack run of `n` values we do not model is stored as the int n (> 0)
 
 FIXED, LINE, PAIR, COUNTED = range(4)
 STRING_ARGS = {"unicodestring1", "unicodestring4", "unicodestring8", "string1", "string4"}
