@@ -30,7 +30,8 @@ from pathlib import Path
 
 from flrepo.documents import files as files_module
 from flrepo.documents.files import FileStore
-from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict
+from flrepo.scanner.stream import FileScanner
+from flrepo.scanner.verdicts import Safety, Verdict
 from pymongo import AsyncMongoClient
 
 from flrepo.embedded import embedded_database

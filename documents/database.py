@@ -8,11 +8,11 @@ from urllib.parse import parse_qs
 from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel
-from flrepo.documents.pickle_scan import PicklePolicy
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
+from flrepo.scanner.verdicts import PicklePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 

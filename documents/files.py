@@ -14,13 +14,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flrepo.documents.chunk_writer import ChunkWriter
 from flrepo.documents.errors import DangerousPickle, TooLarge
-from flrepo.documents.pickle_scan import (
-    NEVER_SCANNED,
-    FileScanner,
-    PicklePolicy,
-    Safety,
-    Verdict,
-)
+from flrepo.scanner.stream import FileScanner
+from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession

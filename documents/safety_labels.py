@@ -5,7 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flrepo.documents.files import FileStore, whole_number
-from flrepo.documents.pickle_scan import FileScanner, Verdict
+from flrepo.scanner.stream import FileScanner
+from flrepo.scanner.verdicts import Verdict
 from gridfs.errors import CorruptGridFile
 
 Progress = Callable[[int, int], None]  # (bytes scanned, bytes to scan)

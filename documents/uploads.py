@@ -35,7 +35,8 @@ from flrepo.documents.errors import (
     UploadBusy,
 )
 from flrepo.documents.files import FileStore, StoredFile, object_id
-from flrepo.documents.pickle_scan import FileScanner, Verdict
+from flrepo.scanner.stream import FileScanner
+from flrepo.scanner.verdicts import Verdict
 from pymongo import InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError

@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flrepo.documents.database import Databases
-from flrepo.documents.pickle_scan import PicklePolicy
+from flrepo.scanner.verdicts import PicklePolicy
 
 GIB = 1024**3
 

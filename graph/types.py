@@ -7,8 +7,8 @@ from typing import Annotated, NewType, TypeVar
 import strawberry
 from flrepo.documents import changes, ml_model, strategy, token, training_result, transformation
 from flrepo.documents.files import StoredFile as StoredFileRecord
-from flrepo.documents.pickle_scan import Safety, Verdict
 from flrepo.graph.context import Context
+from flrepo.scanner.verdicts import Safety, Verdict
 from pydantic import BaseModel
 from strawberry.experimental import pydantic
 from strawberry.scalars import JSON

@@ -2,9 +2,9 @@
 
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore, StoredFile
-from flrepo.documents.pickle_scan import Verdict
 from flrepo.operations.access import requires
 from flrepo.operations.validation import check_page, check_storable
+from flrepo.scanner.verdicts import Verdict
 
 MAX_PREFIX_LENGTH = 1024  # longer than any stored name: model/<256>/<256>
 

@@ -44,7 +44,17 @@ def test_import_contracts_are_kept(tmp_path):
 def test_the_contracts_see_every_part(tmp_path):
     """A contract that names a package the copy lacks would check nothing of it."""
     staged = installed_layout(tmp_path)
-    for part in ("documents", "graph", "operations", "rest_compat", "seed", "transfer", "tus"):
+    parts = (
+        "documents",
+        "graph",
+        "operations",
+        "rest_compat",
+        "scanner",
+        "seed",
+        "transfer",
+        "tus",
+    )
+    for part in parts:
         assert (staged / "flrepo" / part / "__init__.py").is_file(), part
 
 

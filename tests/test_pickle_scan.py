@@ -15,7 +15,9 @@ from collections.abc import Iterable
 import joblib
 import numpy
 import pytest
-from flrepo.documents.pickle_scan import FileScanner, Safety, Verdict, classify
+from flrepo.scanner.rules import classify
+from flrepo.scanner.stream import FileScanner
+from flrepo.scanner.verdicts import Safety, Verdict
 from pickles import (
     MALICIOUS,
     framed,

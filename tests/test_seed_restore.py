@@ -12,8 +12,8 @@ from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import init_database
 from flrepo.documents.files import FileStore, whole_number
 from flrepo.documents.ml_model import MLModel
-from flrepo.documents.pickle_scan import Verdict
 from flrepo.documents.token import Token
+from flrepo.scanner.verdicts import Verdict
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.dump import dump
 from flrepo.seed.errors import SeedError
