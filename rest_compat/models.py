@@ -2,25 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from flrepo.documents.errors import NotFound
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.operations import models
 from flrepo.rest_compat.bodies import ModelBody, Name
-from flrepo.rest_compat.common import (
-    MULTIPART,
-    RAW,
-    Digest,
-    Files,
-    Upload,
-    document,
-    errors,
-    listing,
-    raw_file,
-)
+from flrepo.rest_compat.common import document, errors, listing
+from flrepo.rest_compat.file_routes import FileRoute, add_file_routes
 from starlette.responses import JSONResponse, Response
 
 router = APIRouter(tags=["models"])
+FILE = "/model/{name}/{version}"
 
 
 @router.post("/model", status_code=201, summary="Create a model", responses=errors(400, 415))
@@ -37,19 +29,6 @@ async def create(body: ModelBody) -> None:
 )
 async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
     await models.update_model_meta(name, version, meta)
-
-
-@router.put(
-    "/model/{name}/{version}",
-    status_code=204,
-    summary="Upload a model file",
-    responses=errors(404, 413),
-    openapi_extra=MULTIPART,
-)
-async def upload_file(
-    name: Name, version: Name, files: Files, source: Upload, sha256: Digest
-) -> None:
-    await models.upload_model_file(files, name, version, source, sha256)
 
 
 @router.get("/model", summary="List models", response_model=list[ModelBody])
@@ -70,24 +49,15 @@ async def get_meta(model_name: Name, model_version: Name) -> Response:
     return JSONResponse(document(model))
 
 
-@router.head("/model/{name}/{version}", include_in_schema=False)
-@router.get(
-    "/model/{name}/{version}",
-    summary="Download a model file",
-    response_class=Response,
-    responses={**RAW, **errors(404)},
+add_file_routes(
+    router,
+    [
+        FileRoute("PUT", FILE, "Upload a model file"),
+        FileRoute("GET", FILE, "Download a model file"),
+        FileRoute("DELETE", FILE, "Delete a model and its file"),
+    ],
+    find=models.get_model,
+    upload=models.upload_model_file,
+    delete=models.delete_model,
+    missing="no such model, or it has no file",
 )
-async def download(name: Name, version: Name, files: Files, request: Request) -> Response:
-    model = await models.get_model(name, version)
-    missing = "no such model, or it has no file"
-    return await raw_file(request, files, model and model.model_id, missing)
-
-
-@router.delete(
-    "/model/{name}/{version}",
-    status_code=204,
-    summary="Delete a model and its file",
-    responses=errors(404),
-)
-async def delete(name: Name, version: Name, files: Files) -> None:
-    await models.delete_model(files, name, version)

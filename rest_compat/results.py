@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
 from flrepo.operations import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
-from flrepo.rest_compat.common import MULTIPART, RAW, Digest, Files, Upload, errors, listing
+from flrepo.rest_compat.common import Files, errors, listing
+from flrepo.rest_compat.file_routes import RAW, FileRoute, add_file_routes
 from flrepo.transfer.downloads import file_response, safety_header
 from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
@@ -78,32 +79,21 @@ async def list_of_model(name: Name, version: Name) -> Response:
     return listing(await results.list_results(name, version, limit=None))
 
 
-@router.put(
-    "/training-results/{name}/{version}/{training_id}/{configuration_id}",
-    status_code=204,
-    summary="Upload the final weights",
-    responses=errors(404, 413),
-    openapi_extra=MULTIPART,
+add_file_routes(
+    router,
+    [
+        FileRoute(
+            "PUT",
+            "/training-results/{name}/{version}/{training_id}/{configuration_id}",
+            "Upload the final weights",
+            name="upload_weights",
+        ),
+        FileRoute(
+            "DELETE",
+            "/training-results/{name}/{version}/{training_id}",
+            "Delete a training result and its weights",
+        ),
+    ],
+    upload=results.upload_weights,
+    delete=results.delete_result,
 )
-async def upload_weights(
-    name: Name,
-    version: Name,
-    training_id: Name,
-    configuration_id: Name,
-    files: Files,
-    source: Upload,
-    sha256: Digest,
-) -> None:
-    await results.upload_weights(
-        files, name, version, training_id, configuration_id, source, sha256
-    )
-
-
-@router.delete(
-    "/training-results/{name}/{version}/{training_id}",
-    status_code=204,
-    summary="Delete a training result and its weights",
-    responses=errors(404),
-)
-async def delete(name: Name, version: Name, training_id: Name, files: Files) -> None:
-    await results.delete_result(files, name, version, training_id)
