@@ -9,7 +9,9 @@ import pytest
 import requests
 from graphql import get_introspection_query
 from helpers import running_app
-from rest_fixtures import assert_created, put_file
+from live_client import subscriptions
+from rest_fixtures import assert_created, put_file, running_server
+from websockets.exceptions import ConnectionClosedError
 
 pytest_plugins = ["rest_fixtures"]
 
@@ -199,3 +201,40 @@ async def test_limits_are_configurable(settings, mongodb_url):
         )
         assert "deeper than 2 levels" in deep.json()["errors"][0]["message"]
         assert fine.json() == {"data": {"models": []}}
+
+
+def test_subscriptions_over_websocket_have_the_same_limits(sync_mongo, mongodb_url, tmp_path):
+    tight = {
+        "FLREPO_GRAPHQL_MAX_DEPTH": "3",
+        "FLREPO_GRAPHQL_MAX_ALIASES": "1",
+        "FLREPO_GRAPHQL_MAX_TOKENS": "30",
+        "FLREPO_GRAPHQL_MAX_OBJECTS": "5",
+    }
+    subscribe = "subscription { trainingResultAdded { %s } }"
+    # Each refused query passes the other limits; the last one is refused after one that passes.
+    queries = {
+        subscribe % "a: trainingId model { file { id } }": None,
+        subscribe % "model { file { safety { verdict } } }": "deeper than 3 levels",
+        subscribe % "a: trainingId b: trainingId": "more than 1 aliases",
+        subscribe % "model { modelName }": None,
+        subscribe % "model { trainingResults { trainingId } }": "more than 5 objects",
+    }
+    with (
+        running_server(sync_mongo, mongodb_url, tmp_path, env=tight) as server,
+        subscriptions(server.url) as ws,
+    ):
+        for n, (query, message) in enumerate(queries.items()):
+            ws.subscribe(str(n), query)
+            if message is None:
+                continue
+            answer = ws.receive(10)
+            assert answer["type"] == "error" and answer["id"] == str(n), answer
+            [error] = answer["payload"]
+            assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX", error
+            assert message in error["message"], error
+        # Too many tokens is a syntax error: the protocol closes the connection (4400).
+        ws.subscribe("tokens", subscribe % ("trainingId " * 30))
+        with pytest.raises(ConnectionClosedError) as closed:
+            ws.receive(10)
+    assert closed.value.rcvd.code == 4400
+    assert "more than 30 tokens" in closed.value.rcvd.reason
