@@ -100,8 +100,9 @@ def test_eleven_levels_and_3000_aliases_are_refused_quickly_while_health_stays_f
         assert seconds < QUICK_S, (seconds, message)
         assert len(response.content) < 1000
     assert max(health) < QUICK_S, health
-    # Eleven levels pass both the depth limit (10) and the object estimate: either refuses.
-    assert "more than 5000 objects" in refused(post(stocked, ELEVEN)[0])
+    # Eleven levels pass both the depth limit (10) and the object estimate: the depth limit,
+    # checked with the document's validity, refuses first (test_the_estimate_refuses_eleven...).
+    assert "deeper than 10 levels" in refused(post(stocked, ELEVEN)[0])
     assert "deeper than 10 levels" in refused(post(stocked, ELEVEN.replace("20", "0"))[0])
     assert "exceeds the limit of 100000 bytes" in refused(post(stocked, ALIASES)[0])
     assert "tokens" in refused(post(stocked, SHORT_ALIASES)[0])
@@ -201,6 +202,20 @@ async def test_limits_are_configurable(settings, mongodb_url):
         )
         assert "deeper than 2 levels" in deep.json()["errors"][0]["message"]
         assert fine.json() == {"data": {"models": []}}
+
+
+async def test_the_estimate_refuses_eleven_levels_that_the_depth_limit_allows(
+    settings, mongodb_url
+):
+    deep = settings.model_copy(update={"graphql_max_depth": 11})
+    async with running_app(deep, mongodb_url) as client:
+        body = (await client.post("/graphql", json={"query": ELEVEN})).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
+        assert "more than 5000 objects" in body["errors"][0]["message"]
+        shallow = ELEVEN.replace("20", "0")
+        assert (await client.post("/graphql", json={"query": shallow})).json() == {
+            "data": {"models": []}
+        }
 
 
 def test_subscriptions_over_websocket_have_the_same_limits(sync_mongo, mongodb_url, tmp_path):
