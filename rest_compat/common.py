@@ -30,6 +30,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Message, "description": REASONS[status]} for status in statuses}
 
 
+# The answers of the routes that create and that update metadata, on every router.
+CREATED: dict[str, Any] = {"status_code": 201, "responses": errors(400, 415)}
+UPDATED: dict[str, Any] = {"status_code": 204, "responses": errors(400, 404, 415)}
+
+
 async def refuse_encoded_slash(request: Request) -> None:
     """The server decodes the path before routing, so a name holding an encoded '/' would be
     split into other parameters (DELETE /model/a%2F1 deleting model a version 1). No name may

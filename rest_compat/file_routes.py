@@ -7,7 +7,7 @@ parameters of a route's path are the keys of its document, given in order to the
 import re
 from collections.abc import Awaitable, Callable
 from inspect import Parameter, Signature, signature
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,25 +63,16 @@ def expected_sha256(request: Request) -> str | None:
 
 Upload = Annotated[StreamedUpload, Depends(upload)]
 Digest = Annotated[str | None, Depends(expected_sha256)]
-NAMES = {"PUT": "upload_file", "GET": "download", "DELETE": "delete"}
 OPTIONS: dict[str, dict[str, Any]] = {
     "PUT": {"status_code": 204, "responses": errors(404, 413), "openapi_extra": MULTIPART},
     "GET": {"response_class": Response, "responses": {**RAW, **errors(404)}},
     "DELETE": {"status_code": 204, "responses": errors(404)},
 }
+NAMES = {"PUT": "upload_file", "GET": "download", "DELETE": "delete"}
+Operation = Callable[..., Awaitable[Any]]
 
 
-class FileRoute(NamedTuple):
-    """One file route: its method, path and summary, and the name of its operation if not
-    the one it has on every router (`NAMES`)."""
-
-    method: str
-    path: str
-    summary: str
-    name: str | None = None
-
-
-def _endpoint(path: str, name: str, run: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+def _endpoint(path: str, name: str, run: Operation) -> Operation:
     """`run(keys, ...)` as an endpoint named `name` that takes the parameters of `path` (each a
     `Name`) instead of `keys`. FastAPI reads what to pass from an endpoint's signature: written
     out, the endpoints of the file routes would be repeated on four routers with other keys."""
@@ -100,15 +91,16 @@ def _endpoint(path: str, name: str, run: Callable[..., Awaitable[Any]]) -> Calla
 
 def add_file_routes(
     router: APIRouter,
-    routes: list[FileRoute],
-    find: Callable[..., Awaitable[Any]] | None = None,
-    upload: Callable[..., Awaitable[Any]] | None = None,
-    delete: Callable[..., Awaitable[Any]] | None = None,
-    missing: str = "",
+    routes: list[tuple[str, ...]],
+    find: Operation | None = None,
+    upload: Operation | None = None,
+    delete: Operation | None = None,
 ) -> None:
-    """Declare `routes` on `router`, in their order; a GET also answers HEAD. A download finds
-    the document by its keys (`find`) and answers its file, or 404 `missing`; an upload calls
-    `upload(files, *keys, source, sha256)`, a delete `delete(files, *keys)`."""
+    """Declare `routes` on `router`, in their order: (method, path, summary), and the name of
+    the operation where it is not the one of every router (`NAMES`); a GET also answers HEAD.
+
+    A download finds the document by its keys (`find`) and answers its file, or 404; an upload
+    calls `upload(files, *keys, source, sha256)`, a delete `delete(files, *keys)`."""
 
     async def put(keys: list[str], files: Files, source: Upload, sha256: Digest) -> None:
         assert upload is not None
@@ -118,8 +110,10 @@ def add_file_routes(
         assert find is not None
         doc = await find(*keys)
         record = await files.get(getattr(doc, doc.FILE_FIELD)) if doc else None
-        if record is None:
-            raise NotFound(missing)
+        if record is None:  # "no such model", named after the route's path (/model/...)
+            raise NotFound(
+                f"no such {request.scope['route'].path.split('/')[1]}, or it has no file"
+            )
         return file_response(request, files, record, "application/octet-stream")
 
     async def remove(keys: list[str], files: Files) -> None:
@@ -127,10 +121,8 @@ def add_file_routes(
         await delete(files, *keys)
 
     runs = {"PUT": put, "GET": get, "DELETE": remove}
-    for method, path, summary, name in routes:
-        name = name or NAMES[method]
-        endpoint = _endpoint(path, name, runs[method])
-        options = OPTIONS[method]
-        router.add_api_route(path, endpoint, methods=[method], summary=summary, **options)
+    for method, path, summary, *name in routes:
+        endpoint = _endpoint(path, name[0] if name else NAMES[method], runs[method])
+        router.add_api_route(path, endpoint, methods=[method], summary=summary, **OPTIONS[method])
         if method == "GET":
             router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)

@@ -7,26 +7,20 @@ from flrepo.documents.errors import NotFound
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.operations import models
 from flrepo.rest_compat.bodies import ModelBody, Name
-from flrepo.rest_compat.common import document, errors, listing
-from flrepo.rest_compat.file_routes import FileRoute, add_file_routes
+from flrepo.rest_compat.common import CREATED, UPDATED, document, errors, listing
+from flrepo.rest_compat.file_routes import add_file_routes
 from starlette.responses import JSONResponse, Response
 
 router = APIRouter(tags=["models"])
-FILE = "/model/{name}/{version}"
 
 
-@router.post("/model", status_code=201, summary="Create a model", responses=errors(400, 415))
+@router.post("/model", summary="Create a model", **CREATED)
 @router.post("/model/", status_code=201, include_in_schema=False)
 async def create(body: ModelBody) -> None:
     await models.create_model(**dict(body))
 
 
-@router.put(
-    "/model/meta/{name}/{version}",
-    status_code=204,
-    summary="Replace a model's meta",
-    responses=errors(400, 404, 415),
-)
+@router.put("/model/meta/{name}/{version}", summary="Replace a model's meta", **UPDATED)
 async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
     await models.update_model_meta(name, version, meta)
 
@@ -49,15 +43,11 @@ async def get_meta(model_name: Name, model_version: Name) -> Response:
     return JSONResponse(document(model))
 
 
+FILE_ROUTES = [
+    ("PUT", "/model/{name}/{version}", "Upload a model file"),
+    ("GET", "/model/{name}/{version}", "Download a model file"),
+    ("DELETE", "/model/{name}/{version}", "Delete a model and its file"),
+]
 add_file_routes(
-    router,
-    [
-        FileRoute("PUT", FILE, "Upload a model file"),
-        FileRoute("GET", FILE, "Download a model file"),
-        FileRoute("DELETE", FILE, "Delete a model and its file"),
-    ],
-    find=models.get_model,
-    upload=models.upload_model_file,
-    delete=models.delete_model,
-    missing="no such model, or it has no file",
+    router, FILE_ROUTES, models.get_model, models.upload_model_file, models.delete_model
 )

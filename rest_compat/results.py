@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
 from flrepo.operations import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
-from flrepo.rest_compat.common import Files, errors, listing
-from flrepo.rest_compat.file_routes import RAW, FileRoute, add_file_routes
+from flrepo.rest_compat.common import CREATED, Files, errors, listing
+from flrepo.rest_compat.file_routes import RAW, add_file_routes
 from flrepo.transfer.downloads import file_response, safety_header
 from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
@@ -16,12 +16,7 @@ router = APIRouter(tags=["training results"])
 B64_BLOCK = 3 * 256 * 1024  # base64 encodes whole 3-byte groups, so blocks stay independent
 
 
-@router.post(
-    "/training-results",
-    status_code=201,
-    summary="Create a training result",
-    responses=errors(400, 415),
-)
+@router.post("/training-results", summary="Create a training result", **CREATED)
 @router.post("/training-results/", status_code=201, include_in_schema=False)
 async def create(body: TrainingResultBody) -> None:
     await results.create_result(**dict(body))
@@ -79,21 +74,10 @@ async def list_of_model(name: Name, version: Name) -> Response:
     return listing(await results.list_results(name, version, limit=None))
 
 
-add_file_routes(
-    router,
-    [
-        FileRoute(
-            "PUT",
-            "/training-results/{name}/{version}/{training_id}/{configuration_id}",
-            "Upload the final weights",
-            name="upload_weights",
-        ),
-        FileRoute(
-            "DELETE",
-            "/training-results/{name}/{version}/{training_id}",
-            "Delete a training result and its weights",
-        ),
-    ],
-    upload=results.upload_weights,
-    delete=results.delete_result,
-)
+FILE_ROUTES = [
+    ("PUT", "/training-results/{name}/{version}/{training_id}/{configuration_id}",
+     "Upload the final weights", "upload_weights"),
+    ("DELETE", "/training-results/{name}/{version}/{training_id}",
+     "Delete a training result and its weights"),
+]  # fmt: skip
+add_file_routes(router, FILE_ROUTES, upload=results.upload_weights, delete=results.delete_result)

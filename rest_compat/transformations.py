@@ -4,20 +4,14 @@ from fastapi import APIRouter
 from flrepo.documents.transformation import Transformation
 from flrepo.operations import transformations
 from flrepo.rest_compat.bodies import Name, TransformationBody
-from flrepo.rest_compat.common import errors, listing
-from flrepo.rest_compat.file_routes import FileRoute, add_file_routes
+from flrepo.rest_compat.common import CREATED, UPDATED, listing
+from flrepo.rest_compat.file_routes import add_file_routes
 from starlette.responses import Response
 
 router = APIRouter(tags=["transformations"])
-FILE = "/transformation/{id}"
 
 
-@router.post(
-    "/transformation",
-    status_code=201,
-    summary="Create a transformation",
-    responses=errors(400, 415),
-)
+@router.post("/transformation", summary="Create a transformation", **CREATED)
 @router.post("/transformation/", status_code=201, include_in_schema=False)
 async def create(body: TransformationBody) -> None:
     await transformations.create_transformation(Transformation(**dict(body)))
@@ -25,9 +19,8 @@ async def create(body: TransformationBody) -> None:
 
 @router.put(
     "/transformation/meta/{id}",
-    status_code=204,
     summary="Replace a transformation's metadata (the object stays)",
-    responses=errors(400, 404, 415),
+    **UPDATED,
 )
 async def update_meta(id: Name, body: TransformationBody) -> None:
     """The body is the whole transformation; the id in the path decides which one."""
@@ -43,15 +36,14 @@ async def list_all() -> Response:
     return listing(docs, {Transformation.FILE_FIELD})
 
 
-add_file_routes(
-    router,
-    [
-        FileRoute("PUT", FILE, "Upload a transformation object"),
-        FileRoute("GET", FILE, "Download a transformation object"),
-        FileRoute("DELETE", FILE, "Delete a transformation and its object"),
-    ],
-    find=transformations.get_transformation,
-    upload=transformations.upload_transformation_file,
-    delete=transformations.delete_transformation,
-    missing="no such transformation, or it has no file",
+FILE_ROUTES = [
+    ("PUT", "/transformation/{id}", "Upload a transformation object"),
+    ("GET", "/transformation/{id}", "Download a transformation object"),
+    ("DELETE", "/transformation/{id}", "Delete a transformation and its object"),
+]
+operations = (
+    transformations.get_transformation,
+    transformations.upload_transformation_file,
+    transformations.delete_transformation,
 )
+add_file_routes(router, FILE_ROUTES, *operations)
