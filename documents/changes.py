@@ -36,10 +36,8 @@ RETRY_MAX_S = 5.0
 
 # The file-id field of each watched collection: an update of it means the file was replaced.
 FILE_FIELDS = {
-    MLModel.Settings.name: "model_id",
-    TrainingResult.Settings.name: "weights_id",
-    Strategy.Settings.name: "strategy_id",
-    Transformation.Settings.name: "storage_id",
+    document.Settings.name: document.FILE_FIELD
+    for document in (MLModel, TrainingResult, Strategy, Transformation)
 }
 OPERATIONS = ["insert", "update", "replace", "delete"]
 

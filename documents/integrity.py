@@ -24,10 +24,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 # Each metadata collection, and the field that holds its file's id.
 REFERENCES = [
-    (MLModel.Settings.name, "model_id"),
-    (TrainingResult.Settings.name, "weights_id"),
-    (Strategy.Settings.name, "strategy_id"),
-    (Transformation.Settings.name, "storage_id"),
+    (document.Settings.name, document.FILE_FIELD)
+    for document in (MLModel, TrainingResult, Strategy, Transformation)
 ]
 
 Progress = Callable[[int, int], None]  # (bytes read, bytes in all)

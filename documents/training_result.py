@@ -1,6 +1,6 @@
 """Training results: metrics in `results`, the final weights in GridFS (`weights_id`)."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from beanie import Document
 from pymongo import ASCENDING, IndexModel
@@ -13,6 +13,7 @@ class TrainingResult(Document):
     configuration_id: str | None = None
     results: dict[str, Any] | None = None
     weights_id: str | None = None
+    FILE_FIELD: ClassVar[str] = "weights_id"  # the GridFS id of the final weights
 
     class Settings:
         name = "results"

@@ -1,6 +1,6 @@
 """Data transformations: metadata in `transformations`, keyed by a field named `id`."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from beanie import Document
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,6 +34,7 @@ class Transformation(Document):
     outputs: list[str] | None = None
     needs: MachineCapabilities | None = None
     storage_id: str | None = None
+    FILE_FIELD: ClassVar[str] = "storage_id"  # the GridFS id of the pickled transformation
 
     class Settings:
         name = "transformations"

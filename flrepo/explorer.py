@@ -12,7 +12,9 @@ import json
 import logging
 import re
 from pathlib import Path
+from urllib.parse import quote
 
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -127,9 +129,12 @@ class Explorer:
             "restart the server.</p>"
         )
 
-    def _static_url(self, request: Request, name: str) -> str:
+    def _static_path(self, name: str) -> str:
         assert self.files is not None
-        return f"{_app_root(request)}{self.static_path}/{self.files[name]}"
+        return f"{self.static_path}/{self.files[name]}"
+
+    def _static_url(self, request: Request, name: str) -> str:
+        return f"{_app_root(request)}{self._static_path(name)}"
 
     async def graphiql_page(self, request: Request) -> HTMLResponse:
         endpoint = f"{_app_root(request)}/graphql"
@@ -152,25 +157,23 @@ class Explorer:
         return HTMLResponse(_page("GraphiQL · FL Repository", GRAPHIQL_STYLE, head, body))
 
     async def swagger_page(self, request: Request) -> HTMLResponse:
-        openapi_url = f"{_app_root(request)}/openapi.json"
-        if self.built:
-            css = self._static_url(request, "swagger-ui.css")
-            js = self._static_url(request, "swagger-ui-bundle.js")
-            icon = (
-                f'<link rel="icon" type="image/png" '
-                f'href="{_attr(self._static_url(request, "favicon.png"))}">\n'
+        if not self.built:
+            body = self._missing_note("Swagger UI")
+            return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, "", body))
+        # FastAPI's page writes the URLs into a script unescaped: the root path is quoted.
+        root = quote(_app_root(request), safe="/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json",
+            title="REST API · FL Repository",
+            swagger_js_url=f"{root}{self._static_path('swagger-ui-bundle.js')}",
+            swagger_css_url=f"{root}{self._static_path('swagger-ui.css')}",
+            swagger_favicon_url=(
+                f"{root}{self._static_path('favicon.png')}"
                 if "favicon.png" in (self.files or {})
-                else ""
-            )
-            head = f'{icon}<link rel="stylesheet" href="{_attr(css)}">'
-            body = (
-                f'<div id="swagger-ui" data-openapi-url="{_attr(openapi_url)}"></div>\n'
-                f'<script src="{_attr(js)}"></script>\n'
-                f"<script>{SWAGGER_INIT}</script>"
-            )
-        else:
-            head, body = "", self._missing_note("Swagger UI")
-        return HTMLResponse(_page("REST API · FL Repository", SWAGGER_STYLE, head, body))
+                else NO_ICON
+            ),
+            swagger_ui_parameters={"validatorUrl": None},  # no online validator: no network
+        )
 
 
 # What GraphiQL shows the first time (until the browser has a query of its own stored).
@@ -231,21 +234,7 @@ SWAGGER_STYLE = """
 body { margin: 0; }
 .flrepo-missing { font: 1rem system-ui, sans-serif; padding: 2rem; }
 """
-
-SWAGGER_INIT = """
-(function () {
-  var node = document.getElementById("swagger-ui");
-  if (typeof SwaggerUIBundle === "undefined") return;
-  window.ui = SwaggerUIBundle({
-    url: node.dataset.openapiUrl,
-    domNode: node,
-    deepLinking: true,
-    presets: [SwaggerUIBundle.presets.apis],
-    layout: "BaseLayout",
-    validatorUrl: null
-  });
-})();
-"""
+NO_ICON = "data:,"  # an icon that asks nothing of the network (nor 404s on /favicon.ico)
 
 
 def _page(title: str, style: str, head: str, body: str) -> str:

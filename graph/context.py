@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.files import FileStore
-from flrepo.graph.cost import Limits
 from flrepo.graph.loaders import Loaders
 
 
@@ -15,7 +14,6 @@ class Context:
     root_path: str = ""  # where the server is mounted, for download URLs
     feed: ChangeFeed | None = None  # changes to subscribe to
     report: Callable[[str, str, bool], None] | None = None  # counts executed root fields
-    limits: Limits = field(default_factory=Limits)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,12 +1,14 @@
 """GraphQL cost limits: size, tokens, aliases, depth and an estimate of the objects returned.
 
-All are checked before a query runs. The object estimate multiplies, down each path of the
-query, the page size of every list field: its `limit` argument (a literal or a variable),
-100 when it has none, and NESTED_LIST_GUESS for lists without one (a model's training results).
+All are checked before a query runs. Tokens, aliases and depth are Strawberry's own limiters;
+the object estimate is ours. It multiplies, down each path of the query, the page size of
+every list field: its `limit` argument (a literal or a variable), 100 when it has none, and
+NESTED_LIST_GUESS for lists without one (a model's training results).
 """
 
+import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,12 @@ from graphql import (
     VariableNode,
     build_schema,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.base import BaseSchema
 
 DEFAULT_PAGE = 100
@@ -57,61 +64,53 @@ class _Walk:
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
-        limits: Limits,
+        max_objects: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.limits = limits
-        self.aliases = 0
+        self.max_objects = max_objects
         self.objects = 0
         self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > WALK_BUDGET:
+            raise TooComplex("The query has too many selections once its fragments are spread")
 
     def selections(
         self,
         selection_set: SelectionSetNode | None,
         parent: Any,
-        depth: int,
         many: int,
         spread: tuple[str, ...],
     ) -> None:
         if selection_set is None:
             return
         for node in selection_set.selections:
-            self.steps += 1
-            if self.steps > WALK_BUDGET:
-                raise TooComplex("The query has too many selections once its fragments are spread")
+            self.step()
             if isinstance(node, FieldNode):
-                self.field(node, parent, depth, many, spread)
+                self.field(node, parent, many, spread)
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                self.selections(node.selection_set, target, depth, many, spread)
+                self.selections(node.selection_set, target, many, spread)
             elif isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 fragment = self.fragments.get(name)
                 if fragment is None or name in spread:  # other rules report these
                     continue
                 target = self.schema.get_type(fragment.type_condition.name.value)
-                self.selections(fragment.selection_set, target, depth, many, (*spread, name))
+                self.selections(fragment.selection_set, target, many, (*spread, name))
 
-    def field(
-        self, node: FieldNode, parent: Any, depth: int, many: int, spread: tuple[str, ...]
-    ) -> None:
-        if node.alias is not None:
-            self.aliases += 1
-            if self.aliases > self.limits.max_aliases:
-                raise TooComplex(f"The query uses more than {self.limits.max_aliases} aliases")
+    def field(self, node: FieldNode, parent: Any, many: int, spread: tuple[str, ...]) -> None:
         name = node.name.value
         if name.startswith("__"):
             if name != "__typename":
                 self.introspection(node.selection_set, 1, spread)
             return
         if node.selection_set is None:
-            return  # a leaf: no deeper level, no object
-        depth += 1
-        if depth > self.limits.max_depth:
-            raise TooComplex(f"The query nests fields deeper than {self.limits.max_depth} levels")
+            return  # a leaf: no object
         definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType) else None
         if definition is None:  # unknown fields are reported by validation
             return
@@ -126,12 +125,12 @@ class _Walk:
         if not isinstance(kind, GraphQLObjectType):
             return
         self.objects += many
-        if self.objects > self.limits.max_objects:
+        if self.objects > self.max_objects:
             raise TooComplex(
-                f"The query may return more than {self.limits.max_objects} objects; "
+                f"The query may return more than {self.max_objects} objects; "
                 "ask for smaller pages or fewer nested lists"
             )
-        self.selections(node.selection_set, kind, depth, many, spread)
+        self.selections(node.selection_set, kind, many, spread)
 
     def page(self, node: FieldNode, has_limit: bool) -> int:
         """How many items a list field may return."""
@@ -153,19 +152,14 @@ class _Walk:
     def introspection(
         self, selection_set: SelectionSetNode | None, depth: int, spread: tuple[str, ...]
     ) -> None:
-        """Schema queries return no stored objects; only their nesting is bounded."""
+        """Schema queries return no stored objects, and the depth limiter passes them over;
+        only their nesting is bounded (each level can multiply what they return)."""
         if selection_set is None:
             return
         if depth > INTROSPECTION_DEPTH:
             raise TooComplex(f"The schema query nests deeper than {INTROSPECTION_DEPTH} levels")
         for node in _flatten(selection_set, self.fragments, spread):
-            self.steps += 1
-            if self.steps > WALK_BUDGET:
-                raise TooComplex("The query has too many selections once its fragments are spread")
-            if node.alias is not None:
-                self.aliases += 1
-                if self.aliases > self.limits.max_aliases:
-                    raise TooComplex(f"The query uses more than {self.limits.max_aliases} aliases")
+            self.step()
             self.introspection(node.selection_set, depth + 1, spread)
 
 
@@ -190,21 +184,21 @@ def check_cost(
     document: DocumentNode,
     operation_name: str | None,
     variables: dict[str, Any],
-    limits: Limits,
+    max_objects: int,
 ) -> None:
-    """TooComplex if the operation to run passes a limit."""
+    """TooComplex if the operation to run may return more than `max_objects` objects."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    walk = _Walk(schema, fragments, variables, limits)
+    walk = _Walk(schema, fragments, variables, max_objects)
     for operation in operations:
         if operation_name is not None and (
             operation.name is None or operation.name.value != operation_name
         ):
             continue
         root = schema.get_root_type(operation.operation)
-        walk.selections(operation.selection_set, root, 0, 1, ())
+        walk.selections(operation.selection_set, root, 1, ())
 
 
 @functools.lru_cache(maxsize=4)
@@ -213,12 +207,12 @@ def graphql_schema(schema: BaseSchema) -> GraphQLSchema:
     return build_schema(schema.as_str())
 
 
-class CostLimits(SchemaExtension):
-    """Refuse, before execution and with code QUERY_TOO_COMPLEX, queries over the limits."""
+class ObjectEstimate(SchemaExtension):
+    """Refuse, before execution and with code QUERY_TOO_COMPLEX, queries that may return
+    more than `max_objects` objects."""
 
-    def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self._limits().max_tokens
-        yield
+    def __init__(self, max_objects: int) -> None:
+        self.max_objects = max_objects
 
     def on_validate(self) -> Iterator[None]:
         """Listed after ValidationCache, this runs once the document is known to be valid."""
@@ -230,11 +224,22 @@ class CostLimits(SchemaExtension):
                     context.graphql_document,
                     context.operation_name,
                     context.variables or {},
-                    self._limits(),
+                    self.max_objects,
                 )
             except TooComplex as exc:
                 context.pre_execution_errors = [GraphQLError(str(exc), extensions={"code": CODE})]
         yield
 
-    def _limits(self) -> Limits:
-        return getattr(self.execution_context.context, "limits", None) or Limits()
+
+def limiters(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+    """Factories of Strawberry's token, depth and alias limiters set to `limits`.
+
+    Each request gets a copy of its own, as Strawberry wants; the validation rule each limiter
+    made stays one class, so that ValidationCache (keyed by the rules) still finds documents.
+    """
+    made = [
+        MaxTokensLimiter(max_token_count=limits.max_tokens),
+        QueryDepthLimiter(max_depth=limits.max_depth),
+        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+    ]
+    return [functools.partial(copy.copy, extension) for extension in made]

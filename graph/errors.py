@@ -1,6 +1,7 @@
 """Every GraphQL error gets an `extensions.code`; unexpected ones are logged and masked."""
 
 import logging
+import re
 
 from flrepo.documents.errors import RepositoryError
 from graphql.error import GraphQLError
@@ -8,9 +9,16 @@ from pydantic import ValidationError
 from strawberry.extensions import MaskErrors
 
 log = logging.getLogger("flrepo.graphql")
-# The parser's own limits: tokens (set by CostLimits) and nesting.
+# The parser's own limits: tokens (set by MaxTokensLimiter) and nesting.
 PARSER_LIMITS = ("Document contains more than", "Document is nested too deeply")
 TOO_COMPLEX = "The query is too long or nested too deeply to process"
+# What Strawberry's depth and alias limiters report (uncoded), said as this API says it.
+LIMITERS = {
+    re.compile(r"'\w+' exceeds maximum operation depth of (\d+)"): (
+        "The query nests fields deeper than {} levels"
+    ),
+    re.compile(r"\d+ aliases found\. Allowed: (\d+)"): "The query uses more than {} aliases",
+}
 
 
 class ErrorCodes(MaskErrors):
@@ -20,12 +28,22 @@ class ErrorCodes(MaskErrors):
         super().__init__(error_message="Internal server error.")
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._with_code(error) for error in errors]
+        """Each error with its code; a query over a limit gets one error, for the first limit
+        it passed (the depth limiter reports every field too deep, amid validation errors)."""
+        coded = [self._with_code(error) for error in errors]
+        limits = [
+            e for e in coded if e.path is None and e.extensions["code"] == "QUERY_TOO_COMPLEX"
+        ]
+        return limits[:1] or coded
 
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if error.extensions and "code" in error.extensions:
-            return error  # coded where it was raised (cost limits)
+            return error  # coded where it was raised (the object estimate)
+        for pattern, message in LIMITERS.items():
+            if original is None and (match := pattern.fullmatch(error.message)):
+                code = {"code": "QUERY_TOO_COMPLEX"}
+                return GraphQLError(message.format(match[1]), extensions=code)
         if isinstance(original, RecursionError):  # nesting Python cannot recurse into
             error = GraphQLError(TOO_COMPLEX, error.nodes, error.source, error.positions)
             code = "QUERY_TOO_COMPLEX"

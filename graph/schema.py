@@ -6,7 +6,7 @@ from typing import Annotated
 import strawberry
 from flrepo.documents.changes import ChangeFeed
 from flrepo.graph.cache import CachedParser
-from flrepo.graph.cost import CostLimits
+from flrepo.graph.cost import Limits, ObjectEstimate, limiters
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
     CreateModelInput,
@@ -332,17 +332,24 @@ class RepositorySchema(strawberry.Schema):
         pass
 
 
-schema = RepositorySchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    # Validation (cached) runs before CostLimits, which measures only valid documents.
-    extensions=[
-        ErrorCodes,
-        OperationReport,
-        lambda: CachedParser(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        CostLimits,
-    ],
-    config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
-)
+def make_schema(limits: Limits) -> RepositorySchema:
+    """The schema, refusing queries over `limits` (but for their size, checked by the view)."""
+    return RepositorySchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        # The limiters add validation rules; validation (cached) runs before ObjectEstimate,
+        # which measures only valid documents.
+        extensions=[
+            ErrorCodes,
+            OperationReport,
+            lambda: CachedParser(maxsize=256),
+            *limiters(limits),
+            lambda: ValidationCache(maxsize=256),
+            lambda: ObjectEstimate(limits.max_objects),
+        ],
+        config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
+    )
+
+
+schema = make_schema(Limits())

@@ -23,12 +23,12 @@ LONG_SCALAR = strawberry.scalar(
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
-FILE_IDS = ("model_id", "weights_id", "strategy_id", "storage_id")
 
 
 def of(cls: type[T], doc: BaseModel) -> T:
     """`cls` showing `doc`, with the id of its file at hand but out of the schema."""
-    extra = {name: getattr(doc, name) for name in FILE_IDS if name in type(doc).model_fields}
+    field = getattr(doc, "FILE_FIELD", None)
+    extra = {field: getattr(doc, field)} if field else {}
     return cls.from_pydantic(doc, extra=extra)  # type: ignore[attr-defined]
 
 

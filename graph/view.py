@@ -6,7 +6,7 @@ from typing import Any
 from cross_web import HTTPException, StarletteRequestAdapter
 from flrepo.graph.context import Context
 from flrepo.graph.cost import Limits
-from flrepo.graph.schema import schema
+from flrepo.graph.schema import make_schema
 from flrepo.transfer import jsonbody
 from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from starlette.requests import Request
@@ -46,15 +46,15 @@ class GraphQLView(GraphQL):
         allowed_origins: Sequence[str] = (),
         limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         super().__init__(
-            schema,
+            make_schema(self.limits),
             multipart_uploads_enabled=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             max_subscriptions_per_connection=max_subscriptions,
             allowed_origins=allowed_origins,
         )
         self.ide_page = ide_page  # renders GraphiQL for a browser's GET
-        self.limits = limits or Limits()
         self.max_connections = max_connections
         self.connections = 0
 
@@ -78,7 +78,6 @@ class GraphQLView(GraphQL):
             root_path=request.scope.get("root_path", ""),
             feed=state.feed,
             report=state.metrics.graphql_operation,
-            limits=self.limits,
         )
 
     async def parse_http_body(self, request: StreamingRequestAdapter) -> Any:

@@ -107,7 +107,7 @@ def model_file_target(model_name: str, model_version: str) -> FileTarget[MLModel
     return FileTarget(
         MLModel,
         model_key(model_name, model_version),
-        "model_id",
+        MLModel.FILE_FIELD,
         f"model/{model_name}/{model_version}",
         _what(model_name, model_version),
     )
@@ -130,6 +130,6 @@ async def delete_model(files: FileStore, model_name: str, model_version: str) ->
         files,
         MLModel,
         model_key(model_name, model_version),
-        "model_id",
+        MLModel.FILE_FIELD,
         _what(model_name, model_version),
     )

@@ -121,7 +121,7 @@ def weights_target(
     return FileTarget(
         TrainingResult,
         key,
-        "weights_id",
+        TrainingResult.FILE_FIELD,
         f"weights/{model_name}/{model_version}/{configuration_id}",
         _what(model_name, model_version, training_id),
         extra={"training_id": training_id},
@@ -150,6 +150,6 @@ async def delete_result(
         files,
         TrainingResult,
         result_key(model_name, model_version, training_id),
-        "weights_id",
+        TrainingResult.FILE_FIELD,
         _what(model_name, model_version, training_id),
     )

@@ -61,7 +61,7 @@ def strategy_file_target(strategy_name: str) -> FileTarget[Strategy]:
     return FileTarget(
         Strategy,
         strategy_key(strategy_name),
-        "strategy_id",
+        Strategy.FILE_FIELD,
         f"strategy/{strategy_name}",
         _what(strategy_name),
     )
@@ -77,5 +77,5 @@ async def upload_strategy_file(
 @requires("delete")
 async def delete_strategy(files: FileStore, strategy_name: str) -> bool:
     return await delete_with_file(
-        files, Strategy, strategy_key(strategy_name), "strategy_id", _what(strategy_name)
+        files, Strategy, strategy_key(strategy_name), Strategy.FILE_FIELD, _what(strategy_name)
     )

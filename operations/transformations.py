@@ -73,7 +73,7 @@ def transformation_file_target(transformation_id: str) -> FileTarget[Transformat
     return FileTarget(
         Transformation,
         transformation_key(transformation_id),
-        "storage_id",
+        Transformation.FILE_FIELD,
         f"transformation/{transformation_id}",
         _what(transformation_id),
     )
@@ -93,6 +93,6 @@ async def delete_transformation(files: FileStore, transformation_id: str) -> boo
         files,
         Transformation,
         transformation_key(transformation_id),
-        "storage_id",
+        Transformation.FILE_FIELD,
         _what(transformation_id),
     )

@@ -1,4 +1,4 @@
-"""What the REST routes share: the file store, streamed uploads, answers and error documents."""
+"""What the REST routes share: checks of every request, the file store, answers, error documents."""
 
 import json
 import re
@@ -6,12 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from flrepo.documents.errors import InvalidInput
+from fastapi.responses import JSONResponse
 from flrepo.documents.files import FileStore
-from flrepo.transfer.digests import file_sha256
-from flrepo.transfer.downloads import file_response
-from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
 from pydantic import BaseModel
 
 
@@ -34,17 +30,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Message, "description": REASONS[status]} for status in statuses}
 
 
-RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
-
-
-class FileForm(BaseModel):
-    """An upload's multipart form: the file in the field `file`."""
-
-    file: bytes
-
-
-FORM = {"multipart/form-data": {"schema": FileForm.model_json_schema()}}
-MULTIPART = {"requestBody": {"required": True, "content": FORM}}
+# The answers of the routes that create and that update metadata, on every router.
+CREATED: dict[str, Any] = {"status_code": 201, "responses": errors(400, 415)}
+UPDATED: dict[str, Any] = {"status_code": 204, "responses": errors(400, 404, 415)}
 
 
 async def refuse_encoded_slash(request: Request) -> None:
@@ -82,48 +70,7 @@ def files_of(request: Request) -> FileStore:
     return request.app.state.files
 
 
-async def upload(request: Request) -> StreamedUpload:
-    """The multipart form field `file`, positioned at its bytes but not yet read: never spooled."""
-    declared = request.headers.get("content-length", "")
-    reader = MultipartReader(
-        request.stream(),
-        request.headers.get("content-type", ""),
-        int(declared) if declared.isdigit() else None,
-    )
-    source = StreamedUpload(reader, "file", sole=True)
-    try:
-        await source.open()
-    except MultipartError:
-        raise
-    except InvalidInput:
-        missing = {
-            "type": "missing",
-            "loc": ("body", "file"),
-            "msg": "Field required",
-            "input": None,
-        }
-        raise RequestValidationError([missing]) from None
-    return source
-
-
-def expected_sha256(request: Request) -> str | None:
-    """The sha256 the client says its upload has (RFC 9530 `Repr-Digest`, `Content-Digest`)."""
-    return file_sha256(request.headers)
-
-
 Files = Annotated[FileStore, Depends(files_of)]
-Upload = Annotated[StreamedUpload, Depends(upload)]
-Digest = Annotated[str | None, Depends(expected_sha256)]
-
-
-async def raw_file(
-    request: Request, files: FileStore, file_id: str | None, missing: str
-) -> Response:
-    """The file's bytes as `application/octet-stream` (ranges, HEAD, ETag), or 404 `missing`."""
-    record = await files.get(file_id)
-    if record is None:
-        raise HTTPException(404, missing)
-    return file_response(request, files, record, "application/octet-stream")
 
 
 def document(doc: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:

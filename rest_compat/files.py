@@ -33,6 +33,9 @@ class FileDocument(BaseModel):
     )
 
 
+LISTED: dict[str, Any] = {"response_model": list[FileDocument]}
+
+
 def _listing(records: list[StoredFile]) -> Response:
     docs = [{k: v for k, v in r.document.items() if k != "_id"} for r in records]
     return JSONResponse(jsonable_encoder(docs, custom_encoder=PLAIN))
@@ -43,11 +46,7 @@ async def _newest(store: Files, filename: str) -> Response:
     return _listing([record] if record else [])
 
 
-@router.get(
-    "/models/available",
-    summary="List stored files, oldest first",
-    response_model=list[FileDocument],
-)
+@router.get("/models/available", summary="List stored files, oldest first", **LISTED)
 @router.get("/models/available/", include_in_schema=False)
 async def available(store: Files) -> Response:
     return _listing(await files.list_files(store, limit=None))
@@ -56,7 +55,7 @@ async def available(store: Files) -> Response:
 @router.get(
     "/models/download/shell/{filename}",
     summary="Newest file of a name ('_' for '/'), as a one-element list",
-    response_model=list[FileDocument],
+    **LISTED,
 )
 async def shell_by_filename(filename: str, store: Files) -> Response:
     return await _newest(store, filename.replace("_", "/"))
@@ -65,7 +64,7 @@ async def shell_by_filename(filename: str, store: Files) -> Response:
 @router.get(
     "/models/download/shell/{name}/{version}/{configuration_id}",
     summary="Newest weights file of a configuration, as a one-element list",
-    response_model=list[FileDocument],
+    **LISTED,
 )
 async def shell_weights(name: str, version: str, configuration_id: str, store: Files) -> Response:
     return await _newest(store, f"weights/{name}/{version}/{configuration_id}")

@@ -2,54 +2,27 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from flrepo.documents.errors import NotFound
 from flrepo.documents.ml_model import ModelMeta
 from flrepo.operations import models
 from flrepo.rest_compat.bodies import ModelBody, Name
-from flrepo.rest_compat.common import (
-    MULTIPART,
-    RAW,
-    Digest,
-    Files,
-    Upload,
-    document,
-    errors,
-    listing,
-    raw_file,
-)
+from flrepo.rest_compat.common import CREATED, UPDATED, document, errors, listing
+from flrepo.rest_compat.file_routes import add_file_routes
 from starlette.responses import JSONResponse, Response
 
 router = APIRouter(tags=["models"])
 
 
-@router.post("/model", status_code=201, summary="Create a model", responses=errors(400, 415))
+@router.post("/model", summary="Create a model", **CREATED)
 @router.post("/model/", status_code=201, include_in_schema=False)
 async def create(body: ModelBody) -> None:
     await models.create_model(**dict(body))
 
 
-@router.put(
-    "/model/meta/{name}/{version}",
-    status_code=204,
-    summary="Replace a model's meta",
-    responses=errors(400, 404, 415),
-)
+@router.put("/model/meta/{name}/{version}", summary="Replace a model's meta", **UPDATED)
 async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
     await models.update_model_meta(name, version, meta)
-
-
-@router.put(
-    "/model/{name}/{version}",
-    status_code=204,
-    summary="Upload a model file",
-    responses=errors(404, 413),
-    openapi_extra=MULTIPART,
-)
-async def upload_file(
-    name: Name, version: Name, files: Files, source: Upload, sha256: Digest
-) -> None:
-    await models.upload_model_file(files, name, version, source, sha256)
 
 
 @router.get("/model", summary="List models", response_model=list[ModelBody])
@@ -70,24 +43,11 @@ async def get_meta(model_name: Name, model_version: Name) -> Response:
     return JSONResponse(document(model))
 
 
-@router.head("/model/{name}/{version}", include_in_schema=False)
-@router.get(
-    "/model/{name}/{version}",
-    summary="Download a model file",
-    response_class=Response,
-    responses={**RAW, **errors(404)},
+FILE_ROUTES = [
+    ("PUT", "/model/{name}/{version}", "Upload a model file"),
+    ("GET", "/model/{name}/{version}", "Download a model file"),
+    ("DELETE", "/model/{name}/{version}", "Delete a model and its file"),
+]
+add_file_routes(
+    router, FILE_ROUTES, models.get_model, models.upload_model_file, models.delete_model
 )
-async def download(name: Name, version: Name, files: Files, request: Request) -> Response:
-    model = await models.get_model(name, version)
-    missing = "no such model, or it has no file"
-    return await raw_file(request, files, model and model.model_id, missing)
-
-
-@router.delete(
-    "/model/{name}/{version}",
-    status_code=204,
-    summary="Delete a model and its file",
-    responses=errors(404),
-)
-async def delete(name: Name, version: Name, files: Files) -> None:
-    await models.delete_model(files, name, version)

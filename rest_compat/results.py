@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
 from flrepo.operations import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
-from flrepo.rest_compat.common import MULTIPART, RAW, Digest, Files, Upload, errors, listing
+from flrepo.rest_compat.common import CREATED, Files, errors, listing
+from flrepo.rest_compat.file_routes import RAW, add_file_routes
 from flrepo.transfer.downloads import file_response, safety_header
 from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
@@ -15,12 +16,7 @@ router = APIRouter(tags=["training results"])
 B64_BLOCK = 3 * 256 * 1024  # base64 encodes whole 3-byte groups, so blocks stay independent
 
 
-@router.post(
-    "/training-results",
-    status_code=201,
-    summary="Create a training result",
-    responses=errors(400, 415),
-)
+@router.post("/training-results", summary="Create a training result", **CREATED)
 @router.post("/training-results/", status_code=201, include_in_schema=False)
 async def create(body: TrainingResultBody) -> None:
     await results.create_result(**dict(body))
@@ -78,32 +74,10 @@ async def list_of_model(name: Name, version: Name) -> Response:
     return listing(await results.list_results(name, version, limit=None))
 
 
-@router.put(
-    "/training-results/{name}/{version}/{training_id}/{configuration_id}",
-    status_code=204,
-    summary="Upload the final weights",
-    responses=errors(404, 413),
-    openapi_extra=MULTIPART,
-)
-async def upload_weights(
-    name: Name,
-    version: Name,
-    training_id: Name,
-    configuration_id: Name,
-    files: Files,
-    source: Upload,
-    sha256: Digest,
-) -> None:
-    await results.upload_weights(
-        files, name, version, training_id, configuration_id, source, sha256
-    )
-
-
-@router.delete(
-    "/training-results/{name}/{version}/{training_id}",
-    status_code=204,
-    summary="Delete a training result and its weights",
-    responses=errors(404),
-)
-async def delete(name: Name, version: Name, training_id: Name, files: Files) -> None:
-    await results.delete_result(files, name, version, training_id)
+FILE_ROUTES = [
+    ("PUT", "/training-results/{name}/{version}/{training_id}/{configuration_id}",
+     "Upload the final weights", "upload_weights"),
+    ("DELETE", "/training-results/{name}/{version}/{training_id}",
+     "Delete a training result and its weights"),
+]  # fmt: skip
+add_file_routes(router, FILE_ROUTES, upload=results.upload_weights, delete=results.delete_result)

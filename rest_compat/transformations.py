@@ -1,30 +1,17 @@
 """`/transformation` routes: data transformations and their pickled objects."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from flrepo.documents.transformation import Transformation
 from flrepo.operations import transformations
 from flrepo.rest_compat.bodies import Name, TransformationBody
-from flrepo.rest_compat.common import (
-    MULTIPART,
-    RAW,
-    Digest,
-    Files,
-    Upload,
-    errors,
-    listing,
-    raw_file,
-)
+from flrepo.rest_compat.common import CREATED, UPDATED, listing
+from flrepo.rest_compat.file_routes import add_file_routes
 from starlette.responses import Response
 
 router = APIRouter(tags=["transformations"])
 
 
-@router.post(
-    "/transformation",
-    status_code=201,
-    summary="Create a transformation",
-    responses=errors(400, 415),
-)
+@router.post("/transformation", summary="Create a transformation", **CREATED)
 @router.post("/transformation/", status_code=201, include_in_schema=False)
 async def create(body: TransformationBody) -> None:
     await transformations.create_transformation(Transformation(**dict(body)))
@@ -32,24 +19,12 @@ async def create(body: TransformationBody) -> None:
 
 @router.put(
     "/transformation/meta/{id}",
-    status_code=204,
     summary="Replace a transformation's metadata (the object stays)",
-    responses=errors(400, 404, 415),
+    **UPDATED,
 )
 async def update_meta(id: Name, body: TransformationBody) -> None:
     """The body is the whole transformation; the id in the path decides which one."""
     await transformations.update_transformation(id, Transformation(**dict(body)))
-
-
-@router.put(
-    "/transformation/{id}",
-    status_code=204,
-    summary="Upload a transformation object",
-    responses=errors(404, 413),
-    openapi_extra=MULTIPART,
-)
-async def upload_file(id: Name, files: Files, source: Upload, sha256: Digest) -> None:
-    await transformations.upload_transformation_file(files, id, source, sha256)
 
 
 @router.get(
@@ -57,31 +32,18 @@ async def upload_file(id: Name, files: Files, source: Upload, sha256: Digest) ->
 )
 @router.get("/transformation/", include_in_schema=False)
 async def list_all() -> Response:
-    return listing(await transformations.list_transformations(limit=None), {"storage_id"})
+    docs = await transformations.list_transformations(limit=None)
+    return listing(docs, {Transformation.FILE_FIELD})
 
 
-@router.head("/transformation/{id}", include_in_schema=False)
-@router.get(
-    "/transformation/{id}",
-    summary="Download a transformation object",
-    response_class=Response,
-    responses={**RAW, **errors(404)},
+FILE_ROUTES = [
+    ("PUT", "/transformation/{id}", "Upload a transformation object"),
+    ("GET", "/transformation/{id}", "Download a transformation object"),
+    ("DELETE", "/transformation/{id}", "Delete a transformation and its object"),
+]
+operations = (
+    transformations.get_transformation,
+    transformations.upload_transformation_file,
+    transformations.delete_transformation,
 )
-async def download(id: Name, files: Files, request: Request) -> Response:
-    transformation = await transformations.get_transformation(id)
-    return await raw_file(
-        request,
-        files,
-        transformation and transformation.storage_id,
-        "no such transformation, or it has no file",
-    )
-
-
-@router.delete(
-    "/transformation/{id}",
-    status_code=204,
-    summary="Delete a transformation and its object",
-    responses=errors(404),
-)
-async def delete(id: Name, files: Files) -> None:
-    await transformations.delete_transformation(files, id)
+add_file_routes(router, FILE_ROUTES, *operations)

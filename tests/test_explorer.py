@@ -83,10 +83,11 @@ async def test_with_a_build_the_pages_load_hashed_local_files(tmp_path):
 
     swagger = (await http.get("/docs")).text
     assert sources(swagger) == [
-        "/static/favicon-BBBBBBBB.png",
         "/static/swagger-ui-AAAAAAAA.css",
+        "/static/favicon-BBBBBBBB.png",
         "/static/swagger-ui-bundle-YZ234567.js",
     ]
+    assert "url: '/openapi.json'" in swagger
     assert "https://" not in swagger
 
 
@@ -114,7 +115,9 @@ async def test_pages_follow_the_applications_root_path(tmp_path):
     graphiql = (await http.get("/graphql")).text
     assert 'data-endpoint="/repo/graphql"' in graphiql
     assert "/repo/static/graphiql-ABCDEFGH.js" in graphiql
-    assert 'data-openapi-url="/repo/openapi.json"' in (await http.get("/docs")).text
+    swagger = (await http.get("/docs")).text
+    assert "url: '/repo/openapi.json'" in swagger
+    assert "/repo/static/swagger-ui-bundle-YZ234567.js" in swagger
 
 
 async def test_an_incomplete_build_is_reported(tmp_path, caplog):

@@ -9,7 +9,9 @@ import pytest
 import requests
 from graphql import get_introspection_query
 from helpers import running_app
-from rest_fixtures import assert_created, put_file
+from live_client import subscriptions
+from rest_fixtures import assert_created, put_file, running_server
+from websockets.exceptions import ConnectionClosedError
 
 pytest_plugins = ["rest_fixtures"]
 
@@ -98,8 +100,9 @@ def test_eleven_levels_and_3000_aliases_are_refused_quickly_while_health_stays_f
         assert seconds < QUICK_S, (seconds, message)
         assert len(response.content) < 1000
     assert max(health) < QUICK_S, health
-    # Eleven levels pass both the depth limit (10) and the object estimate: either refuses.
-    assert "more than 5000 objects" in refused(post(stocked, ELEVEN)[0])
+    # Eleven levels pass both the depth limit (10) and the object estimate: the depth limit,
+    # checked with the document's validity, refuses first (test_the_estimate_refuses_eleven...).
+    assert "deeper than 10 levels" in refused(post(stocked, ELEVEN)[0])
     assert "deeper than 10 levels" in refused(post(stocked, ELEVEN.replace("20", "0"))[0])
     assert "exceeds the limit of 100000 bytes" in refused(post(stocked, ALIASES)[0])
     assert "tokens" in refused(post(stocked, SHORT_ALIASES)[0])
@@ -199,3 +202,54 @@ async def test_limits_are_configurable(settings, mongodb_url):
         )
         assert "deeper than 2 levels" in deep.json()["errors"][0]["message"]
         assert fine.json() == {"data": {"models": []}}
+
+
+async def test_the_estimate_refuses_eleven_levels_that_the_depth_limit_allows(
+    settings, mongodb_url
+):
+    deep = settings.model_copy(update={"graphql_max_depth": 11})
+    async with running_app(deep, mongodb_url) as client:
+        body = (await client.post("/graphql", json={"query": ELEVEN})).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
+        assert "more than 5000 objects" in body["errors"][0]["message"]
+        shallow = ELEVEN.replace("20", "0")
+        assert (await client.post("/graphql", json={"query": shallow})).json() == {
+            "data": {"models": []}
+        }
+
+
+def test_subscriptions_over_websocket_have_the_same_limits(sync_mongo, mongodb_url, tmp_path):
+    tight = {
+        "FLREPO_GRAPHQL_MAX_DEPTH": "3",
+        "FLREPO_GRAPHQL_MAX_ALIASES": "1",
+        "FLREPO_GRAPHQL_MAX_TOKENS": "30",
+        "FLREPO_GRAPHQL_MAX_OBJECTS": "5",
+    }
+    subscribe = "subscription { trainingResultAdded { %s } }"
+    # Each refused query passes the other limits; the last one is refused after one that passes.
+    queries = {
+        subscribe % "a: trainingId model { file { id } }": None,
+        subscribe % "model { file { safety { verdict } } }": "deeper than 3 levels",
+        subscribe % "a: trainingId b: trainingId": "more than 1 aliases",
+        subscribe % "model { modelName }": None,
+        subscribe % "model { trainingResults { trainingId } }": "more than 5 objects",
+    }
+    with (
+        running_server(sync_mongo, mongodb_url, tmp_path, env=tight) as server,
+        subscriptions(server.url) as ws,
+    ):
+        for n, (query, message) in enumerate(queries.items()):
+            ws.subscribe(str(n), query)
+            if message is None:
+                continue
+            answer = ws.receive(10)
+            assert answer["type"] == "error" and answer["id"] == str(n), answer
+            [error] = answer["payload"]
+            assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX", error
+            assert message in error["message"], error
+        # Too many tokens is a syntax error: the protocol closes the connection (4400).
+        ws.subscribe("tokens", subscribe % ("trainingId " * 30))
+        with pytest.raises(ConnectionClosedError) as closed:
+            ws.receive(10)
+    assert closed.value.rcvd.code == 4400
+    assert "more than 30 tokens" in closed.value.rcvd.reason

@@ -1,5 +1,8 @@
 """`/openapi.json` is a valid OpenAPI document of every route of API.md §3; `/docs` shows it."""
 
+import json
+from pathlib import Path
+
 import pytest
 import requests
 from openapi_spec_validator import validate
@@ -37,6 +40,8 @@ TABLE = [
     ("GET", "/transformation/{id}", 200, (404,)),
     ("DELETE", "/transformation/{id}", 204, (404,)),
 ]
+# The document the server served before its routers were restructured: it must not change.
+SERVED_BEFORE = Path(__file__).parent / "data" / "openapi.json"
 UPLOADS = {(m, p) for m, p, _, _ in TABLE if m == "PUT" and "/meta/" not in p and "{" in p}
 
 
@@ -46,6 +51,10 @@ def document(rest_server):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     return response.json()
+
+
+def test_the_document_is_the_one_served_before(document):
+    assert document == json.loads(SERVED_BEFORE.read_text())
 
 
 def test_the_document_is_valid_openapi(document):
