@@ -63,11 +63,13 @@ class Inspection:
 class ChunkWriter:
     """Appends bytes to the chunks of the file `lease` is for, from byte `offset` on.
 
-    A write runs while the next chunks arrive; the next write starts once it has finished,
-    so writes land in order. Bytes leave `pending` only once written, so that a write that
-    failed is written again by `finish`. With `record_as_written`, the offset past the whole
-    chunks written is recorded with each renewal of the lease, so that a server that dies
-    loses little; `finish` records the final offset in any case.
+    Bytes gather in `pending` until CHUNKS_PER_WRITE chunks are there; then they are cut
+    into chunk documents and written while the next chunks gather, and hashed and scanned
+    from those documents (no further copy). The next write starts once the last has
+    finished, so writes land in order and a request holds two writes' worth of bytes at
+    most. A write that failed is tried again by `finish`. With `record_as_written`, the
+    offset past the whole chunks written is recorded with each renewal of the lease, so
+    that a server that dies loses little; `finish` records the final offset in any case.
     """
 
     def __init__(
@@ -85,10 +87,10 @@ class ChunkWriter:
         self.inspection = inspection
         self.record_as_written = record_as_written
         self.first_n = offset // CHUNK_SIZE
-        self.n = self.first_n  # index of the chunk `pending` starts
-        self.pending = bytearray()
-        self.writing = 0  # bytes at the front of `pending` that a write is storing
-        self.unread: list[bytes] = []  # pieces not yet hashed and scanned
+        self.n = self.first_n  # index of the first chunk not yet written
+        self.cut: list[dict[str, Any]] = []  # chunks n, n+1, … cut from `pending`, not written
+        self.pending = bytearray()  # the bytes that follow those cut
+        self.inspected = offset  # the bytes before this have been hashed and scanned
         self.old_tail = b""
         self.received = 0
         self.renewed_at = -math.inf  # when the lease was last renewed (and the offset recorded)
@@ -111,9 +113,8 @@ class ChunkWriter:
 
     async def add(self, piece: bytes) -> None:
         self.pending += piece
-        self.unread.append(piece)
         self.received += len(piece)
-        if len(self.pending) - self.writing >= CHUNKS_PER_WRITE * CHUNK_SIZE:
+        if len(self.pending) >= CHUNKS_PER_WRITE * CHUNK_SIZE:
             await self._write(full_only=True)
 
     async def finish(self) -> int:
@@ -142,25 +143,28 @@ class ChunkWriter:
             await self.chunks.delete_one({"files_id": files_id, "n": self.first_n})
 
     async def _write(self, full_only: bool) -> None:
-        """Once the write in progress is done, start writing the chunks of `pending`: the
-        full ones, and with `full_only` false the partial last one too."""
+        """Once the write in progress is done, cut the chunks of `pending` (the full ones,
+        and with `full_only` false the partial last one too) and start writing them, after
+        any that a failed write left."""
         await self._settle()
-        count = (
-            len(self.pending) // CHUNK_SIZE if full_only else -(-len(self.pending) // CHUNK_SIZE)
-        )
-        if not count:
-            return
-        self.writing = min(count * CHUNK_SIZE, len(self.pending))
-        docs = [
-            {
-                "files_id": self.files_id,
-                "n": self.n + i,
-                "data": bytes(memoryview(self.pending)[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]),
-            }
-            for i in range(count)
-        ]
-        pieces, self.unread = self.unread, []
-        self._write_task = asyncio.ensure_future(self._store(docs, pieces))
+        size = len(self.pending)
+        count = size // CHUNK_SIZE if full_only else -(-size // CHUNK_SIZE)
+        if count:
+            n = self.n + len(self.cut)
+            view = memoryview(self.pending)
+            self.cut += [
+                {
+                    "files_id": self.files_id,
+                    "n": n + i,
+                    "data": bytes(view[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]),
+                }
+                for i in range(count)
+            ]
+            view.release()
+            # a new buffer: after a `del` at its front, every `+=` would copy the whole buffer
+            self.pending = self.pending[count * CHUNK_SIZE :]
+        if self.cut:
+            self._write_task = asyncio.ensure_future(self._store(self.cut))
 
     async def _settle(self) -> None:
         """Wait for the write in progress, if any; its failure is raised here, once."""
@@ -173,8 +177,23 @@ class ChunkWriter:
             if task.done():  # else a later call waits for it again: never two writes at once
                 self._write_task = None
 
-    async def _store(self, docs: list[dict[str, Any]], pieces: list[bytes]) -> None:
-        """Write `docs` (chunks n, n+1, …) while `pieces` are hashed and scanned on a thread."""
+    def _uninspected(self, docs: list[dict[str, Any]]) -> list[bytes]:
+        """The bytes of `docs` not yet hashed and scanned (a partial chunk begun before this
+        writer, or a write tried again, holds bytes that were)."""
+        pieces = []
+        for doc in docs:
+            start = doc["n"] * CHUNK_SIZE
+            end = start + len(doc["data"])
+            if end > self.inspected:
+                skip = self.inspected - start
+                pieces.append(doc["data"][skip:] if skip > 0 else doc["data"])
+                self.inspected = end
+        return pieces
+
+    async def _store(self, docs: list[dict[str, Any]]) -> None:
+        """Write `docs` (chunks n, n+1, …) while their bytes are hashed and scanned on a
+        thread."""
+        pieces = self._uninspected(docs)
         read = asyncio.ensure_future(asyncio.to_thread(self.inspection.feed, pieces))
         try:
             if time.monotonic() - self.renewed_at >= RENEW_EVERY_S:
@@ -183,8 +202,8 @@ class ChunkWriter:
                 # the chunk the writer began in may exist (a partial last chunk): replace it;
                 # the others are new, unless a writer that died left them (then replace all)
                 ops: list[InsertOne | ReplaceOne] = list(map(InsertOne, docs))
-                if self.n == self.first_n:
-                    first = {"files_id": self.files_id, "n": self.n}
+                if docs[0]["n"] == self.first_n:
+                    first = {"files_id": self.files_id, "n": self.first_n}
                     ops[0] = ReplaceOne(first, docs[0], upsert=True)
                 await self.chunks.bulk_write(ops)
             except BulkWriteError:
@@ -197,12 +216,9 @@ class ChunkWriter:
                     ]
                 )
         finally:
-            self.writing = 0
             await read
-        full = sum(len(doc["data"]) == CHUNK_SIZE for doc in docs)
-        # a new buffer: after a `del` at its front, every `+=` would copy the whole buffer
-        self.pending = self.pending[full * CHUNK_SIZE :]
-        self.n += full
+        self.cut = []
+        self.n += sum(len(doc["data"]) == CHUNK_SIZE for doc in docs)
         # Recorded now unless the next write is waiting already (the database is what holds
         # the upload back) or there is nothing to record: then once a second, so that a
         # server that dies loses a second of bytes and the lease never runs out.
