@@ -1,7 +1,7 @@
 """The GridFS file store: streamed uploads with sha256 and size limit, streamed downloads."""
 
 import asyncio
-import hashlib
+import contextlib
 import logging
 import math
 import re
@@ -12,20 +12,27 @@ from typing import Any, Protocol, TypeVar
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from flrepo.documents.chunk_writer import ChunkWriter
-from flrepo.documents.errors import DangerousPickle, TooLarge
-from flrepo.scanner.stream import FileScanner
+from flrepo.documents.chunk_writer import CHUNK_SIZE, ChunkWriter, Inspection
+from flrepo.documents.errors import DangerousPickle, DigestMismatch, InvalidInput, TooLarge
+from flrepo.documents.upload_registry import UploadRegistry
 from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.client_session import TransactionOptions
+from pymongo.errors import DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CHUNKS_PER_READ = 32  # 8 MiB of default-sized chunks per database round trip
+ByteProgress = Callable[[int, int], None]  # told (bytes done, bytes in all) as a long pass runs
+
+
+def stalled() -> InvalidInput:
+    """The error of a one-shot upload whose lease ran out, so that the sweep removed it."""
+    return InvalidInput("the upload stalled too long and was given up; send it again")
 
 
 class FileSource(Protocol):
@@ -112,6 +119,7 @@ class FileStore:
         self.db = db
         self.files = db["fs.files"]
         self.chunks = db["fs.chunks"]
+        self.registry = UploadRegistry(db)
         self.max_bytes = max_bytes
         self.upload_slots = asyncio.Semaphore(max_concurrent_uploads)
         self.transactions = transactions
@@ -140,40 +148,82 @@ class FileStore:
         filename: str,
         source: FileSource,
         extra: dict[str, Any] | None = None,
+        sha256: str | None = None,
     ) -> StoredFile:
         """Stream `source` into a new file; on any failure nothing of it is left behind.
 
         At most `max_concurrent_uploads` uploads hold a buffer at once; others wait their turn.
-        The bytes are scanned for pickles as they pass (on a thread, so that a slow scan
-        never stalls other requests); the result is stored as `safety`. Under the `refuse`
-        policy a DANGEROUS file is refused (DangerousPickle).
+        The upload is registered with a lease while its bytes arrive, and written by the
+        same pipeline as a resumable upload; then it is checked and stored as `add_file` does.
         """
         async with self.upload_slots:
-            writer = ChunkWriter(self.db)
-            digest = hashlib.sha256()
-            scanner = FileScanner()
-            length = 0
+            oid = ObjectId()
+            lease = await self.registry.begin_one_shot(oid, stalled)
+            writer = ChunkWriter(self.chunks, lease, 0, Inspection.start())
             try:
                 async for chunk in source.chunks():
-                    length += len(chunk)
-                    if max(length, source.min_length) > self.max_bytes:
+                    if max(writer.end + len(chunk), source.min_length) > self.max_bytes:
                         raise TooLarge(
                             f"the file exceeds the upload limit of {self.max_bytes} bytes"
                         )
-                    digest.update(chunk)
-                    await asyncio.to_thread(scanner.feed, chunk)
-                    await writer.write(chunk)
-                safety = scanner.result()
-                if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
-                    raise DangerousPickle(safety.dangerous_globals)
-                fields: dict[str, Any] = {"sha256": digest.hexdigest(), "safety": safety.document()}
-                if source.content_type:
-                    fields["contentType"] = source.content_type
-                doc = await writer.close(filename, {**fields, **(extra or {})})
+                    await writer.add(chunk)
+                length = await writer.finish()
+                fields = {"contentType": source.content_type} if source.content_type else {}
+                stored = await self.add_file(
+                    oid, filename, length, writer.inspection, sha256, {**fields, **(extra or {})}
+                )
             except BaseException:
-                await asyncio.shield(writer.abort())
+                await asyncio.shield(self._discard(writer))
                 raise
-        return StoredFile.from_document(doc)
+        await self.registry.remove(oid)
+        return stored
+
+    async def _discard(self, writer: ChunkWriter) -> None:
+        """Remove a failed one-shot upload: its chunks, then its registration."""
+        await writer.roll_back()
+        await self.registry.remove(writer.files_id)
+
+    async def add_file(
+        self,
+        oid: ObjectId,
+        filename: str,
+        length: int,
+        inspection: Inspection,
+        sha256: str | None,
+        fields: dict[str, Any],
+    ) -> StoredFile:
+        """Write the `fs.files` document that makes an upload's stored chunks a file, once
+        they pass its checks: it never exists if they do not.
+
+        Raises DigestMismatch if the bytes' sha256 is not `sha256` (the client's, if it gave
+        one), DangerousPickle for a DANGEROUS file under the `refuse` policy. A file already
+        written (another request completed the same upload) is left as it is. The upload
+        date is the database's clock.
+        """
+        assert inspection.offset == length and inspection.whole
+        digest = inspection.hasher.hexdigest()
+        if sha256 and digest != sha256:
+            raise DigestMismatch(f"the file's sha256 is {digest}, not {sha256}")
+        safety = inspection.scanner.result()
+        if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
+            raise DangerousPickle(safety.dangerous_globals)
+        document = {
+            "length": length,
+            "chunkSize": CHUNK_SIZE,
+            "filename": filename,
+            "sha256": digest,
+            "safety": safety.document(),
+            **fields,
+        }
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent completion won the race
+            await self.files.update_one(
+                {"_id": oid},
+                {"$setOnInsert": document, "$currentDate": {"uploadDate": True}},
+                upsert=True,
+            )
+        stored = await self.files.find_one({"_id": oid})
+        assert stored is not None
+        return StoredFile.from_document(stored)
 
     async def get(self, file_id: str | None) -> StoredFile | None:
         oid = object_id(file_id)

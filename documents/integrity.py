@@ -2,8 +2,10 @@
 
 Orphans arise when a process dies between the steps of a write that the server could not run
 as one transaction: files no document references, chunks of no file. An upload in progress
-is never one: its id is claimed in `fs.uploads` (renewed while its bytes arrive), and its
-`fs.files` document does not exist yet.
+is never one: it is in the upload registry with a live lease (renewed while its bytes
+arrive), and its `fs.files` document does not exist yet. An upload whose lease ran out is
+removed with its bytes (unless they became a file). `sweep`, which the server runs, and
+`check` with `repair` remove the same things.
 """
 
 import hashlib
@@ -13,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from flrepo.documents.chunk_writer import CLAIM_TTL_S
-from flrepo.documents.files import CHUNKS_PER_READ, object_id, whole_number
+from flrepo.documents.files import CHUNKS_PER_READ, ByteProgress, object_id, whole_number
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
+from flrepo.documents.upload_registry import UploadRegistry
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -28,16 +30,13 @@ REFERENCES = [
     for document in (MLModel, TrainingResult, Strategy, Transformation)
 ]
 
-Progress = Callable[[int, int], None]  # (bytes read, bytes in all)
-
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem: what kind, what it concerns, and whether --repair fixes it."""
+    """One problem: what kind, and what it concerns."""
 
     kind: str
     subject: str
-    repairable: bool
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.subject}"
@@ -60,8 +59,7 @@ class Repository:
         self.db = db
         self.files = grid["fs.files"]
         self.chunks = grid["fs.chunks"]
-        self.uploads = grid["fs.uploads"]
-        self.resumable = grid["resumable_uploads"]
+        self.registry = UploadRegistry(grid)
 
     async def now(self) -> datetime:
         """The database's clock (the one that stamps upload dates and claims)."""
@@ -84,16 +82,16 @@ class Repository:
                 return True
         return False
 
-    async def claimed(self, now: datetime) -> set[ObjectId]:
-        """Ids of uploads in progress: claims renewed within CLAIM_TTL_S, and resumable
-        uploads that have not expired (their chunks wait, with no file, for the rest)."""
-        claims = set()
-        async for claim in self.uploads.find({}):
-            if _age_s(claim.get("claimed"), now) <= CLAIM_TTL_S:
-                claims.add(claim["_id"])
-        async for upload in self.resumable.find({"expires": {"$gt": now}}, {"_id": 1}):
-            claims.add(upload["_id"])
-        return claims
+    async def in_progress(self, now: datetime) -> set[Any]:
+        """Ids of the uploads in the registry: their chunks wait, with no file, for the
+        rest (a finished resumable upload's file, until it expires). Those whose lease ran
+        out are no orphans either: they are removed as expired uploads, registry first."""
+        return await self.registry.registered(now)
+
+    async def drop_unfinished(self, files_id: Any) -> None:
+        """Delete the chunks of `files_id` unless they became a file (that file keeps them)."""
+        if await self.files.find_one({"_id": files_id}, {"_id": 1}) is None:
+            await self.chunks.delete_many({"files_id": files_id})
 
 
 def _age_s(when: datetime | None, now: datetime) -> float:
@@ -106,35 +104,60 @@ def _describe(doc: dict[str, Any]) -> str:
     return f"{doc['_id']} ({doc.get('filename')!r}, {doc.get('length')} bytes)"
 
 
+def _describe_upload(doc: dict[str, Any]) -> str:
+    if doc.get("fileId"):
+        return f"{doc['_id']} (complete: its file stays)"
+    if "length" not in doc:
+        return f"{doc['_id']} (a one-shot upload, abandoned)"
+    return f"{doc['_id']} ({doc.get('offset')} of {doc['length']} bytes received)"
+
+
+async def find_expired(repo: Repository, now: datetime) -> list[tuple[Finding, Any]]:
+    """Uploads whose lease ran out before `now`, each with its id."""
+    return [
+        (Finding("expired upload", _describe_upload(doc)), doc["_id"])
+        for doc in await repo.registry.expired(now)
+    ]
+
+
+async def remove_expired(repo: Repository, target: Any, now: datetime) -> bool:
+    """Remove an expired upload and its bytes, unless its lease was renewed since."""
+    if not await repo.registry.remove(target, expired_before=now):
+        return False
+    await repo.drop_unfinished(target)
+    return True
+
+
 async def find_orphans(repo: Repository, grace_s: float) -> list[tuple[Finding, Any]]:
-    """Unreferenced files and chunks of no file, older than `grace_s`; never a claimed one.
+    """Unreferenced files and chunks of no file, older than `grace_s`; never an upload in
+    progress.
 
     Each finding comes with the id to remove.
     """
     now = await repo.now()
-    claimed = await repo.claimed(now)
+    in_progress = await repo.in_progress(now)
     referenced = await repo.referenced()
     found: list[tuple[Finding, Any]] = []
     async for doc in repo.files.find({}, {"filename": 1, "length": 1, "uploadDate": 1}):
-        if str(doc["_id"]) in referenced or doc["_id"] in claimed:
+        if str(doc["_id"]) in referenced or doc["_id"] in in_progress:
             continue
         if _age_s(doc.get("uploadDate"), now) > grace_s:
-            found.append((Finding("orphaned file", _describe(doc), True), doc["_id"]))
+            found.append((Finding("orphaned file", _describe(doc)), doc["_id"]))
     # distinct, answered from the (files_id, n) index, rather than reading every chunk
     for files_id in await repo.chunks.distinct("files_id"):
-        if files_id in claimed or await repo.files.find_one({"_id": files_id}, {"_id": 1}):
+        if files_id in in_progress or await repo.files.find_one({"_id": files_id}, {"_id": 1}):
             continue
         made = files_id.generation_time if isinstance(files_id, ObjectId) else None
         if _age_s(made, now) > grace_s:
             count = await repo.chunks.count_documents({"files_id": files_id})
             subject = f"{count} chunks of {files_id}, which has no fs.files document"
-            found.append((Finding("orphaned chunks", subject, True), files_id))
+            found.append((Finding("orphaned chunks", subject), files_id))
     return found
 
 
 async def remove_orphan(repo: Repository, finding: Finding, target: Any) -> bool:
-    """Remove one orphan found by find_orphans, unless it has been claimed or referenced since."""
-    if target in await repo.claimed(await repo.now()):
+    """Remove one orphan found by find_orphans, unless it is in progress or referenced now."""
+    if target in await repo.in_progress(await repo.now()):
         return False
     if finding.kind == "orphaned file":
         if await repo.is_referenced(target):
@@ -143,21 +166,24 @@ async def remove_orphan(repo: Repository, finding: Finding, target: Any) -> bool
     elif await repo.files.find_one({"_id": target}, {"_id": 1}):
         return False
     await repo.chunks.delete_many({"files_id": target})
-    await repo.uploads.delete_one({"_id": target})
     return True
 
 
-async def sweep(repo: Repository, grace_s: float) -> list[Finding]:
-    """Remove the orphans older than `grace_s`, and claims long abandoned; what was removed."""
+async def sweep(
+    repo: Repository, grace_s: float, orphans: bool = True, at: datetime | None = None
+) -> list[Finding]:
+    """Remove the uploads whose lease ran out before `at` (now) with their bytes, and with
+    `orphans` the orphans older than `grace_s`; what was removed."""
+    at = at or await repo.now()
     removed = []
-    for finding, target in await find_orphans(repo, grace_s):
-        if await remove_orphan(repo, finding, target):
+    for finding, target in await find_expired(repo, at):
+        if await remove_expired(repo, target, at):
             removed.append(finding)
-    now = await repo.now()
-    async for claim in repo.uploads.find({}):
-        abandoned = _age_s(claim.get("claimed"), now) > max(grace_s, CLAIM_TTL_S)
-        if abandoned and not await repo.chunks.find_one({"files_id": claim["_id"]}, {"_id": 1}):
-            await repo.uploads.delete_one({"_id": claim["_id"], "claimed": claim.get("claimed")})
+    if orphans:
+        for finding, target in await find_orphans(repo, grace_s):
+            if await remove_orphan(repo, finding, target):
+                removed.append(finding)
+        await repo.registry.drop_stale_legacy_claims(await repo.now())
     return removed
 
 
@@ -175,7 +201,7 @@ async def find_missing(repo: Repository) -> list[tuple[Finding, tuple[str, str, 
             if not await repo.db[collection].find_one({"_id": doc["_id"], id_field: file_id}):
                 continue
             subject = f"{collection} {doc['_id']}: {id_field} {file_id!r} names no file"
-            finding = Finding("reference to a missing file", subject, True)
+            finding = Finding("reference to a missing file", subject)
             found.append((finding, (collection, id_field, doc["_id"], file_id)))
     return found
 
@@ -215,13 +241,16 @@ async def verify_file(
 
 
 async def check(
-    repo: Repository, grace_s: float, repair: bool, progress: Progress | None = None
+    repo: Repository, grace_s: float, repair: bool, progress: ByteProgress | None = None
 ) -> Report:
-    """Every problem found (and, with `repair`, the orphans and dangling references fixed)."""
+    """Every problem found (and, with `repair`, what `sweep` removes removed, and dangling
+    references unset)."""
     report = Report()
+    now = await repo.now()
+    expired = await find_expired(repo, now)
     orphans = await find_orphans(repo, grace_s)
     missing = await find_missing(repo)
-    report.findings += [f for f, _ in orphans] + [f for f, _ in missing]
+    report.findings += [f for f, _ in expired] + [f for f, _ in orphans] + [f for f, _ in missing]
 
     total = 0
     async for doc in repo.files.find({}, {"length": 1}):
@@ -238,9 +267,12 @@ async def check(
     async for doc in repo.files.find({"_id": {"$nin": list(orphaned)}}):
         problem = await verify_file(repo, doc, advance)
         if problem:
-            report.findings.append(Finding("damaged file", f"{_describe(doc)}: {problem}", False))
+            report.findings.append(Finding("damaged file", f"{_describe(doc)}: {problem}"))
 
     if repair:
+        for finding, target in expired:
+            if await remove_expired(repo, target, now):
+                report.repaired.append(finding)
         for finding, target in orphans:
             if await remove_orphan(repo, finding, target):
                 report.repaired.append(finding)
@@ -250,4 +282,5 @@ async def check(
             )
             if nulled.modified_count:
                 report.repaired.append(finding)
+        await repo.registry.drop_stale_legacy_claims(await repo.now())
     return report

@@ -1,15 +1,12 @@
 """Labelling files already stored (restored, or written before scanning) with a pickle scan."""
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flrepo.documents.files import FileStore, whole_number
+from flrepo.documents.files import ByteProgress, FileStore, whole_number
 from flrepo.scanner.stream import FileScanner
 from flrepo.scanner.verdicts import Verdict
 from gridfs.errors import CorruptGridFile
-
-Progress = Callable[[int, int], None]  # (bytes scanned, bytes to scan)
 
 
 @dataclass
@@ -34,7 +31,7 @@ class LabelReport:
 
 
 async def label_files(
-    files: FileStore, rescan: bool = False, progress: Progress | None = None
+    files: FileStore, rescan: bool = False, progress: ByteProgress | None = None
 ) -> LabelReport:
     """Scan the files never scanned (every file with `rescan`), reading each chunk by chunk."""
     query = {} if rescan else {"safety.verdict": {"$nin": [v.value for v in Verdict]}}

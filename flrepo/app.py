@@ -80,16 +80,25 @@ async def every(interval_s: float, job: Callable[[], Awaitable[None]], what: str
             log.exception("%s failed; trying again in %.0f s", what, interval_s)
 
 
-async def sweep_expired_uploads(uploads: UploadStore) -> None:
-    """Delete expired resumable uploads and their bytes."""
-    if swept := await uploads.sweep_expired():
-        log.info("removed %d expired resumable uploads", swept)
+def sweeper(repo: Repository, settings: Settings) -> tuple[float, Callable[[], Awaitable[None]]]:
+    """The server's one sweep and how often it runs: expired uploads every run (every ten
+    minutes, or every half expiry if that is shorter), orphans every FLREPO_SWEEP_INTERVAL_S
+    (never if 0), which is a whole number of runs."""
+    every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
+    orphans_every = 0  # runs from one orphan sweep to the next; 0: none
+    if settings.sweep_interval_s:
+        every_s = min(every_s, settings.sweep_interval_s)
+        orphans_every = max(1, round(settings.sweep_interval_s / every_s))
+    runs = 0
 
+    async def run() -> None:
+        nonlocal runs
+        runs += 1
+        orphans = orphans_every > 0 and runs % orphans_every == 0
+        for finding in await sweep(repo, settings.orphan_grace_s, orphans=orphans):
+            log.info("sweep removed %s", finding)
 
-async def sweep_orphans(repo: Repository, grace_s: float) -> None:
-    """Remove orphaned files and chunks (what `flrepo check --repair` does)."""
-    for finding in await sweep(repo, grace_s):
-        log.info("sweep removed %s", finding)
+    return every_s, run
 
 
 @contextlib.asynccontextmanager
@@ -126,23 +135,13 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 max_concurrent_uploads=settings.max_concurrent_uploads,
                 pickle_policy=settings.pickle_policy,
             )
-            app.state.uploads = UploadStore(files.db, files, settings.upload_expiry)
+            app.state.uploads = UploadStore(files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()
             stack.push_async_callback(app.state.feed.stop)
-            uploads = app.state.uploads
-            every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
-            expired = every(every_s, lambda: sweep_expired_uploads(uploads), "the upload sweep")
-            await stack.enter_async_context(running(expired))
-            if settings.sweep_interval_s:
-                meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
-                repo = Repository(meta, files.db)
-                orphans = every(
-                    settings.sweep_interval_s,
-                    lambda: sweep_orphans(repo, settings.orphan_grace_s),
-                    "the orphan sweep",
-                )
-                await stack.enter_async_context(running(orphans))
+            meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
+            every_s, sweep_once = sweeper(Repository(meta, files.db), settings)
+            await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             log.info("callers without a token may: %s", ", ".join(sorted(anonymous)) or "nothing")
             explorer.log_asset_status()

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from beanie import Document, UpdateResponse
-from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
+from flrepo.documents.errors import AlreadyExists, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import ORDER, insert_stamped
 from flrepo.operations.validation import (
@@ -102,10 +102,7 @@ async def attach_file(
     """
     expected = check_sha256(sha256)
     await check_target(target)
-    stored = await files.put(target.filename, source, target.extra or None)
-    if expected and stored.sha256 != expected:
-        await files.delete(stored.id)
-        raise DigestMismatch(f"the file's sha256 is {stored.sha256}, not {expected}")
+    stored = await files.put(target.filename, source, target.extra or None, expected)
     named = await files.set_uploaded_name(stored.id, clean_uploaded_name(source.filename))
     return await attach_stored(files, target, named or stored)
 

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import math
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 import bson
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
+from flrepo.documents.files import ByteProgress
 from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.bsonio import split_documents
@@ -34,8 +35,6 @@ from pymongo.errors import PyMongoError
 TOOL_VERSION = "flrepo-seed 0.1.0"
 FILES, CHUNKS = "fs.files", "fs.chunks"
 PRIVATE = Token.Settings.name  # API token hashes: never dumped
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -174,7 +173,7 @@ class _Dumper:
         writer: ArchiveWriter,
         session: AsyncClientSession | None,
         report: DumpReport,
-        progress: Progress | None,
+        progress: ByteProgress | None,
         total: int,
     ):
         self.writer = writer
@@ -247,7 +246,7 @@ async def dump(
     path: Path,
     *,
     compress: bool = False,
-    progress: Progress | None = None,
+    progress: ByteProgress | None = None,
     server_version: str | None = None,
 ) -> DumpReport:
     """Write the two repository databases to `path` under their canonical names.

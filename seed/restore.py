@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
-from flrepo.documents.files import FileStore
+from flrepo.documents.files import ByteProgress, FileStore
 from flrepo.documents.safety_labels import LabelReport, label_files
 from flrepo.seed.collections import OPLOG_NAMESPACE, create_collection, create_view, options_of
 from flrepo.seed.errors import CorruptDumpError, SeedError, UniqueIndexError
@@ -38,8 +38,6 @@ CANONICAL_DB = "repository"
 CANONICAL_GRID_DB = "repository_grid"
 # _ids kept per unfinished collection so that a failed restore can take them back out.
 ROLLBACK_LIMIT = 200_000
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -195,7 +193,7 @@ async def restore(
     path: Path,
     *,
     drop: bool = False,
-    progress: Progress | None = None,
+    progress: ByteProgress | None = None,
 ) -> RestoreReport:
     """Restore the repository's namespaces of the dump at `path` into the configured databases.
 
@@ -264,7 +262,7 @@ class _Restore:
         source: DumpSource,
         report: RestoreReport,
         drop: bool,
-        progress: Progress | None,
+        progress: ByteProgress | None,
     ):
         self.client = client
         self.databases = databases

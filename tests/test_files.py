@@ -64,7 +64,7 @@ def flush_each_chunk(monkeypatch):
     A partial upload then leaves chunks in the database, as a large one would, so the tests
     of aborted uploads see whether they are cleaned up.
     """
-    monkeypatch.setattr(chunk_writer, "CHUNKS_PER_INSERT", 1)
+    monkeypatch.setattr(chunk_writer, "CHUNKS_PER_WRITE", 1)
 
 
 async def upload(gql: GraphQL, kind: str, data: bytes, **kw) -> dict:

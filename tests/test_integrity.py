@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from bson import ObjectId
 from flrepo.documents import chunk_writer
+from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, check, sweep
+from flrepo.documents.upload_registry import LEGACY_CLAIMS
+from flrepo.documents.uploads import UploadStore
 from flrepo.operations import models, strategies
 from flrepo.operations.access import SCOPES, Caller, acting_as
 from helpers import running_app
@@ -128,7 +131,7 @@ async def test_check_finds_each_kind_of_damage_and_repairs_what_it_can(app, db, 
 
 
 async def test_an_upload_in_progress_is_never_swept(app, db, grid, monkeypatch):
-    monkeypatch.setattr(chunk_writer, "CHUNKS_PER_INSERT", 1)
+    monkeypatch.setattr(chunk_writer, "CHUNKS_PER_WRITE", 1)
     files = app.state.files
     await models.create_model("m", "1", None)
     old = ObjectId.from_datetime(datetime.now(UTC) - timedelta(days=2))
@@ -152,6 +155,59 @@ async def test_an_upload_in_progress_is_never_swept(app, db, grid, monkeypatch):
     stored = await files.get(model.model_id)
     assert stored.sha256 == hashlib.sha256(source.data).hexdigest()
     assert await read_with_gridfs(grid, ObjectId(model.model_id)) == source.data
+
+
+async def one_piece(data: bytes):
+    yield data
+
+
+async def test_check_repairs_what_the_sweep_removes_and_spares_live_uploads(db, grid):
+    uploads = UploadStore(FileStore(grid, 1 << 30), timedelta(hours=1))
+    live, gone = [
+        await uploads.create(3 * CHUNK, f"strategy/{name}", {}, {}, None, None, None)
+        for name in ("live", "gone")
+    ]
+    for upload in (live, gone):
+        await uploads.append(upload, 0, one_piece(os.urandom(CHUNK + 1)))
+    repo = Repository(db, grid)
+    past = (await repo.now()) - timedelta(seconds=1)
+    await grid["resumable_uploads"].update_one(
+        {"_id": ObjectId(gone.id)}, {"$set": {"expires": past}}
+    )
+
+    report = await check(repo, grace_s=0, repair=False)
+    assert [str(f) for f in report.findings] == [
+        f"expired upload: {gone.id} ({CHUNK + 1} of {3 * CHUNK} bytes received)"
+    ]
+    assert await grid["fs.chunks"].count_documents({"files_id": ObjectId(gone.id)}) == 2
+    report = await check(repo, grace_s=0, repair=True)
+    assert report.repaired == report.findings and len(report.findings) == 1
+    assert await grid["fs.chunks"].count_documents({"files_id": ObjectId(gone.id)}) == 0
+    assert await grid["fs.chunks"].count_documents({"files_id": ObjectId(live.id)}) == 2
+    assert await sweep(repo, grace_s=0) == []  # nothing left that the sweep would remove
+    assert await uploads.get(live.id) is not None and await uploads.get(gone.id) is None
+
+
+async def test_a_previous_versions_claim_spares_its_upload_until_it_goes_stale(db, grid):
+    """A server not yet upgraded claims its uploads in `fs.uploads`, renewed every minute."""
+    repo = Repository(db, grid)
+    now = await repo.now()
+    old = datetime.now(UTC) - timedelta(days=2)
+    running = ObjectId.from_datetime(old)
+    abandoned = ObjectId.from_datetime(old - timedelta(seconds=1))
+    for files_id, claimed in (
+        (running, now - timedelta(seconds=60)),
+        (abandoned, now - timedelta(seconds=700)),
+    ):
+        await grid[LEGACY_CLAIMS].insert_one({"_id": files_id, "claimed": claimed})
+        await grid["fs.chunks"].insert_one({"files_id": files_id, "n": 0, "data": b"bytes"})
+
+    removed = await sweep(repo, grace_s=0)
+    assert [str(f) for f in removed] == [
+        f"orphaned chunks: 1 chunks of {abandoned}, which has no fs.files document"
+    ]
+    assert await grid["fs.chunks"].distinct("files_id") == [running]
+    assert await grid[LEGACY_CLAIMS].distinct("_id") == [running]  # the stale claim is gone
 
 
 async def test_the_server_sweeps_orphans_periodically(settings, mongodb_url, grid, monkeypatch):

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import httpx
 from bson import ObjectId
-from flrepo.documents.files import FileStore
-from flrepo.documents.uploads import UploadStore, now
+from flrepo.documents.integrity import Repository, sweep
+from flrepo.documents.upload_registry import now
 from helpers import running_app
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -132,7 +132,9 @@ async def test_two_writers_at_once_do_not_mix_their_bytes(settings, mongodb_url,
         assert await patch(a, url, 0, b"x") == 1
 
 
-async def test_the_sweep_removes_expired_uploads_and_keeps_the_rest(settings, mongodb_url, grid):
+async def test_the_sweep_removes_expired_uploads_and_keeps_the_rest(
+    settings, mongodb_url, db, grid
+):
     async with running_app(settings, mongodb_url) as client:
         old = await create(client, 3 * CHUNK)
         await patch(client, old, 0, os.urandom(CHUNK + 1))
@@ -144,8 +146,9 @@ async def test_the_sweep_removes_expired_uploads_and_keeps_the_rest(settings, mo
         await grid["resumable_uploads"].update_one(
             {"_id": ObjectId(fresh.rsplit("/", 1)[-1])}, {"$set": {"expires": late}}
         )
-        store = UploadStore(grid, FileStore(grid, 1 << 30), timedelta(hours=24))
-        assert await store.sweep_expired(now() + timedelta(hours=24, minutes=1)) == 2
+        repo = Repository(db, grid)
+        removed = await sweep(repo, 3600, at=now() + timedelta(hours=24, minutes=1))
+        assert [f.kind for f in removed] == ["expired upload"] * 2
         remaining = [str(d["_id"]) for d in await grid["resumable_uploads"].find({}).to_list()]
         assert remaining == [fresh.rsplit("/", 1)[-1]]
 

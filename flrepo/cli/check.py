@@ -48,7 +48,10 @@ def check_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     else:
-        print(f"flrepo check: {len(left)} found; --repair fixes orphans", file=sys.stderr)
+        print(
+            f"flrepo check: {len(left)} found; --repair fixes all but damaged files",
+            file=sys.stderr,
+        )
     return 1 if left else 0
 
 
@@ -56,16 +59,18 @@ def add_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     """Register `check` with the `flrepo` command line."""
     parser = commands.add_parser(
         "check",
-        help="check files against metadata; --repair removes orphans",
-        description="Find orphaned GridFS files and chunks, references to missing files, files "
-        "whose chunks do not add up to their length, and files whose bytes no longer match "
-        "their sha256. Exit code 1 when something was found (with --repair: when something "
-        "is left that repair cannot fix).",
+        help="check files against metadata; --repair removes orphans and expired uploads",
+        description="Find uploads whose lease ran out, orphaned GridFS files and chunks, "
+        "references to missing files, files whose chunks do not add up to their length, and "
+        "files whose bytes no longer match their sha256 (as the server's sweep finds the "
+        "first two, and removes them). Exit code 1 when something was found (with --repair: "
+        "when something is left that repair cannot fix).",
     )
     parser.add_argument(
         "--repair",
         action="store_true",
-        help="remove orphans older than the grace period; unset references to missing files",
+        help="remove expired uploads with their bytes, and orphans older than the grace period; "
+        "unset references to missing files",
     )
     parser.add_argument(
         "--grace",

@@ -8,14 +8,14 @@ from pymongo.errors import PyMongoError
 
 from flrepo.cli.options import add_database_options, database_url, settings_from
 from flrepo.documents.database import connect
-from flrepo.documents.files import FileStore
-from flrepo.documents.safety_labels import LabelReport, Progress, label_files
+from flrepo.documents.files import ByteProgress, FileStore
+from flrepo.documents.safety_labels import LabelReport, label_files
 from flrepo.seed.progress import byte_progress
 from flrepo.settings import Settings
 
 
 async def scan(
-    settings: Settings, url: str, rescan: bool, progress: Progress | None
+    settings: Settings, url: str, rescan: bool, progress: ByteProgress | None
 ) -> LabelReport:
     client = connect(url)
     try:

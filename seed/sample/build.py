@@ -14,10 +14,10 @@ from typing import Any
 
 import bson
 from bson import Binary, ObjectId
+from flrepo.documents.chunk_writer import CHUNK_SIZE
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.metadata import CollectionInfo, metadata_json
 
-CHUNK_SIZE = 255 * 1024
 DB = "repository"
 GRID_DB = "repository_grid"
 UPLOADED = datetime.datetime(2024, 5, 6, 12, 0, 0, tzinfo=datetime.UTC)

@@ -1,0 +1,162 @@
+"""The one registry of uploads in progress, each with one lease that keeps its bytes.
+
+Every upload being received, resumable (tus) or one-shot (PUT, GraphQL), is one document of
+the registry collection in the grid database, its `_id` the id its file will have; its bytes
+so far are `fs.chunks` with that `files_id`, and its `fs.files` document is written last.
+The document's `expires` is the upload's lease, renewed as bytes arrive: while it lies ahead
+the sweep leaves the upload alone; once it has passed, the sweep removes the upload and its
+bytes (unless they became a file). The request writing an upload also holds `lock` until
+`lockedUntil` (renewed with the lease), so that two requests never write one upload at once.
+
+A one-shot upload's document has no `length`: it is no resumable upload, and tus never
+finds it.
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+# The name it had when it held resumable uploads alone, kept so that uploads in progress
+# survive an upgrade and servers of both versions see each other's uploads.
+COLLECTION = "resumable_uploads"
+# The previous version claimed its one-shot uploads here, renewing each claim every minute;
+# a claim renewed within LEGACY_CLAIM_TTL is a running upload of a server not yet upgraded.
+LEGACY_CLAIMS = "fs.uploads"
+LEGACY_CLAIM_TTL = timedelta(seconds=600)
+ONE_SHOT_LEASE = timedelta(seconds=600)  # a one-shot upload idle this long is abandoned
+LOCK = timedelta(seconds=60)  # a request that made no progress for this long loses its lock
+
+
+def now() -> datetime:
+    # MongoDB keeps milliseconds; so do we, so that what we compare is what is stored
+    t = datetime.now(UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def _unlocked(at: datetime) -> dict[str, Any]:
+    return {"$or": [{"lockedUntil": None}, {"lockedUntil": {"$lt": at}}]}
+
+
+class Lease:
+    """One request's hold on one upload: `renew` it as bytes arrive, `release` it at the end.
+
+    `lost` is the error to raise once the upload turns out to be no longer this request's
+    (its lease ran out and the sweep removed it, or another request took it over).
+    """
+
+    def __init__(
+        self,
+        collection: AsyncCollection,
+        oid: ObjectId,
+        token: str,
+        keep_for: timedelta,
+        lost: Callable[[], Exception],
+    ) -> None:
+        self.collection = collection
+        self.oid = oid
+        self.token = token
+        self.keep_for = keep_for
+        self.lost = lost
+
+    async def renew(self, fields: dict[str, Any] | None = None) -> None:
+        """Set `fields` and renew the lease and the lock, if the upload is still ours."""
+        t = now()
+        update = {**(fields or {}), "lockedUntil": t + LOCK, "expires": t + self.keep_for}
+        done = await self.collection.update_one(
+            {"_id": self.oid, "lock": self.token}, {"$set": update}
+        )
+        if not done.matched_count:
+            raise self.lost()
+
+    async def release(self) -> None:
+        """Give up the lock (the lease runs on: the upload stays until it expires)."""
+        await self.collection.update_one(
+            {"_id": self.oid, "lock": self.token}, {"$unset": {"lock": "", "lockedUntil": ""}}
+        )
+
+
+class UploadRegistry:
+    """The registry collection of one grid database (a handful of documents, no index)."""
+
+    def __init__(self, grid: AsyncDatabase) -> None:
+        self.collection = grid[COLLECTION]
+        self.legacy_claims = grid[LEGACY_CLAIMS]
+
+    async def add(self, doc: dict[str, Any]) -> None:
+        """Register a resumable upload (nobody writes it yet)."""
+        await self.collection.insert_one(doc)
+
+    async def begin_one_shot(self, oid: ObjectId, lost: Callable[[], Exception]) -> Lease:
+        """Register a one-shot upload, locked by the request that sends it."""
+        t, token = now(), uuid.uuid4().hex
+        lease = Lease(self.collection, oid, token, ONE_SHOT_LEASE, lost)
+        await self.collection.insert_one(
+            {
+                "_id": oid,
+                "created": t,
+                "expires": t + ONE_SHOT_LEASE,
+                "lock": token,
+                "lockedUntil": t + LOCK,
+            }
+        )
+        return lease
+
+    async def take(
+        self, query: dict[str, Any], keep_for: timedelta, lost: Callable[[], Exception]
+    ) -> tuple[dict[str, Any], Lease] | None:
+        """Lock the upload matching `query` unless another request holds it; its document
+        and the lease, or None."""
+        t, token = now(), uuid.uuid4().hex
+        doc = await self.collection.find_one_and_update(
+            {**query, **_unlocked(t)},
+            {"$set": {"lock": token, "lockedUntil": t + LOCK}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        return doc, Lease(self.collection, doc["_id"], token, keep_for, lost)
+
+    async def resumable(self, oid: ObjectId) -> dict[str, Any] | None:
+        """The document of a resumable upload that has not expired."""
+        query = {"_id": oid, "expires": {"$gt": now()}, "length": {"$exists": True}}
+        return await self.collection.find_one(query)
+
+    async def document(self, oid: ObjectId) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": oid})
+
+    async def update(self, oid: ObjectId, fields: dict[str, Any]) -> None:
+        await self.collection.update_one({"_id": oid}, {"$set": fields})
+
+    async def remove(self, oid: ObjectId, expired_before: datetime | None = None) -> bool:
+        """Forget the upload (only if its lease ran out before `expired_before`, if given:
+        a request may renew it meanwhile); whether it was there to forget."""
+        query: dict[str, Any] = {"_id": oid}
+        if expired_before is not None:
+            query["expires"] = {"$lt": expired_before}
+        return bool((await self.collection.delete_one(query)).deleted_count)
+
+    async def expired(self, at: datetime) -> list[dict[str, Any]]:
+        """The uploads whose lease ran out before `at`."""
+        projection = {"length": 1, "offset": 1, "fileId": 1}
+        return await self.collection.find({"expires": {"$lt": at}}, projection).to_list()
+
+    async def registered(self, at: datetime) -> set[Any]:
+        """Ids of every upload registered (its lease run out or not), and of the uploads a
+        server of the previous version claimed within LEGACY_CLAIM_TTL before `at`."""
+        ids = {doc["_id"] async for doc in self.collection.find({}, {"_id": 1})}
+        since = at - LEGACY_CLAIM_TTL
+        async for claim in self.legacy_claims.find({"claimed": {"$gt": since}}, {"_id": 1}):
+            ids.add(claim["_id"])
+        return ids
+
+    async def drop_stale_legacy_claims(self, at: datetime) -> None:
+        """Delete the previous version's claims not renewed within LEGACY_CLAIM_TTL: their
+        uploads were abandoned, and their chunks, if any, are orphans now."""
+        stale = {"$or": [{"claimed": {"$lte": at - LEGACY_CLAIM_TTL}}, {"claimed": None}]}
+        await self.legacy_claims.delete_many(stale)
