@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from flrepo.documents.errors import RepositoryError
+from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.tasks import cancel_and_wait
@@ -40,6 +41,8 @@ FILE_FIELDS = {
     TrainingResult.Settings.name: "weights_id",
     Strategy.Settings.name: "strategy_id",
     Transformation.Settings.name: "storage_id",
+    Service.Settings.name: "storage_id",
+    Inferencer.Settings.name: "storage_id",
 }
 OPERATIONS = ["insert", "update", "replace", "delete"]
 

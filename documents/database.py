@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from beanie import init_beanie
 from flrepo.documents.files import FileStore
+from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.pickle_scan import PicklePolicy
 from flrepo.documents.strategy import Strategy
@@ -16,7 +17,7 @@ from flrepo.documents.transformation import Transformation
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
-DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Token]
+DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer, Token]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"

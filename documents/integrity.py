@@ -15,6 +15,7 @@ from typing import Any
 from bson import ObjectId
 from flrepo.documents.chunk_writer import CLAIM_TTL_S
 from flrepo.documents.files import CHUNKS_PER_READ, object_id, whole_number
+from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
@@ -28,6 +29,8 @@ REFERENCES = [
     (TrainingResult.Settings.name, "weights_id"),
     (Strategy.Settings.name, "strategy_id"),
     (Transformation.Settings.name, "storage_id"),
+    (Service.Settings.name, "storage_id"),
+    (Inferencer.Settings.name, "storage_id"),
 ]
 
 Progress = Callable[[int, int], None]  # (bytes read, bytes in all)
