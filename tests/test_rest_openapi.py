@@ -36,6 +36,18 @@ TABLE = [
     ("GET", "/transformation", 200, ()),
     ("GET", "/transformation/{id}", 200, (404,)),
     ("DELETE", "/transformation/{id}", 204, (404,)),
+    ("POST", "/service", 201, (400,)),
+    ("PUT", "/service/{id}", 204, (404,)),
+    ("PUT", "/service/meta/{id}", 204, (404,)),
+    ("GET", "/service", 200, ()),
+    ("GET", "/service/{id}", 200, (404,)),
+    ("DELETE", "/service/{id}", 204, (404,)),
+    ("POST", "/inferencer", 201, (400,)),
+    ("PUT", "/inferencer/{id}", 204, (404,)),
+    ("PUT", "/inferencer/meta/{id}", 204, (404,)),
+    ("GET", "/inferencer", 200, ()),
+    ("GET", "/inferencer/{id}", 200, (404,)),
+    ("DELETE", "/inferencer/{id}", 204, (404,)),
 ]
 UPLOADS = {(m, p) for m, p, _, _ in TABLE if m == "PUT" and "/meta/" not in p and "{" in p}
 
