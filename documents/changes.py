@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from flrepo.documents.errors import RepositoryError
+from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.tasks import cancel_and_wait
@@ -37,7 +38,7 @@ RETRY_MAX_S = 5.0
 # The file-id field of each watched collection: an update of it means the file was replaced.
 FILE_FIELDS = {
     document.Settings.name: document.FILE_FIELD
-    for document in (MLModel, TrainingResult, Strategy, Transformation)
+    for document in (MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer)
 }
 OPERATIONS = ["insert", "update", "replace", "delete"]
 

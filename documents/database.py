@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from beanie import init_beanie
 from flrepo.documents.files import FileStore
+from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
@@ -16,7 +17,7 @@ from flrepo.scanner.verdicts import PicklePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
-DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Token]
+DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer, Token]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"

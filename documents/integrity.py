@@ -16,6 +16,7 @@ from typing import Any
 
 from bson import ObjectId
 from flrepo.documents.files import CHUNKS_PER_READ, ByteProgress, object_id, whole_number
+from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
@@ -27,7 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 # Each metadata collection, and the field that holds its file's id.
 REFERENCES = [
     (document.Settings.name, document.FILE_FIELD)
-    for document in (MLModel, TrainingResult, Strategy, Transformation)
+    for document in (MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer)
 ]
 
 

@@ -3,7 +3,7 @@
 import enum
 
 import strawberry
-from flrepo.documents import ml_model, strategy, training_result, transformation
+from flrepo.documents import inference, ml_model, strategy, training_result, transformation
 from strawberry.experimental import pydantic
 from strawberry.scalars import JSON
 
@@ -63,3 +63,19 @@ class TransformationInput:
     default_values: JSON | None = None
     outputs: strawberry.auto
     needs: MachineCapabilitiesInput | None = None
+
+
+@pydantic.input(model=inference.Service, use_pydantic_alias=False)
+class ServiceInput:
+    service_id: strawberry.auto = strawberry.field(name="id")
+    description: strawberry.auto
+    needs: MachineCapabilitiesInput | None = None
+
+
+@pydantic.input(model=inference.Inferencer, use_pydantic_alias=False)
+class InferencerInput:
+    inferencer_id: strawberry.auto = strawberry.field(name="id")
+    description: strawberry.auto
+    library: strawberry.auto
+    needs: MachineCapabilitiesInput | None = None
+    use_cuda: bool | None = False

@@ -12,8 +12,10 @@ from flrepo.graph.inputs import (
     CreateModelInput,
     CreateStrategyInput,
     CreateTrainingResultInput,
+    InferencerInput,
     ModelMetaInput,
     ResultOrder,
+    ServiceInput,
     SortDirection,
     TransformationInput,
 )
@@ -24,12 +26,14 @@ from flrepo.graph.types import (
     ApiToken,
     CreatedToken,
     Entity,
+    Inferencer,
     Info,
     Long,
     Model,
     ModelChange,
     PickleVerdict,
     RepositoryEvent,
+    Service,
     StoredFile,
     Strategy,
     TrainingResult,
@@ -39,6 +43,7 @@ from flrepo.graph.types import (
 from flrepo.operations import (
     events,
     files,
+    inference,
     models,
     results,
     strategies,
@@ -134,6 +139,28 @@ class Query:
     async def transformation(self, id: str) -> Transformation | None:
         doc = await transformations.get_transformation(id)
         return of(Transformation, doc) if doc else None
+
+    @strawberry.field(description="Services of the inference deployment, oldest first")
+    async def services(self, limit: int | None = 100, offset: int | None = 0) -> list[Service]:
+        docs = await inference.list_services(page(limit), offset or 0)
+        return [of(Service, doc) for doc in docs]
+
+    @strawberry.field
+    async def service(self, id: str) -> Service | None:
+        doc = await inference.get_service(id)
+        return of(Service, doc) if doc else None
+
+    @strawberry.field(description="Inferencers of the inference deployment, oldest first")
+    async def inferencers(
+        self, limit: int | None = 100, offset: int | None = 0
+    ) -> list[Inferencer]:
+        docs = await inference.list_inferencers(page(limit), offset or 0)
+        return [of(Inferencer, doc) for doc in docs]
+
+    @strawberry.field
+    async def inferencer(self, id: str) -> Inferencer | None:
+        doc = await inference.get_inferencer(id)
+        return of(Inferencer, doc) if doc else None
 
     @strawberry.field(description="Stored files, oldest upload first")
     async def files(
@@ -272,6 +299,46 @@ class Mutation:
     async def delete_transformation(self, info: Info, id: str) -> bool:
         return await transformations.delete_transformation(info.context.files, id)
 
+    @strawberry.mutation
+    async def create_service(self, input: ServiceInput) -> Service:
+        return of(Service, await inference.create_service(input.to_pydantic()))
+
+    @strawberry.mutation(description="Replaces the metadata; the stored file stays")
+    async def update_service(self, input: ServiceInput) -> Service:
+        new = input.to_pydantic()
+        return of(Service, await inference.update_service(new.service_id, new))
+
+    @strawberry.mutation
+    async def upload_service_file(
+        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+    ) -> Service:
+        doc = await inference.upload_service_file(info.context.files, id, file, sha256)
+        return of(Service, doc)
+
+    @strawberry.mutation
+    async def delete_service(self, info: Info, id: str) -> bool:
+        return await inference.delete_service(info.context.files, id)
+
+    @strawberry.mutation
+    async def create_inferencer(self, input: InferencerInput) -> Inferencer:
+        return of(Inferencer, await inference.create_inferencer(input.to_pydantic()))
+
+    @strawberry.mutation(description="Replaces the metadata; the stored file stays")
+    async def update_inferencer(self, input: InferencerInput) -> Inferencer:
+        new = input.to_pydantic()
+        return of(Inferencer, await inference.update_inferencer(new.inferencer_id, new))
+
+    @strawberry.mutation
+    async def upload_inferencer_file(
+        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+    ) -> Inferencer:
+        doc = await inference.upload_inferencer_file(info.context.files, id, file, sha256)
+        return of(Inferencer, doc)
+
+    @strawberry.mutation
+    async def delete_inferencer(self, info: Info, id: str) -> bool:
+        return await inference.delete_inferencer(info.context.files, id)
+
     @strawberry.mutation(description="A new API token; its secret is shown only here (admin)")
     async def create_token(
         self, name: str, scopes: list[str], expires_days: int | None = None
@@ -312,7 +379,9 @@ class Subscription:
             yield ModelChange.of(change)
 
     @strawberry.subscription(
-        description="Every change to models, results, strategies and transformations",
+        description=(
+            "Every change to models, results, strategies, transformations, services and inferencers"
+        ),
         permission_classes=[CanRead],
     )
     async def repository_events(

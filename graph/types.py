@@ -5,7 +5,15 @@ from datetime import datetime
 from typing import Annotated, NewType, TypeVar
 
 import strawberry
-from flrepo.documents import changes, ml_model, strategy, token, training_result, transformation
+from flrepo.documents import (
+    changes,
+    inference,
+    ml_model,
+    strategy,
+    token,
+    training_result,
+    transformation,
+)
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
 from flrepo.scanner.verdicts import Safety, Verdict
@@ -181,6 +189,32 @@ class Transformation:
         return await load_file(info, self.storage_id)
 
 
+@pydantic.type(model=inference.Service, use_pydantic_alias=False)
+class Service:
+    service_id: strawberry.auto = strawberry.field(name="id")
+    description: strawberry.auto
+    needs: MachineCapabilities | None
+    storage_id: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def file(self, info: Info) -> StoredFile | None:
+        return await load_file(info, self.storage_id)
+
+
+@pydantic.type(model=inference.Inferencer, use_pydantic_alias=False)
+class Inferencer:
+    inferencer_id: strawberry.auto = strawberry.field(name="id")
+    description: strawberry.auto
+    library: strawberry.auto
+    needs: MachineCapabilities | None
+    use_cuda: strawberry.auto
+    storage_id: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def file(self, info: Info) -> StoredFile | None:
+        return await load_file(info, self.storage_id)
+
+
 ChangeKind = strawberry.enum(changes.ChangeKind, description="What happened to a document")
 
 
@@ -190,6 +224,8 @@ class Entity(enum.Enum):
     TRAINING_RESULT = training_result.TrainingResult.Settings.name
     STRATEGY = strategy.Strategy.Settings.name
     TRANSFORMATION = transformation.Transformation.Settings.name
+    SERVICE = inference.Service.Settings.name
+    INFERENCER = inference.Inferencer.Settings.name
 
 
 @strawberry.type(
@@ -224,19 +260,25 @@ class RepositoryEvent:
     training_id: str | None
     strategy_name: str | None
     transformation_id: str | None
+    service_id: str | None
+    inferencer_id: str | None
 
     @classmethod
     def of(cls, change: changes.Change) -> "RepositoryEvent":
         doc = change.document
+        entity = Entity(change.collection)
+        key = doc.get("id")  # the key of transformations, services and inferencers alike
         return cls(
-            entity=Entity(change.collection),
+            entity=entity,
             kind=change.kind,
             at=change.at,
             model_name=doc.get("model_name"),
             model_version=doc.get("model_version"),
             training_id=doc.get("training_id"),
             strategy_name=doc.get("strategy_name"),
-            transformation_id=doc.get("id"),
+            transformation_id=key if entity is Entity.TRANSFORMATION else None,
+            service_id=key if entity is Entity.SERVICE else None,
+            inferencer_id=key if entity is Entity.INFERENCER else None,
         )
 
 

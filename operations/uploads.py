@@ -17,6 +17,7 @@ from flrepo.documents.errors import (
 from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
 from flrepo.operations.access import requires
 from flrepo.operations.common import FileTarget, attach_stored, check_target
+from flrepo.operations.inference import inferencer_file_target, service_file_target
 from flrepo.operations.models import model_file_target
 from flrepo.operations.results import weights_target
 from flrepo.operations.strategies import strategy_file_target
@@ -27,6 +28,8 @@ KINDS: dict[str, tuple[tuple[str, ...], Callable[..., FileTarget[Any]]]] = {
     "model": (("model_name", "model_version"), model_file_target),
     "strategy": (("strategy_name",), strategy_file_target),
     "transformation": (("transformation_id",), transformation_file_target),
+    "service": (("service_id",), service_file_target),
+    "inferencer": (("inferencer_id",), inferencer_file_target),
     "weights": (
         ("model_name", "model_version", "training_id", "configuration_id"),
         weights_target,

@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from flrepo.documents.errors import InvalidInput, RepositoryError, Unauthenticated
-from flrepo.rest_compat import files, models, results, strategies, transformations
+from flrepo.rest_compat import files, inference, models, results, strategies, transformations
 from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
 from flrepo.transfer.errors import internal_error
 from flrepo.transfer.multipart import MultipartError
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
+ROUTERS += [inference.services, inference.inferencers]
 
 
 def _shown(error: dict[str, Any]) -> dict[str, Any]:

@@ -208,8 +208,10 @@ async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tm
     parsed = parse_strictly(path.read_bytes())
     names = sorted(f"{m['db']}.{m['collection']}" for m in parsed["prelude"])
     assert names == [
+        "repository.inferencers",  # empty, created with its unique index at startup
         "repository.models",
         "repository.results",
+        "repository.services",
         "repository.strategies",
         "repository.transformations",
         "repository_grid.fs.chunks",
