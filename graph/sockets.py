@@ -12,6 +12,7 @@ from typing import Any
 
 from flrepo.documents.tasks import cancel_and_wait
 from flrepo.graph.context import Context
+from flrepo.graph.literals import long_number
 from flrepo.operations.access import current_caller
 from flrepo.operations.tokens import still_valid
 from flrepo.transfer import jsonbody
@@ -110,6 +111,16 @@ class CheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged and not await _token_holds():
             await self._end(FORBIDDEN, "Forbidden: the token was revoked or has expired")
+            return
+        error = long_number(message["payload"]["query"])
+        if (
+            error is not None
+            and self.connection_acknowledged
+            and message["id"] not in self.operations
+        ):
+            await self.send_message(
+                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+            )
             return
         await super().handle_subscribe(message)
 

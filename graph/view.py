@@ -7,6 +7,7 @@ from typing import Any
 from cross_web import HTTPException, StarletteRequestAdapter
 from flrepo.graph.context import Context
 from flrepo.graph.cost import Limits
+from flrepo.graph.literals import long_number
 from flrepo.graph.schema import schema
 from flrepo.graph.sockets import CheckedTransportWS, LimitedWebSocket
 from flrepo.operations.access import current_caller
@@ -22,6 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 RETRY_AFTER_S = "10"  # seconds a caller past its WebSocket share is told to wait
@@ -104,6 +106,15 @@ class GraphQLView(GraphQL):
         if caller.bad_token or not await still_valid(caller):
             raise ConnectionRejectionError
         return UNSET
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """The operation, unless a number in its text is too long to read."""
+        request_data = kwargs.get("request_data")
+        if request_data is not None and isinstance(request_data.query, str):
+            error = long_number(request_data.query)
+            if error is not None:
+                return ExecutionResult(data=None, errors=[error])
+        return await super().execute_single(*args, **kwargs)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.app.state
