@@ -15,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flrepo import explorer
 from flrepo.documents.changes import ChangeFeed
@@ -159,7 +160,13 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         max_objects=settings.graphql_max_objects,
     )
     graphql = GraphQLView(
-        explorer.graphiql_page, settings.max_websockets, settings.max_subscriptions, origins, limits
+        explorer.graphiql_page,
+        settings.max_websockets,
+        settings.max_subscriptions,
+        origins,
+        limits,
+        per_caller=settings.websocket_share,
+        max_lifetime_s=settings.ws_max_lifetime_s,
     )
     rest = rest_app()
     routes = [
@@ -193,4 +200,6 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             max_age=600,
         )
     app.add_middleware(Observer, metrics=metrics)
+    if settings.proxies:  # the client's address as the trusted proxy forwarded it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxies)
     return app

@@ -12,6 +12,8 @@ from flrepo.documents.database import Databases
 from flrepo.scanner.verdicts import PicklePolicy
 
 GIB = 1024**3
+RESERVED_FILES = 256  # open files kept for other than client connections, at least
+MIN_CONNECTIONS = 16
 
 
 class Settings(BaseSettings):
@@ -67,6 +69,32 @@ class Settings(BaseSettings):
     )
     ws_allowed_origins: str = Field(
         default="", description="comma-separated origins whose pages may open WebSockets"
+    )
+    websockets_per_caller: int | None = Field(
+        default=None,
+        gt=0,
+        description="WebSockets one caller (token, else client address) may hold at once; "
+        "unset: a tenth of max_websockets",
+    )
+    ws_max_lifetime_s: float = Field(
+        default=3600.0, gt=0, description="seconds a WebSocket stays open; then it is closed"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma list of proxy addresses (or networks) whose X-Forwarded-For names "
+        "the client; unset: none, the connection's address is the client",
+    )
+    max_connections: int | None = Field(
+        default=None,
+        gt=0,
+        description="connections at once; past it an idle one is closed, else 503; "
+        "unset: the open-file limit less a reserve",
+    )
+    keep_alive_s: float = Field(
+        default=5.0, gt=0, description="seconds an idle kept-alive connection stays open"
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
     )
     pickle_policy: PicklePolicy = Field(
         default="report",
@@ -124,8 +152,36 @@ class Settings(BaseSettings):
         return frozenset(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
+    def websocket_share(self) -> int:
+        """FLREPO_WEBSOCKETS_PER_CALLER, else a tenth of FLREPO_MAX_WEBSOCKETS (at least 1)."""
+        return self.websockets_per_caller or max(1, self.max_websockets // 10)
+
+    @property
+    def connection_cap(self) -> int:
+        """FLREPO_MAX_CONNECTIONS, else the open-file limit less a reserve for the database
+        pool, files and logs: a quarter of it, at least RESERVED_FILES."""
+        if self.max_connections is not None:
+            return self.max_connections
+        files = open_file_limit()
+        return max(MIN_CONNECTIONS, files - max(RESERVED_FILES, files // 4))
+
+    @property
+    def proxies(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
     def databases(self) -> Databases:
         return Databases(self.db_name, self.grid_db_name)
+
+
+def open_file_limit() -> int:
+    """The process's soft RLIMIT_NOFILE (bounded, for "unlimited"); 1024 where unknown."""
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return 1024
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1024 if soft == resource.RLIM_INFINITY else min(soft, 1 << 20)
 
 
 def env_names(field: str) -> list[str]:

@@ -8,12 +8,14 @@ the same rules. Writes, deletes and token changes are logged with the caller's n
 import contextlib
 import functools
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from flrepo.documents.errors import Forbidden, Unauthenticated
+from flrepo.documents.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from flrepo.operations.validation import UnsafeName, check_name, exact_names
 
 Scope = Literal["read", "write", "delete", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "delete", "admin")
@@ -29,6 +31,8 @@ class Caller:
     token: bool = False  # identified by a token
     bad_token: bool = False  # presented a token that is unknown, expired or revoked
     foreign_origin: str | None = None  # a cross-site request: it may only read
+    key: str = ""  # whom shares are counted by: "token:<name>", else "address:<client ip>"
+    digest: str | None = None  # sha256 of a stored token's secret, to check it again later
 
 
 NOBODY = Caller("nobody", frozenset())
@@ -52,6 +56,11 @@ def acting_as(caller: Caller) -> Iterator[None]:
         yield
     finally:
         _caller.reset(reset)
+
+
+def current_caller() -> Caller:
+    """Whom the running request (or WebSocket) acts for."""
+    return _caller.get()
 
 
 def check(scope: Scope) -> Caller:
@@ -80,11 +89,58 @@ def requires(scope: Scope) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, 
             caller = check(scope)
             if scope != "read":
                 audit.info("%s by %s: %s", operation.__name__, caller.name, _shown(args, kwargs))
-            return await operation(*args, **kwargs)
+            if scope == "write" or not _may_be_stored_unnormalised(args, kwargs):
+                return await operation(*args, **kwargs)
+            return await _looked_up(operation, args, kwargs)
 
         return checked
 
     return wrap
+
+
+async def _looked_up(
+    operation: Callable[P, Awaitable[R]], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> R:
+    """A read or delete by name: by the NFC form of its names first; if that finds nothing,
+    by the names exactly as given, which records stored before normalisation may hold."""
+    try:
+        result = await operation(*args, **kwargs)  # type: ignore[arg-type]
+    except UnsafeName as refused:
+        try:
+            with exact_names():
+                result = await operation(*args, **kwargs)  # type: ignore[arg-type]
+        except NotFound:
+            raise refused from None
+        if _nothing(result):
+            raise refused from None
+        return result
+    except NotFound:
+        with exact_names():
+            return await operation(*args, **kwargs)  # type: ignore[arg-type]
+    if not _nothing(result):
+        return result
+    with exact_names():
+        return await operation(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _nothing(result: object) -> bool:
+    return result is None or (isinstance(result, list) and not result)
+
+
+def _may_be_stored_unnormalised(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Some string argument is not in NFC or holds what new names may not."""
+    for value in (*args, *kwargs.values()):
+        if not isinstance(value, str):
+            continue
+        if unicodedata.normalize("NFC", value) != value:
+            return True
+        try:
+            check_name(value, "name")
+        except UnsafeName:
+            return True
+        except InvalidInput:
+            continue
+    return False
 
 
 def _shown(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

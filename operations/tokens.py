@@ -2,16 +2,19 @@
 
 import hashlib
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 from flrepo.documents.errors import InvalidInput, NotFound
 from flrepo.documents.token import Token
-from flrepo.operations.access import SCOPES, requires
+from flrepo.operations.access import SCOPES, Caller, requires
 from flrepo.operations.common import insert_new
 from flrepo.operations.validation import check_name
 
 SECRET_PREFIX = "flr_"
 MAX_DAYS = 36500
+CACHE_TTL_S = 3.0  # how long a verified token is believed without asking the database
+CACHE_SIZE = 4096  # tokens remembered at most
 
 
 def digest(secret: str) -> str:
@@ -48,7 +51,9 @@ async def list_tokens() -> list[Token]:
 
 @requires("admin")
 async def revoke_token(name: str) -> bool:
-    deleted = await Token.find_one({"name": check_name(name, "name")}).delete()
+    name = check_name(name, "name")
+    deleted = await Token.find_one({"name": name}).delete()
+    _forget(name)
     if deleted is None or not deleted.deleted_count:
         raise NotFound(f"token {name!r} does not exist")
     return True
@@ -56,12 +61,57 @@ async def revoke_token(name: str) -> bool:
 
 async def verify_token(secret: str) -> Token | None:
     """The token whose secret this is, if it exists and has not expired."""
-    token = await Token.find_one({"sha256": digest(secret)})
+    return await verify_digest(digest(secret))
+
+
+async def verify_digest(sha256: str) -> Token | None:
+    """The token of this secret's digest, if it exists and has not expired.
+
+    Found tokens are remembered for CACHE_TTL_S: a revocation reaches every server process
+    within that time (at once in the process that revoked), and a request saves a lookup.
+    """
+    now = time.monotonic()
+    hit = _verified.get(sha256)
+    if hit is not None and now - hit[0] < CACHE_TTL_S:
+        token: Token | None = hit[1]
+    else:
+        token = await Token.find_one({"sha256": sha256})
+        _remember(sha256, token, now)
     if token is None:
         return None
     if token.expires is not None and _aware(token.expires) <= datetime.now(UTC):
         return None
     return token
+
+
+async def still_valid(caller: Caller) -> bool:
+    """Whether the token a caller was identified by still exists and has not expired."""
+    return caller.digest is None or await verify_digest(caller.digest) is not None
+
+
+# Written by hand rather than with cachetools' TTLCache: a dict and a clock are all it takes,
+# and revocation must drop entries by token name, which a plain dict makes easy.
+_verified: dict[str, tuple[float, Token]] = {}  # digest -> (when looked up, token)
+
+
+def _remember(sha256: str, token: Token | None, now: float) -> None:
+    """Keep `token` for CACHE_TTL_S (unknown secrets are not kept: they would crowd it)."""
+    _verified.pop(sha256, None)
+    if token is None:
+        return
+    if len(_verified) >= CACHE_SIZE:
+        for key, (seen, _) in list(_verified.items()):
+            if now - seen >= CACHE_TTL_S:
+                del _verified[key]
+    while len(_verified) >= CACHE_SIZE:
+        del _verified[next(iter(_verified))]  # the longest held
+    _verified[sha256] = (now, token)
+
+
+def _forget(name: str) -> None:
+    for key, (_, token) in list(_verified.items()):
+        if token.name == name:
+            del _verified[key]
 
 
 def _aware(moment: datetime) -> datetime:

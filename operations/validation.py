@@ -1,8 +1,11 @@
 """Checks on client-supplied names, maps, pages and whole documents; failures raise InvalidInput."""
 
+import contextlib
 import math
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import bson
@@ -15,26 +18,65 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's limit on one document
 INT64 = (-(2**63), 2**63 - 1)
 
 
+class UnsafeName(InvalidInput):
+    """A name a new record may not have (look-alike or invisible characters), which a record
+    written before these rules may still hold: lookups retry it as stored (`exact_names`)."""
+
+
+# Lookups retry with the name exactly as given when the normalised one finds nothing, so that
+# names stored before normalisation stay readable (operations.access.requires sets this).
+_exact: ContextVar[bool] = ContextVar("exact_names", default=False)
+
+
+@contextlib.contextmanager
+def exact_names() -> Iterator[None]:
+    """Within the block, check_name takes stored names as they are: no NFC, no UnsafeName."""
+    reset = _exact.set(True)
+    try:
+        yield
+    finally:
+        _exact.reset(reset)
+
+
 def check_name(value: Any, what: str) -> str:
-    """A key part: 1 to 256 characters, no `/`, not `.` or `..`, no leading `$`, and no
-    control, format (zero-width, bidi override) or unpaired surrogate characters."""
+    """A key part, in Unicode NFC: 1 to 256 characters, no `/`, not `.` or `..`, no leading
+    `$`; no control, format (zero-width, bidi) or unpaired surrogate characters; no leading or
+    trailing whitespace, no space but U+0020, and no compatibility characters (fullwidth
+    letters, ligatures: their NFKC form differs), so that look-alikes cannot be separate keys."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{what} must be a non-empty string")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"{what} must be at most {MAX_NAME_LENGTH} characters")
-    if "/" in value:
-        raise InvalidInput(f"{what} must not contain '/'")
-    if value in (".", ".."):
-        raise InvalidInput(f"{what} must not be '.' or '..'")
-    if value.startswith("$"):
-        raise InvalidInput(f"{what} must not start with '$'")
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise InvalidInput(f"{what} must not contain control characters")
-    if any(unicodedata.category(ch) == "Cf" for ch in value):
-        raise InvalidInput(f"{what} must not contain invisible or text-direction characters")
     if any(unicodedata.category(ch) == "Cs" for ch in value):
         raise InvalidInput(f"{what} must not contain unpaired surrogates")
-    return value
+    exact = _exact.get()
+    name = value if exact else unicodedata.normalize("NFC", value)
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{what} must be at most {MAX_NAME_LENGTH} characters")
+    if "/" in name:
+        raise InvalidInput(f"{what} must not contain '/'")
+    if name in (".", ".."):
+        raise InvalidInput(f"{what} must not be '.' or '..'")
+    if name.startswith("$"):
+        raise InvalidInput(f"{what} must not start with '$'")
+    if not exact:
+        _check_look_alikes(name, what)
+    return name
+
+
+def _check_look_alikes(name: str, what: str) -> None:
+    """UnsafeName for what would make a name look like another or hide part of it."""
+    if any(unicodedata.category(ch) == "Cf" for ch in name):
+        raise UnsafeName(f"{what} must not contain invisible or text-direction characters")
+    if name != name.strip():
+        raise UnsafeName(f"{what} must not start or end with whitespace")
+    if any(ch.isspace() and ch != " " for ch in name):
+        raise UnsafeName(f"{what} must not contain other whitespace than the plain space")
+    if unicodedata.normalize("NFKC", name) != name:
+        raise UnsafeName(
+            f"{what} must not contain compatibility characters (fullwidth or styled letters, "
+            f"ligatures); write {unicodedata.normalize('NFKC', name)!r}"
+        )
 
 
 def check_object(value: Any, what: str) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """Scoped tokens on both faces, anonymous defaults, cross-site writes, CORS, token management."""
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -165,13 +166,15 @@ async def test_read_only_token_cannot_write_or_upload(settings, mongodb_url, db,
         assert await db["strategies"].count_documents({}) == 1
 
 
-async def test_expired_and_revoked_tokens_stop_working(settings, mongodb_url, db):
+async def test_expired_and_revoked_tokens_stop_working(settings, mongodb_url, db, monkeypatch):
+    monkeypatch.setattr(tokens, "CACHE_TTL_S", 0.2)
     async with server(settings, mongodb_url, anonymous_scopes="none") as client:
         secret = await make_token(client, "temp", ["read"], days=1)
         assert (await client.get("/strategy", headers=bearer(secret))).status_code == 200
         stored = await db["tokens"].find_one({"name": "temp"})
         assert secret not in str(stored) and len(stored["sha256"]) == 64
         await db["tokens"].update_one({"name": "temp"}, {"$set": {"expires": stored["created"]}})
+        await asyncio.sleep(0.2)  # a change made in the database is seen once the cache's TTL ends
         assert (await client.get("/strategy", headers=bearer(secret))).status_code == 401
 
         other = await make_token(client, "other", ["read"])

@@ -7,9 +7,11 @@ never answered 304 and `If-Range` never matches them (the whole file is sent).
 """
 
 import re
+import unicodedata
 from urllib.parse import quote
 
 from flrepo.documents.files import FileStore, StoredFile
+from flrepo.transfer import numbers
 from flrepo.transfer.digests import sha256_field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -21,6 +23,7 @@ INERT_TEXT = frozenset({"text/plain", "text/csv"})
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 # Whatever the type, the browser must not guess another, and runs nothing it shows.
 INERT = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+BEYOND = 10**numbers.MAX_DIGITS  # a byte position past the end of any file
 
 
 def file_response(
@@ -63,6 +66,7 @@ def file_response(
 def disposition(record: StoredFile) -> str:
     """`attachment` with the name the file was uploaded as (else its last path segment)."""
     name = record.uploaded_name or record.filename.rsplit("/", 1)[-1] or record.id
+    name = _shown_name(name) or record.id
     return f"attachment; filename=\"{_ascii(name)}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
@@ -80,21 +84,28 @@ def byte_range(header: str, length: int) -> tuple[int, int] | str | None:
     if not dash or not (first or last) or not all(_digits(v) for v in (first, last) if v):
         return None
     if not first:  # suffix: the last N bytes
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or length == 0:
             return "unsatisfiable"
         return max(0, length - suffix), length
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _position(last) < start:
         return None
     if start >= length:
         return "unsatisfiable"
-    stop = min(int(last) + 1, length) if last else length
+    stop = min(_position(last) + 1, length) if last else length
     return start, stop
 
 
 def _digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
+
+
+def _position(digits: str) -> int:
+    """A byte position; one of more digits than any file's length has stands for "past the
+    end" (BEYOND), so that a thousand-digit number is never converted."""
+    value = numbers.count(digits)
+    return BEYOND if value is None else value
 
 
 def _matches(header: str | None, etag: str) -> bool:
@@ -113,6 +124,12 @@ def _if_range_holds(header: str | None, etag: str | None) -> bool:
 def safety_header(record: StoredFile) -> dict[str, str]:
     """`X-Pickle-Safety`: the verdict of the file's pickle scan (UNSCANNED if never scanned)."""
     return {"X-Pickle-Safety": record.safety.verdict.value}
+
+
+def _shown_name(name: str) -> str:
+    """The name without control, format (bidi, zero-width) or unpaired surrogate characters,
+    which could make `\u202egnp.exe` show as "exe.png" or split the header."""
+    return "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs")).strip()
 
 
 def _ascii(name: str) -> str:

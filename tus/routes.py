@@ -18,6 +18,7 @@ from flrepo.documents.errors import (
     NotFound,
     RepositoryError,
     TooLarge,
+    Unauthenticated,
 )
 from flrepo.documents.uploads import Upload, UploadStore
 from flrepo.operations.uploads import (
@@ -26,6 +27,7 @@ from flrepo.operations.uploads import (
     continue_upload,
     get_upload,
 )
+from flrepo.transfer import numbers
 from flrepo.transfer.digests import header_sha256
 from flrepo.tus.headers import CHECKSUMS, body_check, format_metadata, http_date, parse_metadata
 from starlette.requests import ClientDisconnect, Request
@@ -66,6 +68,8 @@ def _tus(handler: Handler) -> Handler:
             except RepositoryError as exc:
                 mismatch = isinstance(exc, DigestMismatch)
                 response = _error(CHECKSUM_MISMATCH if mismatch else exc.status, str(exc))
+                if isinstance(exc, Unauthenticated):
+                    response.headers["WWW-Authenticate"] = "Bearer"
             except ClientDisconnect:
                 response = Response(status_code=400)
         response.headers["Tus-Resumable"] = VERSION
@@ -130,8 +134,8 @@ async def _upload(request: Request) -> Response:
 
 
 async def _append(request: Request, upload: Upload, offset: int) -> Upload:
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and offset + int(declared) > upload.length:
+    declared = numbers.count(request.headers.get("content-length"))
+    if declared is not None and offset + declared > upload.length:
         raise TooLarge(f"the upload is {upload.length} bytes long; the request goes past it")
     return await continue_upload(
         _store(request),
@@ -158,10 +162,10 @@ def _progress(upload: Upload) -> dict[str, str]:
 
 
 def _int_header(request: Request, name: str) -> int:
-    value = request.headers.get(name, "").strip()
-    if not (value.isascii() and value.isdigit()):
-        raise InvalidInput(f"{name} must be a non-negative integer")
-    return int(value)
+    value = numbers.count(request.headers.get(name))
+    if value is None:
+        raise InvalidInput(f"{name} must be a non-negative integer of at most 19 digits")
+    return value
 
 
 def _content_type(request: Request) -> str:

@@ -14,10 +14,12 @@ from flrepo.cli.options import database_url, settings_from
 from flrepo.documents.database import IndexConflict, connect, create_indexes
 from flrepo.embedded import require_database
 from flrepo.graph.schema import schema
+from flrepo.middleware.connections import capped_protocol
 from flrepo.settings import Settings
 from flrepo.startup import DataConflict, listen
 
 log = logging.getLogger("flrepo")
+MAX_HEADER_BYTES = 64 * 1024  # a request line and headers larger than this are refused
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -55,11 +57,28 @@ def serve(args: argparse.Namespace) -> int:
             print(f"flrepo: {exc}", file=sys.stderr)
             return 2
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_config=None, access_log=False
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            # Connections capped and timed out by the protocol (see middleware.connections);
+            # uvicorn's limit_concurrency would count them but still hold idle ones open.
+            http=capped_protocol(settings.connection_cap, settings.header_timeout_s),
+            timeout_keep_alive=max(1, round(settings.keep_alive_s)),
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            ws_max_size=settings.graphql_max_bytes,  # a WebSocket message: as a GraphQL body
+            proxy_headers=False,  # the app trusts FLREPO_TRUSTED_PROXIES alone
         )
         server = uvicorn.Server(config)
         # uvicorn says where it listens only for sockets it bound itself.
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        log.info(
+            "at most %d connections at once; WebSockets: %d, %d per caller",
+            settings.connection_cap,
+            settings.max_websockets,
+            settings.websocket_share,
+        )
         log.info(
             "listening on http://%s:%d (GraphiQL at /graphql, Swagger UI at /docs)",
             host,

@@ -6,6 +6,7 @@ works out the caller and runs the rest of the request on its behalf.
 
 import hmac
 import ipaddress
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -41,6 +42,15 @@ def admin_secret(settings: Settings) -> bytes:
     return secret.encode()
 
 
+def caller_key(scope: Scope, caller: Caller) -> str:
+    """Whom a share (WebSockets, uploads) is counted for: the token's name, else the client's
+    address (behind a trusted proxy, the address it forwarded: see FLREPO_TRUSTED_PROXIES)."""
+    if caller.token:
+        return f"token:{caller.name}"
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
+
+
 class Access:
     """ASGI middleware: resolve the caller of each HTTP request (and WebSocket, from its
     handshake) and act as it."""
@@ -59,15 +69,10 @@ class Access:
             return
         headers = Headers(scope=scope)
         caller = await self._caller(headers.get("authorization"))
+        caller = replace(caller, key=caller_key(scope, caller))
         origin = headers.get("origin")
         if origin is not None and not self._allowed(origin, headers.get("host", "")):
-            caller = Caller(
-                caller.name,
-                caller.scopes & {"read"},
-                caller.token,
-                caller.bad_token,
-                foreign_origin=origin,
-            )
+            caller = replace(caller, scopes=caller.scopes & {"read"}, foreign_origin=origin)
         with acting_as(caller):
             await self.app(scope, receive, send)
 
@@ -83,7 +88,7 @@ class Access:
         token = await verify_token(secret)
         if token is None:
             return Caller("anonymous", frozenset(), bad_token=True)
-        return Caller(token.name, frozenset(token.scopes), token=True)
+        return Caller(token.name, frozenset(token.scopes), token=True, digest=token.sha256)
 
     def _allowed(self, origin: str, host: str) -> bool:
         """A configured origin, or the server's own page when addressed by IP or localhost.

@@ -4,6 +4,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flrepo.transfer import numbers
+
 # Bodies that are parsed whole (JSON, and what browsers send as text or forms); uploads
 # (multipart, octet-stream) stream and have their own limit.
 PARSED_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
@@ -37,8 +39,9 @@ class BodyLimit:
             return
         graphql = scope["path"] == self.graphql_path
         limit = self.graphql_bytes if graphql else self.other_bytes
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        declared = headers.get("content-length", "").strip()
+        too_long = len(declared) > numbers.MAX_DIGITS  # read no more digits than a bound
+        if declared.isascii() and declared.isdigit() and (too_long or int(declared) > limit):
             await _refuse(scope, receive, send, limit, graphql)
             return
         body = bytearray()  # at most `limit` bytes: read here, then handed on

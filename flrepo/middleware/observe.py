@@ -9,6 +9,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flrepo.metrics import Metrics
+from flrepo.middleware.log_repeats import RepeatFilter
 
 access_log = logging.getLogger("flrepo.middleware.access")
 UNMATCHED = "unmatched"
@@ -134,4 +135,5 @@ def configure_logging(log_format: str) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RepeatFilter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

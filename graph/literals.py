@@ -1,0 +1,31 @@
+"""Number literals in a query, bounded before graphql-core converts them.
+
+graphql-core reads an Int literal with `int()`, which raises past 4,300 digits (and is slow
+well before); such a query would end as an internal error. A literal is refused here first.
+"""
+
+from graphql import GraphQLError, GraphQLSyntaxError, Source, TokenKind
+from graphql.language.lexer import Lexer
+
+MAX_DIGITS = 19  # an Int is 32 bits; a Float of more digits than this gains nothing
+CODE = "BAD_USER_INPUT"
+
+
+def long_number(query: str) -> GraphQLError | None:
+    """An error naming the first number literal of more than MAX_DIGITS digits, if any.
+
+    Syntax errors are left for the parser to report.
+    """
+    lexer = Lexer(Source(query))
+    try:
+        token = lexer.advance()
+        while token.kind != TokenKind.EOF:
+            if token.kind in (TokenKind.INT, TokenKind.FLOAT) and len(token.value) > MAX_DIGITS:
+                return GraphQLError(
+                    f"a number in the query has more than {MAX_DIGITS} digits",
+                    extensions={"code": CODE},
+                )
+            token = lexer.advance()
+    except GraphQLSyntaxError:
+        return None
+    return None
