@@ -1,5 +1,6 @@
 """Fixtures: one real MongoDB wire-protocol server per test session, fresh databases per test."""
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,17 @@ from flrepo.app import create_app
 from flrepo.settings import Settings
 
 pytest_plugins = ["hang_dump"]
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The root logger as the test found it: commands run in process (`flrepo.cli.main.main`)
+    configure logging for the whole process, which would change what later tests capture."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
