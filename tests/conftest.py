@@ -15,7 +15,9 @@ from starlette.applications import Starlette
 from flrepo.app import create_app
 from flrepo.settings import Settings
 
-pytest_plugins = ["hang_dump"]
+pytest_plugins = ["hang_dump", "serve_processes"]
+# What the test modules import from these is asserted with pytest's messages.
+pytest.register_assert_rewrite("archives", "seed_data", "serve_processes", "uploads")
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +53,16 @@ async def settings(mongodb_url: str) -> AsyncIterator[Settings]:
         await client.drop_database(settings.grid_db_name)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def target(mongodb_url: str, mongo: AsyncMongoClient) -> AsyncIterator[Settings]:
+    """A second pair of fresh databases, to restore into."""
+    tag = uuid.uuid4().hex[:12]
+    settings = Settings(mongodb_url=mongodb_url, db_name=f"r{tag}", grid_db_name=f"r{tag}_g")
+    yield settings
+    await mongo.drop_database(settings.db_name)
+    await mongo.drop_database(settings.grid_db_name)
 
 
 @pytest.fixture(scope="session")

@@ -3,23 +3,15 @@
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator
 
 import pytest
-from bson import ObjectId
 from flrepo.documents import chunk_writer
 from flrepo.documents.chunk_writer import CHUNK_SIZE, ChunkWriter
 from flrepo.documents.database import init_database
 from flrepo.documents.files import FileStore
-from gridfs import AsyncGridFSBucket
 from pymongo import WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
-
-
-async def read_with_gridfs(grid: AsyncDatabase, file_id: ObjectId) -> bytes:
-    """The file as PyMongo's own GridFS reads it."""
-    stream = await AsyncGridFSBucket(grid).open_download_stream(file_id)
-    return await stream.read()
+from uploads import Paused, read_with_gridfs
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 17, 20 * CHUNK_SIZE])
@@ -87,26 +79,6 @@ async def test_writes_are_journaled_by_default_and_acknowledged_on_request(mongo
         mongo, settings.db_name, settings.grid_db_name, 1 << 20, write_concern="acknowledged"
     )
     assert fast.db.write_concern == WriteConcern(w=1)
-
-
-class Paused:
-    """A FileSource that sends `before` bytes, waits for `go`, then sends `after` more."""
-
-    content_type = None
-    filename: str | None = None
-    min_length = 0
-
-    def __init__(self, before: int, after: int) -> None:
-        self.data = os.urandom(before + after)
-        self.before = before
-        self.paused = asyncio.Event()
-        self.go = asyncio.Event()
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        yield self.data[: self.before]
-        self.paused.set()
-        await self.go.wait()
-        yield self.data[self.before :]
 
 
 async def test_uploads_beyond_the_limit_wait_for_a_slot(grid: AsyncDatabase):
