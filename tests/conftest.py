@@ -1,5 +1,6 @@
 """Fixtures: one real MongoDB wire-protocol server per test session, fresh databases per test."""
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +15,20 @@ from starlette.applications import Starlette
 from flrepo.app import create_app
 from flrepo.settings import Settings
 
-pytest_plugins = ["hang_dump"]
+pytest_plugins = ["hang_dump", "serve_processes"]
+# What the test modules import from these is asserted with pytest's messages.
+pytest.register_assert_rewrite("archives", "seed_data", "serve_processes", "uploads")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The root logger as the test found it: commands run in process (`flrepo.cli.main.main`)
+    configure logging for the whole process, which would change what later tests capture."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +53,16 @@ async def settings(mongodb_url: str) -> AsyncIterator[Settings]:
         await client.drop_database(settings.grid_db_name)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def target(mongodb_url: str, mongo: AsyncMongoClient) -> AsyncIterator[Settings]:
+    """A second pair of fresh databases, to restore into."""
+    tag = uuid.uuid4().hex[:12]
+    settings = Settings(mongodb_url=mongodb_url, db_name=f"r{tag}", grid_db_name=f"r{tag}_g")
+    yield settings
+    await mongo.drop_database(settings.db_name)
+    await mongo.drop_database(settings.grid_db_name)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ own messages instead (PYTEST_DONT_REWRITE).
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,8 @@ import requests
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from flrepo.embedded import free_port, stop_process
+# The embedded database is started the same way: stopped should the test run be killed.
+from flrepo.embedded import _die_with_parent, free_port, stop_process
 
 START_TIMEOUT_S = 60.0
 SMALL_UPLOAD_LIMIT = 100_000
@@ -104,14 +104,6 @@ def running_server(
     finally:
         client.drop_database(db.name)
         client.drop_database(grid.name)
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the server gets SIGTERM should the test run be killed before it stops it."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_for_health(url: str, proc: subprocess.Popen, log: Path) -> None:

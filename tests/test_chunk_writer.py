@@ -17,17 +17,10 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, sweep
 from flrepo.documents.upload_registry import COLLECTION
 from flrepo.documents.uploads import UploadStore
-from gridfs import AsyncGridFSBucket
 from pymongo import WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from test_file_store import Bytes
-
-
-async def read_with_gridfs(grid: AsyncDatabase, file_id: ObjectId) -> bytes:
-    """The file as PyMongo's own GridFS reads it."""
-    stream = await AsyncGridFSBucket(grid).open_download_stream(file_id)
-    return await stream.read()
+from uploads import Bytes, Paused, read_with_gridfs
 
 
 async def pieces(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
@@ -165,26 +158,6 @@ async def test_writes_are_journaled_by_default_and_acknowledged_on_request(mongo
         mongo, settings.db_name, settings.grid_db_name, 1 << 20, write_concern="acknowledged"
     )
     assert fast.db.write_concern == WriteConcern(w=1)
-
-
-class Paused:
-    """A FileSource that sends `before` bytes, waits for `go`, then sends `after` more."""
-
-    content_type = None
-    filename: str | None = None
-    min_length = 0
-
-    def __init__(self, before: int, after: int) -> None:
-        self.data = os.urandom(before + after)
-        self.before = before
-        self.paused = asyncio.Event()
-        self.go = asyncio.Event()
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        yield self.data[: self.before]
-        self.paused.set()
-        await self.go.wait()
-        yield self.data[self.before :]
 
 
 async def test_uploads_beyond_the_limit_wait_for_a_slot(grid: AsyncDatabase):

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import graphql
+from api_table import TABLE
 from flrepo.graph.schema import schema
-from test_rest_openapi import TABLE
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 API = (DOCS / "API.md").read_text()

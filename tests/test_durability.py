@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import httpx
 from bson import ObjectId
 from pymongo import MongoClient
-from test_serve import serve  # noqa: F401  (the fixture)
 
 from flrepo import embedded
 
@@ -57,7 +56,7 @@ def writer(url: str, tag: str, ledger: Ledger, stop: threading.Event) -> None:
                 ledger.failures += 1
 
 
-def test_killing_the_database_loses_no_acknowledged_write(serve):  # noqa: F811
+def test_killing_the_database_loses_no_acknowledged_write(serve):
     server = serve()
     database = server.database_process()
     ledger = Ledger()
@@ -106,7 +105,7 @@ def test_killing_the_database_loses_no_acknowledged_write(serve):  # noqa: F811
         assert httpx.get(f"{server.url}/strategy/{name}", timeout=30).content == data
 
 
-def test_the_database_stopped_a_while_is_waited_for(serve):  # noqa: F811
+def test_the_database_stopped_a_while_is_waited_for(serve):
     server = serve()
     database = server.database_process()
     database.suspend()
@@ -137,7 +136,7 @@ def test_a_database_that_keeps_dying_makes_the_server_exit(monkeypatch, tmp_path
     supervisor.stop()
 
 
-def test_serve_exits_when_its_database_cannot_come_back(serve):  # noqa: F811
+def test_serve_exits_when_its_database_cannot_come_back(serve):
     server = serve()
     database = server.database_process()
     cmdline = database.cmdline()

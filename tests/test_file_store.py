@@ -1,28 +1,12 @@
 """The GridFS file store on its own: ranged chunk reads, and files with chunks missing."""
 
 import os
-from collections.abc import AsyncIterator
 
 import pytest
 from flrepo.documents.files import CHUNKS_PER_READ, FileStore
 from gridfs.errors import CorruptGridFile
 from pymongo.asynchronous.database import AsyncDatabase
-
-
-class Bytes:
-    """A FileSource over bytes in memory, sent in pieces of `piece` bytes."""
-
-    content_type = "application/zip"
-    filename: str | None = None
-    min_length = 0
-
-    def __init__(self, data: bytes, piece: int = 100_000) -> None:
-        self.data = data
-        self.piece = piece
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        for start in range(0, len(self.data), self.piece):
-            yield self.data[start : start + self.piece]
+from uploads import Bytes
 
 
 async def read(store: FileStore, file_id: str) -> bytes:

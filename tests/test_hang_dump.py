@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 HUNG = """
 import asyncio
 import contextlib
@@ -31,13 +33,24 @@ async def test_waits_forever():
 """
 
 
-def test_a_hung_test_ends_the_run_with_every_stack(tmp_path: Path):
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["in-process", "xdist"])
+def test_a_hung_test_ends_the_run_with_every_stack(tmp_path: Path, workers: list[str]):
     (tmp_path / "test_hung.py").write_text(HUNG)
     tests = Path(__file__).parent
     env = {**os.environ, "FLREPO_TEST_TIMEOUT_S": "5", "PYTHONPATH": str(tests)}
     start = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=auto",
+            *workers,
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -19,9 +19,9 @@ from gridfs import GridFSBucket
 from pickles import global_call
 from pymongo import AsyncMongoClient, MongoClient
 from rest_fixtures import assert_created
-from test_file_store import Bytes
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
+from uploads import Bytes
 
 from flrepo.cli.main import main
 from flrepo.settings import Settings

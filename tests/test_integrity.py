@@ -19,8 +19,7 @@ from flrepo.operations import models, strategies
 from flrepo.operations.access import SCOPES, Caller, acting_as
 from helpers import running_app
 from pymongo.errors import AutoReconnect
-from test_chunk_writer import Paused, read_with_gridfs
-from test_file_store import Bytes
+from uploads import Bytes, Paused, read_with_gridfs
 
 from flrepo.app import every
 

@@ -1,8 +1,7 @@
-"""REST contract of the `/model` routes (API.md §3), against a real server process."""
+"""REST contract of the `/model` routes (API.md §3), against a real server process: what
+only this collection does (what every collection does is in test_rest_collections.py)."""
 
-import hashlib
 import os
-import shutil
 
 import requests
 from bson import ObjectId
@@ -37,11 +36,6 @@ def test_create_model_stores_the_original_layout(rest_server, uid):
     assert stored == {"model_name": uid, "model_version": "1.0", "meta": meta, "model_id": None}
 
 
-def test_create_model_with_a_trailing_slash(rest_server, uid):
-    create_model(rest_server, uid, path="/model/")
-    assert rest_server.db.models.count_documents({"model_name": uid}) == 1
-
-
 def test_create_existing_model_is_400_and_keeps_the_first(rest_server, uid):
     create_model(rest_server, uid, meta={"library": "keras", "description": "first"})
     response = requests.post(
@@ -60,40 +54,6 @@ def test_create_model_with_an_invalid_body_is_422(rest_server, uid):
     assert rest_server.db.models.count_documents({"model_name": uid}) == 0
 
 
-def test_upload_model_file_points_the_model_at_it(rest_server, uid):
-    create_model(rest_server, uid)
-    data = os.urandom(10_000)
-    assert_no_content(put_file(rest_server(f"/model/{uid}/1.0"), data, "model.zip"))
-
-    model = rest_server.db.models.find_one({"model_name": uid})
-    assert isinstance(model["model_id"], str)
-    record = rest_server.grid["fs.files"].find_one({"_id": ObjectId(model["model_id"])})
-    assert record["filename"] == f"model/{uid}/1.0"
-    assert record["length"] == len(data)
-    assert record["sha256"] == hashlib.sha256(data).hexdigest()
-
-
-def test_uploading_again_replaces_the_old_file(rest_server, uid):
-    create_model(rest_server, uid)
-    put_file(rest_server(f"/model/{uid}/1.0"), b"first").raise_for_status()
-    first = rest_server.db.models.find_one({"model_name": uid})["model_id"]
-    assert_no_content(put_file(rest_server(f"/model/{uid}/1.0"), b"second"))
-
-    second = rest_server.db.models.find_one({"model_name": uid})["model_id"]
-    assert second != first
-    files = list(rest_server.grid["fs.files"].find({"filename": f"model/{uid}/1.0"}))
-    assert [str(f["_id"]) for f in files] == [second]
-    assert rest_server.grid["fs.chunks"].count_documents({"files_id": ObjectId(first)}) == 0
-    assert requests.get(rest_server(f"/model/{uid}/1.0")).content == b"second"
-
-
-def test_upload_for_an_unknown_model_is_404_and_stores_nothing(rest_server, uid):
-    before = rest_server.snapshot()
-    response = put_file(rest_server(f"/model/{uid}/1.0"), b"orphan")
-    assert uid in assert_detail(response, 404)
-    assert rest_server.snapshot() == before
-
-
 def test_update_model_meta(rest_server, uid):
     create_model(rest_server, uid, meta={"library": "keras", "description": "old"})
     response = requests.put(
@@ -102,15 +62,6 @@ def test_update_model_meta(rest_server, uid):
     assert_no_content(response)
     stored = rest_server.db.models.find_one({"model_name": uid})
     assert stored["meta"] == {"library": "torch", "description": "new"}
-
-
-def test_update_meta_of_an_unknown_model_is_404(rest_server, uid):
-    before = rest_server.snapshot()
-    response = requests.put(
-        rest_server(f"/model/meta/{uid}/1.0"), json={"library": "torch", "description": "x"}
-    )
-    assert_detail(response, 404)
-    assert rest_server.snapshot() == before
 
 
 def test_list_models_without_id(rest_server, uid):
@@ -174,31 +125,6 @@ def test_get_meta_without_the_version_is_422(rest_server, uid):
     assert errors[0]["loc"] == ["query", "model_version"]
 
 
-def test_download_model_file_streams_the_bytes(rest_server, uid, tmp_path):
-    create_model(rest_server, uid)
-    data = os.urandom(3 * 1024 * 1024 + 12_345)  # several GridFS chunks, the last one partial
-    assert_no_content(put_file(rest_server(f"/model/{uid}/1.0"), data, "model.zip"))
-
-    target = tmp_path / "model.zip"
-    with requests.get(rest_server(f"/model/{uid}/1.0"), stream=True) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"] == "application/octet-stream"
-        assert response.headers["content-length"] == str(len(data))
-        assert response.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
-        with target.open("wb") as f:
-            shutil.copyfileobj(response.raw, f)
-    assert target.read_bytes() == data
-
-
-def test_download_of_an_unknown_model_is_404(rest_server, uid):
-    assert_detail(requests.get(rest_server(f"/model/{uid}/1.0")), 404)
-
-
-def test_download_of_a_model_without_file_is_404(rest_server, uid):
-    create_model(rest_server, uid)
-    assert_detail(requests.get(rest_server(f"/model/{uid}/1.0")), 404)
-
-
 def test_delete_model_removes_metadata_and_file(rest_server, uid):
     create_model(rest_server, uid)
     create_model(rest_server, uid, "2.0")
@@ -211,15 +137,3 @@ def test_delete_model_removes_metadata_and_file(rest_server, uid):
     assert rest_server.grid["fs.files"].count_documents({"_id": file_id}) == 0
     assert rest_server.grid["fs.chunks"].count_documents({"files_id": file_id}) == 0
     assert_detail(requests.get(rest_server(f"/model/{uid}/1.0")), 404)
-
-
-def test_delete_of_a_model_without_file(rest_server, uid):
-    create_model(rest_server, uid)
-    assert_no_content(requests.delete(rest_server(f"/model/{uid}/1.0")))
-    assert rest_server.db.models.count_documents({"model_name": uid}) == 0
-
-
-def test_delete_of_an_unknown_model_is_404(rest_server, uid):
-    before = rest_server.snapshot()
-    assert_detail(requests.delete(rest_server(f"/model/{uid}/1.0")), 404)
-    assert rest_server.snapshot() == before

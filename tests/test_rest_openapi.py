@@ -5,55 +5,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from api_table import TABLE
 from openapi_spec_validator import validate
 
 pytest_plugins = ["rest_fixtures"]
 
-# API.md §3: (method, path, success status, failure statuses of the table)
-TABLE = [
-    ("POST", "/model", 201, (400, 422)),
-    ("PUT", "/model/{name}/{version}", 204, (404,)),
-    ("PUT", "/model/meta/{name}/{version}", 204, (404,)),
-    ("GET", "/model", 200, ()),
-    ("GET", "/model/meta", 200, (404,)),
-    ("GET", "/model/{name}/{version}", 200, (404,)),
-    ("DELETE", "/model/{name}/{version}", 204, (404,)),
-    ("GET", "/models/available", 200, ()),
-    ("GET", "/models/download/shell/{filename}", 200, ()),
-    ("GET", "/models/download/shell/{name}/{version}/{configuration_id}", 200, ()),
-    ("POST", "/training-results", 201, (400,)),
-    ("GET", "/training-results", 200, ()),
-    ("GET", "/training-results/{name}/{version}", 200, ()),
-    ("PUT", "/training-results/{name}/{version}/{training_id}/{configuration_id}", 204, (404,)),
-    ("GET", "/training-results/weights/{name}/{version}/{training_id}", 200, (404,)),
-    ("DELETE", "/training-results/{name}/{version}/{training_id}", 204, (404,)),
-    ("POST", "/strategy", 201, (400,)),
-    ("PUT", "/strategy/{name}", 204, (404,)),
-    ("PUT", "/strategy/meta/{name}", 204, (404,)),
-    ("GET", "/strategy", 200, ()),
-    ("GET", "/strategy/{name}", 200, (404,)),
-    ("DELETE", "/strategy/{name}", 204, (404,)),
-    ("POST", "/transformation", 201, (400,)),
-    ("PUT", "/transformation/{id}", 204, (404,)),
-    ("PUT", "/transformation/meta/{id}", 204, (404,)),
-    ("GET", "/transformation", 200, ()),
-    ("GET", "/transformation/{id}", 200, (404,)),
-    ("DELETE", "/transformation/{id}", 204, (404,)),
-    ("POST", "/service", 201, (400,)),
-    ("PUT", "/service/{id}", 204, (404,)),
-    ("PUT", "/service/meta/{id}", 204, (404,)),
-    ("GET", "/service", 200, ()),
-    ("GET", "/service/{id}", 200, (404,)),
-    ("DELETE", "/service/{id}", 204, (404,)),
-    ("POST", "/inferencer", 201, (400,)),
-    ("PUT", "/inferencer/{id}", 204, (404,)),
-    ("PUT", "/inferencer/meta/{id}", 204, (404,)),
-    ("GET", "/inferencer", 200, ()),
-    ("GET", "/inferencer/{id}", 200, (404,)),
-    ("DELETE", "/inferencer/{id}", 204, (404,)),
-]
 # The document the server served before its routers were restructured: what it described must
-# not change. Routes added since (the inference deployment's) are in TABLE above, and nowhere else.
+# not change. Routes added since (the inference deployment's) are in TABLE, and nowhere else.
 SERVED_BEFORE = Path(__file__).parent / "data" / "openapi.json"
 UPLOADS = {(m, p) for m, p, _, _ in TABLE if m == "PUT" and "/meta/" not in p and "{" in p}
 

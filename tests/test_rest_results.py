@@ -1,9 +1,9 @@
-"""REST contract of the `/training-results` routes, against a real server process."""
+"""REST contract of the `/training-results` routes, against a real server process: what
+only this collection does (what every collection does is in test_rest_collections.py)."""
 
 import base64
 import hashlib
 import os
-import shutil
 
 import requests
 from bson import ObjectId
@@ -46,12 +46,6 @@ def test_create_result_stores_the_original_layout(rest_server, uid):
         "results": results,
         "weights_id": None,
     }
-
-
-def test_create_result_with_a_trailing_slash(rest_server, uid):
-    body = {"model_name": uid, "model_version": "1", "training_id": "run-1"}
-    assert_created(requests.post(rest_server("/training-results/"), json=body))
-    assert rest_server.db.results.count_documents({"model_name": uid}) == 1
 
 
 def test_create_existing_result_is_400(rest_server, uid):
@@ -122,13 +116,6 @@ def test_upload_weights_names_the_file_by_configuration(rest_server, uid):
     assert record["sha256"] == hashlib.sha256(data).hexdigest()
 
 
-def test_upload_weights_for_an_unknown_result_is_404(rest_server, uid):
-    before = rest_server.snapshot()
-    response = put_file(rest_server(f"/training-results/{uid}/1/run-1/cfg"), b"weights")
-    assert_detail(response, 404)
-    assert rest_server.snapshot() == before
-
-
 def test_weights_come_back_as_base64(rest_server, uid):
     create_result(rest_server, uid, "run-1")
     data = os.urandom(3 * 256 * 1024 * 2 + 1001)  # more than one base64 block, odd length
@@ -171,34 +158,6 @@ def test_weights_of_every_length_modulo_three(rest_server, uid):
         assert base64.b64decode(response.json(), validate=True) == data
 
 
-def test_raw_weights_with_accept_octet_stream(rest_server, uid, tmp_path):
-    create_result(rest_server, uid, "run-1")
-    data = os.urandom(1024 * 1024 + 7)
-    put_file(rest_server(f"/training-results/{uid}/1/run-1/cfg"), data).raise_for_status()
-
-    headers = {"Accept": "application/octet-stream"}
-    target = tmp_path / "weights"
-    with requests.get(weights_url(rest_server, uid, "run-1"), headers=headers, stream=True) as r:
-        assert r.status_code == 200
-        assert r.headers["content-type"] == "application/octet-stream"
-        assert r.headers["content-length"] == str(len(data))
-        assert r.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
-        with target.open("wb") as f:
-            shutil.copyfileobj(r.raw, f)
-    assert target.read_bytes() == data
-
-
-def test_weights_of_an_unknown_result_is_404(rest_server, uid):
-    assert_detail(requests.get(weights_url(rest_server, uid, "run-1")), 404)
-    headers = {"Accept": "application/octet-stream"}
-    assert_detail(requests.get(weights_url(rest_server, uid, "run-1"), headers=headers), 404)
-
-
-def test_weights_of_a_result_without_weights_is_404(rest_server, uid):
-    create_result(rest_server, uid, "run-1")
-    assert_detail(requests.get(weights_url(rest_server, uid, "run-1")), 404)
-
-
 def test_delete_result_removes_its_weights(rest_server, uid):
     create_result(rest_server, uid, "run-1")
     create_result(rest_server, uid, "run-2")
@@ -210,15 +169,3 @@ def test_delete_result_removes_its_weights(rest_server, uid):
     assert [r["training_id"] for r in rest_server.db.results.find({"model_name": uid})] == ["run-2"]
     assert rest_server.grid["fs.files"].count_documents({"_id": weights_id}) == 0
     assert rest_server.grid["fs.chunks"].count_documents({"files_id": weights_id}) == 0
-
-
-def test_delete_of_a_result_without_weights(rest_server, uid):
-    create_result(rest_server, uid, "run-1")
-    assert_no_content(requests.delete(rest_server(f"/training-results/{uid}/1/run-1")))
-    assert rest_server.db.results.count_documents({"model_name": uid}) == 0
-
-
-def test_delete_of_an_unknown_result_is_404(rest_server, uid):
-    before = rest_server.snapshot()
-    assert_detail(requests.delete(rest_server(f"/training-results/{uid}/1/run-1")), 404)
-    assert rest_server.snapshot() == before

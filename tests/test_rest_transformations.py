@@ -1,12 +1,8 @@
-"""REST contract of the `/transformation` routes, against a real server process."""
-
-import hashlib
-import os
-import shutil
+"""REST contract of the `/transformation` routes, against a real server process: what
+only this collection does (what every collection does is in test_rest_collections.py)."""
 
 import pytest
 import requests
-from bson import ObjectId
 from rest_fixtures import (
     assert_created,
     assert_detail,
@@ -51,11 +47,6 @@ def test_create_transformation_stores_the_original_layout(rest_server, uid):
     create(rest_server, key)
     stored = rest_server.db.transformations.find_one({"id": key}, {"_id": 0, "created_at": 0})
     assert stored == {**transformation(key), "storage_id": None}
-
-
-def test_create_transformation_with_a_trailing_slash(rest_server, uid):
-    create(rest_server, key_of(uid), path="/transformation/")
-    assert rest_server.db.transformations.count_documents({"id": key_of(uid)}) == 1
 
 
 def test_create_existing_transformation_is_400(rest_server, uid):
@@ -103,33 +94,6 @@ def test_whole_numbers_are_numbers_for_needs(rest_server, uid):
     assert stored["needs"]["GPU"] is False
 
 
-def test_upload_and_download_transformation_object(rest_server, uid, tmp_path):
-    key = key_of(uid)
-    create(rest_server, key)
-    data = os.urandom(2 * 1024 * 1024 + 99)
-    assert_no_content(put_file(rest_server(f"/transformation/{key}"), data, "t.pkl"))
-
-    stored = rest_server.db.transformations.find_one({"id": key})
-    record = rest_server.grid["fs.files"].find_one({"_id": ObjectId(stored["storage_id"])})
-    assert record["filename"] == f"transformation/{key}"
-
-    target = tmp_path / "t.pkl"
-    with requests.get(rest_server(f"/transformation/{key}"), stream=True) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"] == "application/octet-stream"
-        assert response.headers["content-length"] == str(len(data))
-        assert response.headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
-        with target.open("wb") as f:
-            shutil.copyfileobj(response.raw, f)
-    assert target.read_bytes() == data
-
-
-def test_upload_for_an_unknown_transformation_is_404(rest_server, uid):
-    before = rest_server.snapshot()
-    assert_detail(put_file(rest_server(f"/transformation/{key_of(uid)}"), b"pickle"), 404)
-    assert rest_server.snapshot() == before
-
-
 def test_update_transformation_replaces_metadata_and_keeps_the_object(rest_server, uid):
     key = key_of(uid)
     create(rest_server, key)
@@ -161,14 +125,6 @@ def test_update_transformation_replaces_metadata_and_keeps_the_object(rest_serve
     assert requests.get(rest_server(f"/transformation/{key}")).content == b"object"
 
 
-def test_update_of_an_unknown_transformation_is_404(rest_server, uid):
-    key = key_of(uid)
-    before = rest_server.snapshot()
-    response = requests.put(rest_server(f"/transformation/meta/{key}"), json=transformation(key))
-    assert_detail(response, 404)
-    assert rest_server.snapshot() == before
-
-
 def test_list_transformations_without_id_and_storage_id(rest_server, uid):
     key = key_of(uid)
     create(rest_server, key)
@@ -178,36 +134,3 @@ def test_list_transformations_without_id_and_storage_id(rest_server, uid):
         assert response.status_code == 200
         assert all("_id" not in doc and "storage_id" not in doc for doc in response.json())
         assert mine(response.json(), "id", key) == [transformation(key)]
-
-
-def test_download_of_an_unknown_transformation_is_404(rest_server, uid):
-    assert_detail(requests.get(rest_server(f"/transformation/{key_of(uid)}")), 404)
-
-
-def test_download_of_a_transformation_without_object_is_404(rest_server, uid):
-    create(rest_server, key_of(uid))
-    assert_detail(requests.get(rest_server(f"/transformation/{key_of(uid)}")), 404)
-
-
-def test_delete_transformation_removes_its_object(rest_server, uid):
-    key = key_of(uid)
-    create(rest_server, key)
-    put_file(rest_server(f"/transformation/{key}"), os.urandom(300_000)).raise_for_status()
-    file_id = ObjectId(rest_server.db.transformations.find_one({"id": key})["storage_id"])
-
-    assert_no_content(requests.delete(rest_server(f"/transformation/{key}")))
-    assert rest_server.db.transformations.count_documents({"id": key}) == 0
-    assert rest_server.grid["fs.files"].count_documents({"_id": file_id}) == 0
-    assert rest_server.grid["fs.chunks"].count_documents({"files_id": file_id}) == 0
-
-
-def test_delete_of_a_transformation_without_object(rest_server, uid):
-    create(rest_server, key_of(uid))
-    assert_no_content(requests.delete(rest_server(f"/transformation/{key_of(uid)}")))
-    assert rest_server.db.transformations.count_documents({"id": key_of(uid)}) == 0
-
-
-def test_delete_of_an_unknown_transformation_is_404(rest_server, uid):
-    before = rest_server.snapshot()
-    assert_detail(requests.delete(rest_server(f"/transformation/{key_of(uid)}")), 404)
-    assert rest_server.snapshot() == before

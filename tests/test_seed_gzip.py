@@ -5,21 +5,10 @@ import io
 import os
 import shutil
 import subprocess
-import zlib
 
 import pytest
+from archives import members
 from flrepo.seed.gzip_members import GzipMembers
-
-
-def members(data: bytes) -> int:
-    """How many gzip members `data` holds, one after another."""
-    count, rest = 0, data
-    while rest:
-        unpacker = zlib.decompressobj(31)
-        unpacker.decompress(rest)
-        rest = unpacker.unused_data
-        count += 1
-    return count
 
 
 @pytest.mark.parametrize("size", [0, 1, 1000, 4096, 4097, 50_000])

@@ -13,8 +13,8 @@ from flrepo.seed.dump import dump
 from flrepo.seed.errors import SeedError
 from flrepo.seed.restore import restore
 from gridfs import AsyncGridFSBucket
+from seed_data import counts, populate, raw_snapshot
 from seed_extras import add_extras, definitions, expected_extras
-from test_seed_restore import client, counts, populate, raw_snapshot, target  # noqa: F401
 
 SHARED_TOOLS = Path(__file__).resolve().parents[1].parent / "shared" / "tools"
 
@@ -38,8 +38,8 @@ async def run(*command: str) -> str:
     return output
 
 
-async def grid_bytes(client, db_name: str) -> dict[str, bytes]:  # noqa: F811
-    bucket = AsyncGridFSBucket(client[db_name])
+async def grid_bytes(mongo, db_name: str) -> dict[str, bytes]:
+    bucket = AsyncGridFSBucket(mongo[db_name])
     out = {}
     async for file in bucket.find({}):
         stream = await bucket.open_download_stream(file._id)
@@ -50,15 +50,15 @@ async def grid_bytes(client, db_name: str) -> dict[str, bytes]:  # noqa: F811
 @pytest.mark.parametrize("compress", [False, True])
 async def test_mongorestore_restores_our_dump(
     compress,
-    client,  # noqa: F811
+    mongo,
     settings,
-    target,  # noqa: F811
+    target,
     mongodb_url,
     tmp_path,
 ):
     mongorestore = tool("mongorestore")
-    files = await populate(client, settings)
-    await add_extras(client, settings)
+    files = await populate(mongo, settings)
+    await add_extras(mongo, settings)
     path = tmp_path / "db.dump"
     await dump(settings.databases, mongodb_url, path, compress=compress)
 
@@ -75,8 +75,8 @@ async def test_mongorestore_restores_our_dump(
     assert "0 document(s) failed to restore" in output
     assert "Cross-version" not in output  # the header's version is the server's release line
     assert await raw_snapshot(mongodb_url, target) == await raw_snapshot(mongodb_url, settings)
-    assert await grid_bytes(client, target.grid_db_name) == files
-    got = await definitions(client, target.db_name)
+    assert await grid_bytes(mongo, target.grid_db_name) == files
+    got = await definitions(mongo, target.db_name)
     for name, definition in expected_extras().items():
         assert got[name] == definition, name
 
@@ -84,14 +84,14 @@ async def test_mongorestore_restores_our_dump(
 @pytest.mark.parametrize("form", ["archive", "gzip archive", "directory", "gzip directory"])
 async def test_we_restore_what_mongodump_writes(
     form,
-    client,  # noqa: F811
+    mongo,
     settings,
     mongodb_url,
     tmp_path,
 ):
     mongodump = tool("mongodump")
-    files = await populate(client, settings)
-    await add_extras(client, settings)
+    files = await populate(mongo, settings)
+    await add_extras(mongo, settings)
     before = await raw_snapshot(mongodb_url, settings)
     # mongodump takes one database per run (--db): a directory gets both, an archive each one
     places = []
@@ -106,8 +106,8 @@ async def test_we_restore_what_mongodump_writes(
         )
         if where not in places:
             places.append(where)
-    await client.drop_database(settings.db_name)
-    await client.drop_database(settings.grid_db_name)
+    await mongo.drop_database(settings.db_name)
+    await mongo.drop_database(settings.grid_db_name)
 
     for where in places:
         report = await restore(settings.databases, mongodb_url, where)
@@ -115,24 +115,24 @@ async def test_we_restore_what_mongodump_writes(
         assert all(r.complete for r in report.namespaces.values())
         assert all(r.crc_checked for r in report.namespaces.values()) is ("archive" in form)
     assert await raw_snapshot(mongodb_url, settings) == before
-    assert await grid_bytes(client, settings.grid_db_name) == files
-    got = await definitions(client, settings.db_name)
+    assert await grid_bytes(mongo, settings.grid_db_name) == files
+    got = await definitions(mongo, settings.db_name)
     for name, definition in expected_extras().items():
         assert got[name] == definition, name
 
 
 async def test_an_archive_of_mongodump_oplog_is_refused(
-    client,  # noqa: F811
+    mongo,
     settings,
-    target,  # noqa: F811
+    target,
     mongodb_url,
     tmp_path,
 ):
     mongodump = tool("mongodump")
-    await populate(client, settings)
+    await populate(mongo, settings)
     path = tmp_path / "oplog.dump"
     output = await run(mongodump, f"--uri={mongodb_url}", "--oplog", f"--archive={path}")
     assert "oplog" in output
     with pytest.raises(SeedError, match="holds an oplog"):
         await restore(target.databases, mongodb_url, path)
-    assert await counts(client, target) == {}
+    assert await counts(mongo, target) == {}

@@ -17,34 +17,34 @@ from gridfs import AsyncGridFSBucket
 from helpers import in_memory_database
 from pymongo import AsyncMongoClient
 from pymongo.errors import WriteError
+from seed_data import counts, populate, raw_snapshot
 from seed_extras import add_extras, definitions, expected_extras
-from test_seed_restore import client, counts, populate, raw_snapshot, target  # noqa: F401
 
 from flrepo.cli.main import main
 
 
 async def test_options_and_views_survive_dump_and_restore(
-    client,  # noqa: F811
+    mongo,
     settings,
-    target,  # noqa: F811
+    target,
     mongodb_url,
     tmp_path,
 ):
-    await populate(client, settings)
-    await add_extras(client, settings)
+    await populate(mongo, settings)
+    await add_extras(mongo, settings)
     path = tmp_path / "db.dump"
     dumped = await dump(settings.databases, mongodb_url, path)
     assert dumped.views == ["repository.base_models"]
     assert dumped.snapshot  # SecantusDB runs as a replica set: one snapshot
 
     report = await restore(target.databases, mongodb_url, path)
-    got = await definitions(client, target.db_name)
+    got = await definitions(mongo, target.db_name)
     for name, definition in expected_extras().items():
         assert got[name] == definition, name
     assert report.views == {f"{target.db_name}.base_models": f"{target.db_name}.models"}
     assert any("base_models: view on" in line for line in report.summary())
     assert await raw_snapshot(mongodb_url, target) == await raw_snapshot(mongodb_url, settings)
-    db = client[target.db_name]
+    db = mongo[target.db_name]
     assert [m["model_name"] async for m in db.base_models.find()] == ["base"]
     assert [d["event"] async for d in db.audit.find()] == [3, 4, 5, 6, 7]
     with pytest.raises(WriteError):  # the validator is in force again
@@ -52,33 +52,33 @@ async def test_options_and_views_survive_dump_and_restore(
 
 
 async def test_drop_recreates_a_collection_with_other_options(
-    client,  # noqa: F811
+    mongo,
     settings,
-    target,  # noqa: F811
+    target,
     mongodb_url,
     tmp_path,
 ):
-    await add_extras(client, settings)
+    await add_extras(mongo, settings)
     path = tmp_path / "db.dump"
     await dump(settings.databases, mongodb_url, path)
-    await client[target.db_name].create_collection("audit")  # not capped
-    await client[target.db_name].create_collection("base_models")  # a collection, not the view
+    await mongo[target.db_name].create_collection("audit")  # not capped
+    await mongo[target.db_name].create_collection("base_models")  # a collection, not the view
     kept = await restore(target.databases, mongodb_url, path)
     assert any("audit exists with other options" in p for p in kept.index_problems)
     assert any("base_models exists and is not the dump's view" in p for p in kept.index_problems)
-    got = await definitions(client, target.db_name)
+    got = await definitions(mongo, target.db_name)
     assert got["audit"] == ("collection", {})
     assert got["base_models"] == ("collection", {})
 
     await restore(target.databases, mongodb_url, path, drop=True)
-    got = await definitions(client, target.db_name)
+    got = await definitions(mongo, target.db_name)
     assert got["audit"] == expected_extras()["audit"]
     assert got["base_models"] == expected_extras()["base_models"]
 
 
 async def test_documents_the_validator_would_refuse_are_restored_as_dumped(
-    client,  # noqa: F811
-    target,  # noqa: F811
+    mongo,
+    target,
     mongodb_url,
     tmp_path,
 ):
@@ -91,7 +91,7 @@ async def test_documents_the_validator_would_refuse_are_restored_as_dumped(
         writer.end("repository", "checked")
         writer.finish()
     await restore(target.databases, mongodb_url, path)
-    assert await client[target.db_name].checked.find_one({"_id": 1}) == {"_id": 1, "older": True}
+    assert await mongo[target.db_name].checked.find_one({"_id": 1}) == {"_id": 1, "older": True}
 
 
 def oplog_archive(path: Path) -> None:
@@ -111,8 +111,8 @@ def oplog_archive(path: Path) -> None:
 
 
 async def test_an_oplog_dump_is_refused_before_anything_is_written(
-    client,  # noqa: F811
-    target,  # noqa: F811
+    mongo,
+    target,
     mongodb_url,
     tmp_path,
 ):
@@ -120,8 +120,8 @@ async def test_an_oplog_dump_is_refused_before_anything_is_written(
     oplog_archive(path)
     with pytest.raises(SeedError, match=r"holds an oplog \(mongodump --oplog\)"):
         await restore(target.databases, mongodb_url, path)
-    assert await counts(client, target) == {}
-    assert await client[target.db_name].list_collection_names() == []
+    assert await counts(mongo, target) == {}
+    assert await mongo[target.db_name].list_collection_names() == []
 
 
 def test_an_oplog_directory_dump_is_refused_by_the_cli(names, tmp_path, capsys):
@@ -136,12 +136,12 @@ def test_an_oplog_directory_dump_is_refused_by_the_cli(names, tmp_path, capsys):
 
 
 async def test_a_file_without_all_its_chunks_is_left_out_of_a_dump(
-    client,  # noqa: F811
+    mongo,
     settings,
     mongodb_url,
     tmp_path,
 ):
-    grid = client[settings.grid_db_name]
+    grid = mongo[settings.grid_db_name]
     bucket = AsyncGridFSBucket(grid, chunk_size_bytes=4)
     whole = await bucket.upload_from_stream("whole", io.BytesIO(b"0123456789"))
     broken = await bucket.upload_from_stream("broken", io.BytesIO(b"abcdefghij"))

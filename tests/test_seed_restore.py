@@ -1,51 +1,22 @@
 """Dump and restore against a real server: round trip, skipping, dropping, unique keys, --seed."""
 
-import io
-import os
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import bson
 import pytest
-from bson.raw_bson import RawBSONDocument
+from archives import members, parse_strictly
 from flrepo.documents.database import init_database
 from flrepo.documents.files import FileStore, whole_number
 from flrepo.documents.ml_model import MLModel
-from flrepo.documents.token import Token
 from flrepo.scanner.verdicts import Verdict
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.dump import dump
 from flrepo.seed.errors import SeedError
-from flrepo.seed.indexes import create_project_indexes
 from flrepo.seed.metadata import CollectionInfo, metadata_json
 from flrepo.seed.restore import RestoreFailed, restore, restore_if_empty
 from flrepo.seed.sample.build import build_sample, sample_documents
 from gridfs import AsyncGridFSBucket
-from pymongo import AsyncMongoClient
-from test_seed_archive import parse_strictly
-from test_seed_gzip import members
-
-from flrepo.settings import Settings
-
-
-@pytest.fixture
-async def target(mongodb_url: str) -> AsyncIterator[Settings]:
-    """A second pair of fresh databases to restore into."""
-    tag = uuid.uuid4().hex[:12]
-    settings = Settings(mongodb_url=mongodb_url, db_name=f"r{tag}", grid_db_name=f"r{tag}_g")
-    yield settings
-    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
-    await client.drop_database(settings.db_name)
-    await client.drop_database(settings.grid_db_name)
-    await client.close()
-
-
-@pytest.fixture
-async def client(mongodb_url: str) -> AsyncIterator[AsyncMongoClient]:
-    c: AsyncMongoClient = AsyncMongoClient(mongodb_url)
-    yield c
-    await c.close()
+from seed_data import counts, populate, raw_snapshot
 
 
 @pytest.fixture
@@ -61,110 +32,11 @@ SAMPLE_COUNTS = {
 }
 
 
-async def counts(client: AsyncMongoClient, settings: Settings) -> dict[str, int]:
-    out = {}
-    for prefix, name in (("db", settings.db_name), ("grid", settings.grid_db_name)):
-        for coll in await client[name].list_collection_names():
-            out[f"{prefix}.{coll}"] = await client[name][coll].count_documents({})
-    return {k: v for k, v in out.items() if v}
-
-
-async def populate(client: AsyncMongoClient, settings: Settings) -> dict[str, bytes]:
-    """Data in the repository layout, files through GridFS; returns the files' bytes by name."""
-    await create_project_indexes(client, settings.databases)  # as the server has them
-    db, grid = client[settings.db_name], client[settings.grid_db_name]
-    bucket = AsyncGridFSBucket(grid)
-    files = {
-        # 35 chunks; in a gzip dump, three gzip members
-        "model/base/1": os.urandom(9_000_000),
-        "model/base2/1": b"PK\x03\x04 small zip",
-        "weights/base/1/conf-a": os.urandom(1000),
-        "strategy/fault-tolerant-fedavg": b"\x80\x04pickled",
-        "transformation/application.tests.categorical_transformation": b"\x80\x04t",
-        "empty/file": b"",
-    }
-    ids = {}
-    for name, data in files.items():
-        ids[name] = str(await bucket.upload_from_stream(name, io.BytesIO(data)))
-    await grid["fs.files"].update_one(
-        {"filename": "weights/base/1/conf-a"}, {"$set": {"training_id": "t1"}}
-    )
-    await db.models.insert_many(
-        [
-            {
-                "model_name": "base",
-                "model_version": "1",
-                "meta": {"library": "keras", "description": "é ünïcode"},
-                "model_id": ids["model/base/1"],
-            },
-            {"model_name": "base2", "model_version": "1", "meta": None, "model_id": None},
-        ]
-    )
-    await db.results.insert_one(
-        {
-            "model_name": "base",
-            "model_version": "1",
-            "training_id": "t1",
-            "configuration_id": "conf-a",
-            "results": {"rounds": "3", "accuracy": 0.24, "big": bson.Int64(2**40)},
-            "weights_id": ids["weights/base/1/conf-a"],
-        }
-    )
-    await db.strategies.insert_one(
-        {
-            "strategy_name": "fault-tolerant-fedavg",
-            "strategy_description": None,
-            "meta": {"a": "b"},
-            "strategy_id": ids["strategy/fault-tolerant-fedavg"],
-        }
-    )
-    await db.transformations.insert_one(
-        {
-            "id": "application.tests.categorical_transformation",
-            "description": "d",
-            "parameter_types": {"x": "int"},
-            "default_values": {"x": [1, 2.5, None, {"y": True}]},
-            "outputs": ["o"],
-            "needs": {"storage": 1, "RAM": 2.5, "GPU": False},
-            "storage_id": ids["transformation/application.tests.categorical_transformation"],
-        }
-    )
-    return files
-
-
-def unlabelled(raw: bytes) -> bytes:
-    """A file document's bytes without its pickle scan (a restore scans the files anew)."""
-    doc = bson.decode(raw, codec_options=bson.CodecOptions(document_class=dict))
-    doc.pop("safety", None)
-    return bson.encode(doc)
-
-
-async def raw_snapshot(mongodb_url: str, settings: Settings) -> dict[str, list[bytes]]:
-    """Every document's exact bytes, by collection, in _id order; file documents unlabelled.
-
-    Token hashes are left out: dumps never hold them."""
-    raw_client: AsyncMongoClient = AsyncMongoClient(mongodb_url, document_class=RawBSONDocument)
-    out: dict[str, list[bytes]] = {}
-    try:
-        for prefix, name in (("db", settings.db_name), ("grid", settings.grid_db_name)):
-            for coll in sorted(await raw_client[name].list_collection_names()):
-                if coll == Token.Settings.name:
-                    continue
-                cursor = raw_client[name][coll].find().sort("_id", 1)
-                docs = [doc.raw async for doc in cursor]
-                if coll == "fs.files":
-                    docs = [unlabelled(raw) for raw in docs]
-                out[f"{prefix}.{coll}"] = docs
-    finally:
-        await raw_client.close()
-    return out
-
-
 @pytest.mark.parametrize("compress", [False, True])
 async def test_round_trip_is_identical_to_the_byte(
-    compress, client, settings, target, mongodb_url, tmp_path
+    compress, mongo, settings, target, mongodb_url, tmp_path
 ):
-    files = await populate(client, settings)
+    files = await populate(mongo, settings)
     path = tmp_path / ("db.dump.gz" if compress else "db.dump")
     report = await dump(settings.databases, mongodb_url, path, compress=compress)
     assert (path.read_bytes()[:2] == b"\x1f\x8b") is compress
@@ -187,22 +59,22 @@ async def test_round_trip_is_identical_to_the_byte(
     assert after == before
     # every restored file was scanned again, whatever label the dump carried
     assert restored.labels is not None and restored.labels.files == len(after["grid.fs.files"])
-    async for doc in client[target.grid_db_name]["fs.files"].find():
+    async for doc in mongo[target.grid_db_name]["fs.files"].find():
         assert doc["safety"]["verdict"] in ("SAFE", "NOT_PICKLE", "SUSPICIOUS", "DANGEROUS")
     assert sum(len(v) for v in after.values()) == restored.documents
 
-    bucket = AsyncGridFSBucket(client[target.grid_db_name])
+    bucket = AsyncGridFSBucket(mongo[target.grid_db_name])
     for name, data in files.items():
         stream = await bucket.open_download_stream_by_name(name)
         assert await stream.read() == data, name
-    weights = await client[target.grid_db_name]["fs.files"].find_one(
+    weights = await mongo[target.grid_db_name]["fs.files"].find_one(
         {"filename": "weights/base/1/conf-a"}
     )
     assert weights["training_id"] == "t1"
 
 
-async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tmp_path):
-    await populate(client, settings)
+async def test_dump_is_what_mongorestore_reads(mongo, settings, mongodb_url, tmp_path):
+    await populate(mongo, settings)
     path = tmp_path / "db.dump"
     await dump(settings.databases, mongodb_url, path)
     parsed = parse_strictly(path.read_bytes())
@@ -225,12 +97,12 @@ async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tm
 
 
 async def test_restore_builds_the_repository_layout_from_the_sample(
-    client, target, mongodb_url, sample
+    mongo, target, mongodb_url, sample
 ):
     report = await restore(target.databases, mongodb_url, sample)
-    assert await counts(client, target) == SAMPLE_COUNTS
+    assert await counts(mongo, target) == SAMPLE_COUNTS
     assert report.documents == sum(SAMPLE_COUNTS.values())
-    db, grid = client[target.db_name], client[target.grid_db_name]
+    db, grid = mongo[target.db_name], mongo[target.grid_db_name]
     model = await db.models.find_one({"model_name": "base2"})
     stored = await grid["fs.files"].find_one({"_id": bson.ObjectId(model["model_id"])})
     assert stored["filename"] == "model/base2/1"
@@ -242,10 +114,10 @@ async def test_restore_builds_the_repository_layout_from_the_sample(
 
 
 async def test_without_drop_existing_ids_are_skipped_and_counted(
-    client, target, mongodb_url, sample
+    mongo, target, mongodb_url, sample
 ):
     await restore(target.databases, mongodb_url, sample)
-    db = client[target.db_name]
+    db = mongo[target.db_name]
     await db.models.delete_one({"model_name": "base2"})
     await db.strategies.update_one({}, {"$set": {"strategy_description": "changed here"}})
 
@@ -255,26 +127,26 @@ async def test_without_drop_existing_ids_are_skipped_and_counted(
     assert report.skipped == total - 1
     models = next(r for r in report.namespaces.values() if r.target.endswith(".models"))
     assert (models.inserted, models.skipped) == (1, 1)
-    assert await counts(client, target) == SAMPLE_COUNTS
+    assert await counts(mongo, target) == SAMPLE_COUNTS
     strategy = await db.strategies.find_one({})
     assert strategy["strategy_description"] == "changed here"  # kept, not overwritten
     assert any("skipped (their _id already existed)" in line for line in report.summary())
 
 
-async def test_drop_empties_each_restored_collection_first(client, target, mongodb_url, sample):
-    db = client[target.db_name]
+async def test_drop_empties_each_restored_collection_first(mongo, target, mongodb_url, sample):
+    db = mongo[target.db_name]
     await db.models.insert_one({"model_name": "stale", "model_version": "9"})
     await db.strategies.insert_one({"strategy_name": "fault-tolerant-fedavg", "meta": {}})
     report = await restore(target.databases, mongodb_url, sample, drop=True)
     assert report.skipped == 0
     assert await db.models.find_one({"model_name": "stale"}) is None
-    assert await counts(client, target) == SAMPLE_COUNTS
+    assert await counts(mongo, target) == SAMPLE_COUNTS
 
 
 async def test_existing_duplicates_stop_the_restore_before_any_write(
-    client, target, mongodb_url, sample
+    mongo, target, mongodb_url, sample
 ):
-    db = client[target.db_name]
+    db = mongo[target.db_name]
     await db.models.insert_many(
         [{"model_name": "dup", "model_version": "1"}, {"model_name": "dup", "model_version": "1"}]
     )
@@ -284,14 +156,14 @@ async def test_existing_duplicates_stop_the_restore_before_any_write(
     message = str(info.value)
     assert "model_name+model_version" in message
     assert "model_name='dup', model_version='1' (2 documents)" in message
-    assert await counts(client, target) == {"db.models": 2}
+    assert await counts(mongo, target) == {"db.models": 2}
 
 
 async def test_an_archive_document_taking_an_existing_key_stops_and_is_reported(
-    client, target, mongodb_url, sample
+    mongo, target, mongodb_url, sample
 ):
     await restore(target.databases, mongodb_url, sample)
-    db = client[target.db_name]
+    db = mongo[target.db_name]
     await db.strategies.delete_many({})
     await db.strategies.insert_one({"strategy_name": "fault-tolerant-fedavg", "meta": {}})
     with pytest.raises(RestoreFailed) as info:
@@ -303,7 +175,7 @@ async def test_an_archive_document_taking_an_existing_key_stops_and_is_reported(
     assert await db.strategies.count_documents({}) == 1
 
 
-async def test_other_namespaces_are_skipped_and_listed(client, target, mongodb_url, tmp_path):
+async def test_other_namespaces_are_skipped_and_listed(mongo, target, mongodb_url, tmp_path):
     infos = [
         CollectionInfo("admin", "system.version", metadata_json("system.version", [])),
         CollectionInfo("repository", "models", metadata_json("models", [])),
@@ -325,11 +197,11 @@ async def test_other_namespaces_are_skipped_and_listed(client, target, mongodb_u
     assert "skipped namespaces (not the repository's): admin.system.version (1 document), " in (
         "\n".join(report.summary())
     )
-    assert "elsewhere" not in await client.list_database_names()
+    assert "elsewhere" not in await mongo.list_database_names()
 
 
 async def test_indexes_and_empty_collections_from_the_metadata_are_created(
-    client, target, mongodb_url, tmp_path
+    mongo, target, mongodb_url, tmp_path
 ):
     library = {"v": 2, "key": {"meta.library": 1}, "name": "by_library"}
     infos = [
@@ -343,48 +215,48 @@ async def test_indexes_and_empty_collections_from_the_metadata_are_created(
         writer.end("repository_grid", "extra")
         writer.finish()
     report = await restore(target.databases, mongodb_url, path)
-    assert "extra" in await client[target.grid_db_name].list_collection_names()
-    indexes = {i["name"]: i async for i in await client[target.db_name].models.list_indexes()}
+    assert "extra" in await mongo[target.grid_db_name].list_collection_names()
+    indexes = {i["name"]: i async for i in await mongo[target.db_name].models.list_indexes()}
     assert dict(indexes["by_library"]["key"]) == {"meta.library": 1}
     assert f"{target.db_name}.models.by_library" in report.indexes_created
 
 
-async def test_restore_from_a_directory_dump(client, target, mongodb_url, tmp_path):
+async def test_restore_from_a_directory_dump(mongo, target, mongodb_url, tmp_path):
     for (db, coll), docs in sample_documents().items():
         folder = tmp_path / "dump" / db
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{coll}.bson").write_bytes(b"".join(bson.encode(d) for d in docs))
         (folder / f"{coll}.metadata.json").write_text(metadata_json(coll, []))
     report = await restore(target.databases, mongodb_url, tmp_path / "dump")
-    assert await counts(client, target) == SAMPLE_COUNTS
+    assert await counts(mongo, target) == SAMPLE_COUNTS
     assert not any(r.crc_checked for r in report.namespaces.values())
 
 
 async def test_restore_leaves_the_documents_bound_to_the_server_client(
-    client, settings, target, mongodb_url, sample
+    mongo, settings, target, mongodb_url, sample
 ):
-    await init_database(client, settings.db_name, settings.grid_db_name, 2**20)
+    await init_database(mongo, settings.db_name, settings.grid_db_name, 2**20)
     await restore(target.databases, mongodb_url, sample)
     collection = MLModel.get_pymongo_collection()
     assert collection.database.name == settings.db_name
-    assert await collection.count_documents({}) == 0  # the server's client still works
+    assert await collection.count_documents({}) == 0  # the server's mongo still works
 
 
-async def test_seed_at_startup_restores_an_empty_repository(client, target, mongodb_url, sample):
+async def test_seed_at_startup_restores_an_empty_repository(mongo, target, mongodb_url, sample):
     # Indexes alone (as the server creates at startup) still count as empty.
-    await client[target.db_name].models.create_index("model_name")
+    await mongo[target.db_name].models.create_index("model_name")
     report = await restore_if_empty(target.databases, mongodb_url, sample)
     assert report is not None
     assert report.documents == sum(SAMPLE_COUNTS.values())
-    assert await counts(client, target) == SAMPLE_COUNTS
+    assert await counts(mongo, target) == SAMPLE_COUNTS
 
 
 async def test_seed_at_startup_leaves_a_non_empty_repository_alone(
-    client, target, mongodb_url, sample
+    mongo, target, mongodb_url, sample
 ):
-    await client[target.grid_db_name]["fs.files"].insert_one({"filename": "x", "length": 0})
+    await mongo[target.grid_db_name]["fs.files"].insert_one({"filename": "x", "length": 0})
     assert await restore_if_empty(target.databases, mongodb_url, sample) is None
-    assert await counts(client, target) == {"grid.fs.files": 1}
+    assert await counts(mongo, target) == {"grid.fs.files": 1}
 
 
 async def test_seed_at_startup_refuses_a_damaged_archive(target, mongodb_url, sample):
@@ -393,7 +265,7 @@ async def test_seed_at_startup_refuses_a_damaged_archive(target, mongodb_url, sa
         await restore_if_empty(target.databases, mongodb_url, sample)
 
 
-async def test_files_written_by_other_tools_restore_and_read(client, target, mongodb_url, tmp_path):
+async def test_files_written_by_other_tools_restore_and_read(mongo, target, mongodb_url, tmp_path):
     """fs.files documents without uploadDate, with lengths stored as doubles or as no number
     at all, restore, get a pickle-scan label and read as files."""
     pickle_bytes = b"\x80\x04K\x01."  # pickle.dumps(1)
@@ -417,7 +289,7 @@ async def test_files_written_by_other_tools_restore_and_read(client, target, mon
         writer.finish()
     report = await restore(target.databases, mongodb_url, path)
     assert report.documents == 3
-    store = FileStore(client[target.grid_db_name], max_bytes=1 << 20)
+    store = FileStore(mongo[target.grid_db_name], max_bytes=1 << 20)
     stored = await store.get(str(oid))
     assert stored is not None
     assert (stored.length, stored.chunk_size) == (len(pickle_bytes), 255)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sys
 import time
 from typing import Any
 
@@ -126,11 +127,26 @@ class JsonFormatter(logging.Formatter):
 LOG_FORMATS = ("text", "json")
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to `sys.stderr` as it is when a record comes, not as it was at setup: whoever
+    replaced it since (a test runner capturing output) may have closed the old one.
+
+    As the standard library's own last-resort handler does (`logging._StderrHandler`, private).
+    """
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+
 def configure_logging(log_format: str) -> None:
     """Logs to stderr, as `text` lines or `json` objects (FLREPO_LOG_FORMAT)."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"FLREPO_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
