@@ -33,7 +33,7 @@ def nested(levels: int) -> str:
 ELEVEN = nested(11)
 ALIASES = "{ " + " ".join(f"a{i}: models(limit: 20) {{ modelName }}" for i in range(3000)) + " }"
 SHORT_ALIASES = "{" + " ".join(f"a{i}:models{{modelName}}" for i in range(3000)) + "}"
-DASHBOARD = """{ models(limit: 10) { modelName meta { library } file { length }
+DASHBOARD = """{ models(limit: 10, library: "limits") { modelName meta { library } file { length }
   trainingResults { trainingId results weights { length sha256 }
     model { modelName trainingResults { trainingId weights { length } model { meta { library } } } }
   } } }"""
@@ -46,7 +46,12 @@ def stocked(rest_server):
         assert_created(
             rest_server
             and requests.post(
-                rest_server("/model"), json={"model_name": f"lim{m}", "model_version": "1"}
+                rest_server("/model"),
+                json={
+                    "model_name": f"lim{m}",
+                    "model_version": "1",
+                    "meta": {"library": "limits", "description": "limits test"},
+                },
             )
         )
         for r in range(5):
