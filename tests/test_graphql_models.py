@@ -1,8 +1,6 @@
 """GraphQL over HTTP: ML models, their files, filters and nested training results."""
 
-import hashlib
-
-from helpers import FILE_FIELDS, GraphQL, grid_counts
+from helpers import FILE_FIELDS, GraphQL
 
 MODEL_FIELDS = f"modelName modelVersion meta {{ library description }} file {{ {FILE_FIELDS} }}"
 
@@ -18,10 +16,6 @@ query($name: String!, $version: String!) {{
   model(modelName: $name, modelVersion: $version) {{ {MODEL_FIELDS} }}
 }}"""
 
-UPLOAD = f"""
-mutation($name: String!, $version: String!, $file: Upload!) {{
-  uploadModelFile(modelName: $name, modelVersion: $version, file: $file) {{ {MODEL_FIELDS} }}
-}}"""
 
 LIST = """
 query($name: String, $library: String, $trained: Boolean, $limit: Int, $offset: Int) {
@@ -76,49 +70,6 @@ async def test_update_model_meta_replaces_it(gql, db):
     stored = await db.models.find_one({"model_name": "m"})
     assert stored["meta"] == {"library": "pytorch", "description": None}
     assert (await gql.data(GET, name="m", version="1"))["model"]["meta"]["library"] == "pytorch"
-
-
-async def test_upload_model_file_and_download_it(gql, client, db, grid):
-    await create(gql, "mnist", "2", "keras")
-    data = b"PK\x03\x04 not really a zip " * 100
-    model = (
-        await gql.upload_data(
-            UPLOAD, {"name": "mnist", "version": "2"}, data, content_type="application/zip"
-        )
-    )["uploadModelFile"]
-    file = model["file"]
-    assert file["filename"] == "model/mnist/2"
-    assert file["length"] == len(data)
-    assert file["sha256"] == hashlib.sha256(data).hexdigest()
-    assert file["contentType"] == "application/zip"
-    assert file["downloadUrl"] == f"/files/{file['id']}"
-
-    stored = await db.models.find_one({"model_name": "mnist"})
-    assert stored["model_id"] == file["id"]
-    assert (await gql.data(GET, name="mnist", version="2"))["model"]["file"] == file
-
-    response = await client.get(file["downloadUrl"])
-    assert response.status_code == 200
-    assert response.content == data
-    assert response.headers["content-type"] == "application/zip"
-    assert await grid_counts(grid) == (1, 1)
-
-
-async def test_delete_model_removes_its_file(gql, db, grid):
-    await create(gql, "keep", "1")
-    await create(gql, "gone", "1")
-    for name in ("keep", "gone"):
-        await gql.upload_data(UPLOAD, {"name": name, "version": "1"}, name.encode() * 1000)
-    assert await grid_counts(grid) == (2, 2)
-
-    deleted = await gql.data('mutation { deleteModel(modelName: "gone", modelVersion: "1") }')
-    assert deleted == {"deleteModel": True}
-    assert (await gql.data(GET, name="gone", version="1"))["model"] is None
-    assert await db.models.count_documents({}) == 1
-    assert await grid_counts(grid) == (1, 1)
-    kept = (await gql.data(GET, name="keep", version="1"))["model"]["file"]
-    assert await grid["fs.files"].find_one({"filename": "model/keep/1"}) is not None
-    assert kept["length"] == 4000
 
 
 async def test_models_filters_and_pages(gql):

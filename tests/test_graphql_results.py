@@ -2,7 +2,7 @@
 
 import hashlib
 
-from helpers import FILE_FIELDS, GraphQL, grid_counts
+from helpers import FILE_FIELDS, GraphQL
 
 RESULT_FIELDS = f"""modelName modelVersion trainingId configurationId results
   weights {{ {FILE_FIELDS} }} model {{ modelName modelVersion meta {{ library }} }}"""
@@ -117,22 +117,3 @@ async def test_upload_weights_names_the_file_as_the_original(gql, client, db, gr
     assert response.content == data
     got = await gql.data(GET, name="mnist", version="1", training="run-1")
     assert got["trainingResult"]["weights"] == weights
-
-
-async def test_delete_training_result_removes_its_weights(gql, db, grid):
-    await create(gql, "m", "1", "t1")
-    await create(gql, "m", "1", "t2")
-    for training in ("t1", "t2"):
-        variables = {"name": "m", "version": "1", "training": training, "conf": "c"}
-        await gql.upload_data(UPLOAD, variables, training.encode() * 10)
-    assert await grid_counts(grid) == (2, 2)
-
-    deleted = await gql.data(
-        'mutation { deleteTrainingResult(modelName: "m", modelVersion: "1", trainingId: "t1") }'
-    )
-    assert deleted == {"deleteTrainingResult": True}
-    assert (await gql.data(GET, name="m", version="1", training="t1"))["trainingResult"] is None
-    assert await db.results.count_documents({}) == 1
-    assert await grid_counts(grid) == (1, 1)
-    remaining = await grid["fs.files"].find_one()
-    assert remaining["training_id"] == "t2"

@@ -86,19 +86,6 @@ async def test_minimal_transformation(gql):
     assert needs_default["needs"]["gpu"] is False
 
 
-async def test_transformations_list_in_creation_order_with_pages(gql):
-    for name in ("t.c", "t.a", "t.b"):
-        await create(gql, {"id": name})
-
-    async def ids(**args) -> list[str]:
-        query = "query($limit: Int, $offset: Int) { transformations(limit: $limit, offset: $offset) { id } }"  # noqa: E501
-        return [t["id"] for t in (await gql.data(query, **args))["transformations"]]
-
-    assert await ids() == ["t.c", "t.a", "t.b"]
-    assert await ids(limit=2) == ["t.c", "t.a"]
-    assert await ids(offset=2) == ["t.b"]
-
-
 async def test_update_transformation_replaces_metadata_and_keeps_the_file(gql, client, db, grid):
     await create(gql, FULL_INPUT)
     data = b"pickled transformation" * 300
@@ -134,15 +121,3 @@ async def test_update_transformation_replaces_metadata_and_keeps_the_file(gql, c
     assert await db.transformations.count_documents({}) == 1
     assert (await client.get(file["downloadUrl"])).content == data
     assert await grid_counts(grid) == (1, 1)
-
-
-async def test_delete_transformation_removes_its_file(gql, db, grid):
-    await create(gql, {"id": "t.one"})
-    await gql.upload_data(UPLOAD, {"id": "t.one"}, b"x" * 10)
-    assert await grid_counts(grid) == (1, 1)
-    assert await gql.data('mutation { deleteTransformation(id: "t.one") }') == {
-        "deleteTransformation": True
-    }
-    assert (await gql.data(GET, id="t.one"))["transformation"] is None
-    assert await db.transformations.count_documents({}) == 0
-    assert await grid_counts(grid) == (0, 0)
