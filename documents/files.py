@@ -153,7 +153,6 @@ class FileStore:
         """GridFS's standard indexes, which listings and downloads rely on."""
         await self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
         await self.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
-        await self.registry.create_indexes()
 
     async def put(
         self,

@@ -91,11 +91,15 @@ class UploadRegistry:
     def __init__(self, grid: AsyncDatabase) -> None:
         self.collection = grid[COLLECTION]
         self.legacy_claims = grid[LEGACY_CLAIMS]
+        self.indexed = False
 
     async def create_indexes(self) -> None:
-        """The tus id, unique where there is one; the owner, for counting its uploads."""
+        """The tus id, unique where there is one; the owner, for counting its uploads.
+        Created with the first resumable upload, so that a repository that has none has no
+        registry collection either (nothing for a dump to hold)."""
         await self.collection.create_index("tusId", unique=True, sparse=True)
         await self.collection.create_index([("owner", ASCENDING), ("expires", ASCENDING)])
+        self.indexed = True
 
     async def add(self, doc: dict[str, Any], max_count: int, max_bytes: int) -> None:
         """Register a resumable upload (nobody writes it yet), unless its owner would then
@@ -104,6 +108,8 @@ class UploadRegistry:
         The upload is registered first and counted after, so that two replicas registering
         at once cannot both slip under the limit: one past it removes its own upload.
         """
+        if not self.indexed:
+            await self.create_indexes()
         await self.collection.insert_one(doc)
         count, reserved = await self.unfinished(doc["owner"])
         if count > max_count or reserved > max_bytes:

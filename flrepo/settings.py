@@ -69,10 +69,10 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds an upload may send no bytes; then it is dropped (408)",
     )
-    unfinished_uploads_per_caller: int = Field(
+    tus_uploads_per_caller: int = Field(
         default=100, gt=0, description="unfinished resumable uploads one caller may have"
     )
-    unfinished_upload_bytes_per_caller: int = Field(
+    tus_bytes_per_caller: int = Field(
         default=64 * GIB,
         gt=0,
         description="sum of the Upload-Length of one caller's unfinished resumable uploads",
@@ -195,8 +195,8 @@ class Settings(BaseSettings):
         return UploadShares(
             uploads_per_caller=self.uploads_per_caller,
             idle_timeout_s=self.upload_idle_timeout_s,
-            unfinished_per_caller=self.unfinished_uploads_per_caller,
-            unfinished_bytes_per_caller=self.unfinished_upload_bytes_per_caller,
+            unfinished_per_caller=self.tus_uploads_per_caller,
+            unfinished_bytes_per_caller=self.tus_bytes_per_caller,
             kept_scans=self.kept_scans,
             scan_threads=self.scan_threads,
             scan_threads_per_caller=self.scan_threads_per_caller,

@@ -80,8 +80,8 @@ async def test_a_caller_past_its_share_of_uploads_at_once_is_refused_on_every_fa
 
 async def test_unfinished_resumable_uploads_are_counted_across_replicas(settings, mongodb_url):
     async with (
-        serving(settings, mongodb_url, unfinished_uploads_per_caller=3) as one,
-        serving(settings, mongodb_url, unfinished_uploads_per_caller=3) as two,
+        serving(settings, mongodb_url, tus_uploads_per_caller=3) as one,
+        serving(settings, mongodb_url, tus_uploads_per_caller=3) as two,
         caller(one, "10.0.0.1") as a1,
         caller(two, "10.0.0.1") as a2,
         caller(two, "10.0.0.2") as b,
@@ -104,8 +104,8 @@ async def test_unfinished_resumable_uploads_are_counted_across_replicas(settings
 
 async def test_the_bytes_reserved_by_unfinished_uploads_are_bounded(settings, mongodb_url):
     async with (
-        serving(settings, mongodb_url, unfinished_upload_bytes_per_caller=1000) as one,
-        serving(settings, mongodb_url, unfinished_upload_bytes_per_caller=1000) as two,
+        serving(settings, mongodb_url, tus_bytes_per_caller=1000) as one,
+        serving(settings, mongodb_url, tus_bytes_per_caller=1000) as two,
         caller(one) as a1,
         caller(two) as a2,
     ):
@@ -126,8 +126,8 @@ async def test_the_bytes_reserved_by_unfinished_uploads_are_bounded(settings, mo
 
 async def test_concurrent_creations_never_exceed_the_count(settings, mongodb_url):
     async with (
-        serving(settings, mongodb_url, unfinished_uploads_per_caller=5) as one,
-        serving(settings, mongodb_url, unfinished_uploads_per_caller=5) as two,
+        serving(settings, mongodb_url, tus_uploads_per_caller=5) as one,
+        serving(settings, mongodb_url, tus_uploads_per_caller=5) as two,
         caller(one) as a1,
         caller(two) as a2,
     ):
