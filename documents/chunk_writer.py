@@ -1,8 +1,9 @@
 """Writing a file's chunks as its bytes arrive: one pipeline for one-shot and resumable uploads.
 
 The bytes go to `fs.chunks` in GridFS's own layout, CHUNKS_PER_WRITE full chunks per round
-trip; a write runs while the next chunks arrive, and meanwhile a thread hashes and scans for
-pickles the bytes it holds. A request may begin in a partial last chunk (a resumable upload
+trip; a write runs while the next chunks arrive, and meanwhile a thread of the scan pool
+(`documents.scan_pool`, shared fairly among callers) hashes and scans for pickles the bytes
+it holds. A request may begin in a partial last chunk (a resumable upload
 continued): that chunk is read back once and rewritten. The upload's lease in the registry
 is renewed as bytes are written; a lease lost stops the writer. The `fs.files` document is
 not the writer's business: it is written once the bytes are all stored (`FileStore.add_file`).
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flrepo.documents.errors import NotFound
+from flrepo.documents.scan_pool import ScanPool
 from flrepo.documents.upload_registry import Lease
 from flrepo.scanner.stream import FileScanner
 from pymongo import InsertOne, ReplaceOne
@@ -70,6 +72,7 @@ class ChunkWriter:
     most. A write that failed is tried again by `finish`. With `record_as_written`, the
     offset past the whole chunks written is recorded with each renewal of the lease, so
     that a server that dies loses little; `finish` records the final offset in any case.
+    Hashing and scanning run on `scans`, as the work of the caller `owner`.
     """
 
     def __init__(
@@ -78,9 +81,13 @@ class ChunkWriter:
         lease: Lease,
         offset: int,
         inspection: Inspection,
+        scans: ScanPool,
+        owner: str = "",
         record_as_written: bool = False,
     ) -> None:
         self.chunks = chunks
+        self.scans = scans
+        self.owner = owner
         self.lease = lease
         self.files_id = lease.oid
         self.offset = offset
@@ -192,9 +199,9 @@ class ChunkWriter:
 
     async def _store(self, docs: list[dict[str, Any]]) -> None:
         """Write `docs` (chunks n, n+1, …) while their bytes are hashed and scanned on a
-        thread."""
+        thread of the scan pool."""
         pieces = self._uninspected(docs)
-        read = asyncio.ensure_future(asyncio.to_thread(self.inspection.feed, pieces))
+        read = asyncio.ensure_future(self.scans.run(self.owner, self.inspection.feed, pieces))
         try:
             if time.monotonic() - self.renewed_at >= RENEW_EVERY_S:
                 await self._renew(self._written())  # still ours?

@@ -74,3 +74,22 @@ class Forbidden(RepositoryError):
 
     code = "FORBIDDEN"
     status = 403
+
+
+class TooManyRequests(RepositoryError):
+    """The caller is past its share (uploads at once, unfinished uploads): it may try again
+    after `retry_after` seconds, once some of its own have finished."""
+
+    code = "TOO_MANY_REQUESTS"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UploadIdle(RepositoryError):
+    """An upload's bytes stopped arriving for longer than the server waits."""
+
+    code = "REQUEST_TIMEOUT"
+    status = 408

@@ -14,7 +14,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flrepo.documents.chunk_writer import CHUNK_SIZE, ChunkWriter, Inspection
 from flrepo.documents.errors import DangerousPickle, DigestMismatch, InvalidInput, TooLarge
+from flrepo.documents.scan_pool import ScanPool
 from flrepo.documents.upload_registry import UploadRegistry
+from flrepo.documents.upload_shares import UploadShares, UploadSlots, arriving
 from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
@@ -115,15 +117,24 @@ class FileStore:
         max_concurrent_uploads: int = 16,
         transactions: bool = False,
         pickle_policy: PicklePolicy = "report",
+        shares: UploadShares | None = None,
     ) -> None:
         self.db = db
         self.files = db["fs.files"]
         self.chunks = db["fs.chunks"]
         self.registry = UploadRegistry(db)
         self.max_bytes = max_bytes
-        self.upload_slots = asyncio.Semaphore(max_concurrent_uploads)
+        self.max_concurrent_uploads = max_concurrent_uploads
         self.transactions = transactions
         self.pickle_policy = pickle_policy
+        self.set_shares(shares or UploadShares())
+
+    def set_shares(self, shares: UploadShares) -> None:
+        """Each caller's share of the upload slots and scan threads, and the idle timeout
+        (before any upload begins)."""
+        self.shares = shares
+        self.upload_slots = UploadSlots(self.max_concurrent_uploads, shares.uploads_per_caller)
+        self.scans = ScanPool(shares.scan_threads, shares.scan_threads_per_caller)
 
     async def in_transaction(
         self, operation: Callable[[AsyncClientSession | None], Awaitable[T]]
@@ -149,19 +160,22 @@ class FileStore:
         source: FileSource,
         extra: dict[str, Any] | None = None,
         sha256: str | None = None,
+        owner: str = "",
     ) -> StoredFile:
         """Stream `source` into a new file; on any failure nothing of it is left behind.
 
-        At most `max_concurrent_uploads` uploads hold a buffer at once; others wait their turn.
-        The upload is registered with a lease while its bytes arrive, and written by the
-        same pipeline as a resumable upload; then it is checked and stored as `add_file` does.
+        At most `max_concurrent_uploads` uploads hold a buffer at once; others wait their turn,
+        but the caller `owner` past its share is refused (TooManyRequests). A source that
+        sends nothing for the idle timeout fails (UploadIdle). The upload is registered with
+        a lease while its bytes arrive, and written by the same pipeline as a resumable
+        upload; then it is checked and stored as `add_file` does.
         """
-        async with self.upload_slots:
+        async with self.upload_slots.hold(owner):
             oid = ObjectId()
             lease = await self.registry.begin_one_shot(oid, stalled)
-            writer = ChunkWriter(self.chunks, lease, 0, Inspection.start())
+            writer = ChunkWriter(self.chunks, lease, 0, Inspection.start(), self.scans, owner)
             try:
-                async for chunk in source.chunks():
+                async for chunk in arriving(source.chunks(), self.shares.idle_timeout_s):
                     if max(writer.end + len(chunk), source.min_length) > self.max_bytes:
                         raise TooLarge(
                             f"the file exceeds the upload limit of {self.max_bytes} bytes"

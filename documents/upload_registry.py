@@ -9,7 +9,9 @@ bytes (unless they became a file). The request writing an upload also holds `loc
 `lockedUntil` (renewed with the lease), so that two requests never write one upload at once.
 
 A one-shot upload's document has no `length`: it is no resumable upload, and tus never
-finds it.
+finds it. A resumable upload's document has the id tus knows it by, `tusId` (128 random
+bits: none can be guessed from another), and its `owner`, the caller that created it, whose
+unfinished uploads are counted here so that every replica sees the same count.
 """
 
 import uuid
@@ -18,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from flrepo.documents.errors import TooManyRequests
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,6 +34,7 @@ LEGACY_CLAIMS = "fs.uploads"
 LEGACY_CLAIM_TTL = timedelta(seconds=600)
 ONE_SHOT_LEASE = timedelta(seconds=600)  # a one-shot upload idle this long is abandoned
 LOCK = timedelta(seconds=60)  # a request that made no progress for this long loses its lock
+FULL_RETRY_S = 60  # a caller with too many unfinished uploads is told to wait this long
 
 
 def now() -> datetime:
@@ -82,15 +86,54 @@ class Lease:
 
 
 class UploadRegistry:
-    """The registry collection of one grid database (a handful of documents, no index)."""
+    """The registry collection of one grid database, indexed by tus id and by owner."""
 
     def __init__(self, grid: AsyncDatabase) -> None:
         self.collection = grid[COLLECTION]
         self.legacy_claims = grid[LEGACY_CLAIMS]
+        self.indexed = False
 
-    async def add(self, doc: dict[str, Any]) -> None:
-        """Register a resumable upload (nobody writes it yet)."""
+    async def create_indexes(self) -> None:
+        """The tus id, unique where there is one; the owner, for counting its uploads.
+        Created with the first resumable upload, so that a repository that has none has no
+        registry collection either (nothing for a dump to hold)."""
+        await self.collection.create_index("tusId", unique=True, sparse=True)
+        await self.collection.create_index([("owner", ASCENDING), ("expires", ASCENDING)])
+        self.indexed = True
+
+    async def add(self, doc: dict[str, Any], max_count: int, max_bytes: int) -> None:
+        """Register a resumable upload (nobody writes it yet), unless its owner would then
+        have more than `max_count` unfinished uploads, or more than `max_bytes` of them.
+
+        The upload is registered first and counted after, so that two replicas registering
+        at once cannot both slip under the limit: one past it removes its own upload.
+        """
+        if not self.indexed:
+            await self.create_indexes()
         await self.collection.insert_one(doc)
+        count, reserved = await self.unfinished(doc["owner"])
+        if count > max_count or reserved > max_bytes:
+            await self.collection.delete_one({"_id": doc["_id"]})
+            what = f"{max_count} uploads" if count > max_count else f"{max_bytes} bytes"
+            raise TooManyRequests(
+                f"this caller's unfinished resumable uploads would exceed {what}; "
+                "finish or delete some first",
+                FULL_RETRY_S,
+            )
+
+    async def unfinished(self, owner: str) -> tuple[int, int]:
+        """How many resumable uploads `owner` has that are neither attached nor expired, and
+        the sum of their lengths."""
+        match = {
+            "owner": owner,
+            "expires": {"$gt": now()},
+            "length": {"$exists": True},
+            "fileId": None,
+        }
+        group = {"_id": None, "count": {"$sum": 1}, "bytes": {"$sum": "$length"}}
+        cursor = await self.collection.aggregate([{"$match": match}, {"$group": group}])
+        totals = await cursor.to_list()
+        return (totals[0]["count"], totals[0]["bytes"]) if totals else (0, 0)
 
     async def begin_one_shot(self, oid: ObjectId, lost: Callable[[], Exception]) -> Lease:
         """Register a one-shot upload, locked by the request that sends it."""
@@ -122,9 +165,14 @@ class UploadRegistry:
             return None
         return doc, Lease(self.collection, doc["_id"], token, keep_for, lost)
 
-    async def resumable(self, oid: ObjectId) -> dict[str, Any] | None:
-        """The document of a resumable upload that has not expired."""
-        query = {"_id": oid, "expires": {"$gt": now()}, "length": {"$exists": True}}
+    async def resumable(self, tus_id: str) -> dict[str, Any] | None:
+        """The document of a resumable upload that has not expired, by its tus id (or by
+        its `_id`, for an upload an earlier version began, which has no tus id)."""
+        query: dict[str, Any] = {"expires": {"$gt": now()}, "length": {"$exists": True}}
+        if ObjectId.is_valid(tus_id) and len(tus_id) == 24:
+            query |= {"_id": ObjectId(tus_id), "tusId": {"$exists": False}}
+        else:
+            query["tusId"] = tus_id
         return await self.collection.find_one(query)
 
     async def document(self, oid: ObjectId) -> dict[str, Any] | None:

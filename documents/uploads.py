@@ -9,12 +9,16 @@ makes the chunks an ordinary GridFS file. Until then, chunks whose `files_id` is
 `_id` belong to that upload, not to a lost file.
 
 sha256 and pickle-scan state cannot be stored, so each server keeps the running hash and
-scan of the uploads it received bytes for; a server that continues an upload another began
-first hashes and scans the bytes already stored (once), reading them back from the database.
+scan of the uploads it received bytes for, of a bounded number of them (`KeptInspections`);
+a server that continues an upload another began, or whose state it let go, first hashes and
+scans the bytes already stored (once), reading them back from the database.
+
+Each upload is known by a random tus id and belongs to the caller that created it (`owner`):
+the operations show it to nobody else.
 """
 
-import asyncio
-from collections import OrderedDict
+import secrets
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,10 +34,9 @@ from flrepo.documents.errors import (
     TooLarge,
     UploadBusy,
 )
-from flrepo.documents.files import FileStore, StoredFile, object_id
+from flrepo.documents.files import FileStore, StoredFile
 from flrepo.documents.upload_registry import now
-
-KEPT = 1024  # uploads whose running hash and scan are kept; one evicted is recomputed
+from flrepo.documents.upload_shares import arriving
 
 
 def taken_over() -> UploadBusy:
@@ -54,7 +57,9 @@ class BodyCheck:
 class Upload:
     """One resumable upload's registry document."""
 
-    id: str
+    id: str  # the tus id (the `_id` of an upload an earlier version began)
+    oid: ObjectId  # its `_id`: the id of its chunks, and of its file once complete
+    owner: str  # the key of the caller that created it ("" if an earlier version did)
     length: int
     offset: int
     filename: str  # the GridFS name the file will have
@@ -69,7 +74,9 @@ class Upload:
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "Upload":
         return cls(
-            id=str(doc["_id"]),
+            id=doc.get("tusId") or str(doc["_id"]),
+            oid=doc["_id"],
+            owner=doc.get("owner") or "",
             length=doc["length"],
             offset=doc["offset"],
             filename=doc["filename"],
@@ -87,18 +94,63 @@ class Upload:
         return self.offset == self.length
 
 
+class KeptInspections:
+    """The running hash and scan of unfinished uploads, at most `limit` of them and at most
+    `per_owner` of one caller's; past either, the least recently used goes first (its
+    state is recomputed from the stored chunks when its upload continues or completes).
+
+    A scan's state has a bound of its own (the scanner's), so this bounds the memory that
+    unfinished uploads hold on a server, and what one caller can make it hold.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, limit)
+        self.per_owner = max(1, self.limit // 4) if self.limit else 0
+        self._kept: OrderedDict[ObjectId, tuple[str, Inspection]] = OrderedDict()
+        self._by_owner: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def take(self, oid: ObjectId) -> Inspection | None:
+        """The upload's inspection, no longer kept (a request holds it meanwhile)."""
+        kept = self._kept.pop(oid, None)
+        if kept is None:
+            return None
+        self._forget_owner(kept[0])
+        return kept[1]
+
+    def keep(self, oid: ObjectId, owner: str, inspection: Inspection) -> None:
+        self.take(oid)
+        if not self.limit or not inspection.whole:
+            return
+        if self._by_owner[owner] >= self.per_owner:
+            oldest = next(k for k, (o, _) in self._kept.items() if o == owner)
+            self.take(oldest)
+        while len(self._kept) >= self.limit:
+            self.take(next(iter(self._kept)))
+        self._kept[oid] = (owner, inspection)
+        self._by_owner[owner] += 1
+
+    def _forget_owner(self, owner: str) -> None:
+        self._by_owner[owner] -= 1
+        if not self._by_owner[owner]:
+            del self._by_owner[owner]
+
+
 class UploadStore:
     """Resumable uploads: their documents in the upload registry, their bytes in `fs.chunks`.
 
     A resumable upload's lease is its expiry, renewed as its bytes arrive; uploads that
-    expired are removed by the one sweep (`documents.integrity.sweep`).
+    expired are removed by the one sweep (`documents.integrity.sweep`). Each caller's share
+    of uploads (at once, unfinished, bytes reserved) is the file store's `shares`.
     """
 
     def __init__(self, files: FileStore, expiry: timedelta) -> None:
         self.registry = files.registry
         self.files = files
         self.expiry = expiry
-        self._kept: OrderedDict[str, Inspection] = OrderedDict()
+        self.kept = KeptInspections(files.shares.kept_scans)
 
     async def create(
         self,
@@ -109,12 +161,16 @@ class UploadStore:
         uploaded_name: str | None,
         content_type: str | None,
         sha256: str | None,
+        owner: str = "",
     ) -> Upload:
-        """A new, empty upload of `length` bytes."""
+        """A new, empty upload of `length` bytes for the caller `owner`; TooManyRequests if
+        that caller would have too many unfinished uploads, or too many bytes of them."""
         if length > self.files.max_bytes:
             raise TooLarge(f"the file exceeds the upload limit of {self.files.max_bytes} bytes")
         doc = {
             "_id": ObjectId(),
+            "tusId": secrets.token_urlsafe(16),  # 128 random bits
+            "owner": owner,
             "length": length,
             "offset": 0,
             "filename": filename,
@@ -127,21 +183,23 @@ class UploadStore:
             "expires": now() + self.expiry,
             "fileId": None,
         }
-        await self.registry.add(doc)
+        shares = self.files.shares
+        await self.registry.add(
+            doc, shares.unfinished_per_caller, shares.unfinished_bytes_per_caller
+        )
         return Upload.from_document(doc)
 
     async def get(self, upload_id: str) -> Upload | None:
-        """The upload, unless it does not exist or has expired."""
-        oid = object_id(upload_id)
-        doc = await self.registry.resumable(oid) if oid else None
+        """The upload with this tus id, unless it does not exist or has expired."""
+        doc = await self.registry.resumable(upload_id)
         return Upload.from_document(doc) if doc else None
 
     async def expect(self, upload: Upload, sha256: str) -> Upload:
         """Record the sha256 the whole file must have; one already recorded must agree."""
         if upload.sha256 and upload.sha256 != sha256:
             raise InvalidInput(f"the upload was announced with sha256 {upload.sha256}")
-        await self.registry.update(ObjectId(upload.id), {"sha256": sha256})
-        return Upload.from_document({**await self._document(upload.id), "sha256": sha256})
+        await self.registry.update(upload.oid, {"sha256": sha256})
+        return Upload.from_document({**await self._document(upload.oid), "sha256": sha256})
 
     async def append(
         self,
@@ -152,13 +210,14 @@ class UploadStore:
     ) -> Upload:
         """Add `body` at `offset`, which must be the upload's offset.
 
-        Without `check`, what arrives is kept even if the body ends early (a dropped link),
-        and written as it arrives, so a server that dies loses little. With `check`, the
-        body's bytes are kept only if they have the digest named; else none of them are.
+        Without `check`, what arrives is kept even if the body ends early (a dropped link)
+        or stalls past the idle timeout (UploadIdle is raised then), and written as it
+        arrives, so a server that dies loses little. With `check`, the body's bytes are kept
+        only if they have the digest named; else none of them are. The request counts
+        against its owner's share of uploads at once (TooManyRequests past it).
         """
-        oid = ObjectId(upload.id)
         query = {
-            "_id": oid,
+            "_id": upload.oid,
             "length": {"$exists": True},
             "offset": offset,
             "fileId": None,
@@ -175,15 +234,21 @@ class UploadStore:
         doc, lease = taken
         upload = Upload.from_document(doc)
         try:
-            async with self.files.upload_slots:  # counts against the server's upload budget
+            async with self.files.upload_slots.hold(upload.owner):
                 # Taken, not shared: kept again only once the bytes it has seen are stored.
                 inspection = await self._inspection(upload)
                 writer = ChunkWriter(
-                    self.files.chunks, lease, upload.offset, inspection, check is None
+                    self.files.chunks,
+                    lease,
+                    upload.offset,
+                    inspection,
+                    self.files.scans,
+                    upload.owner,
+                    record_as_written=check is None,
                 )
                 await writer.start()
                 try:
-                    async for piece in body:
+                    async for piece in arriving(body, self.files.shares.idle_timeout_s):
                         if writer.end + len(piece) > upload.length:
                             raise TooLarge(
                                 f"the upload is {upload.length} bytes long; more were sent"
@@ -197,14 +262,14 @@ class UploadStore:
                 except BaseException:
                     if check is None:
                         await writer.finish()  # keep what arrived
-                        self._keep(upload.id, inspection)
+                        self.kept.keep(upload.oid, upload.owner, inspection)
                     else:
                         await writer.roll_back()
                     raise
-                self._keep(upload.id, inspection)
+                self.kept.keep(upload.oid, upload.owner, inspection)
         finally:
             await lease.release()
-        return Upload.from_document(await self._document(upload.id))
+        return Upload.from_document(await self._document(upload.oid))
 
     async def store(self, upload: Upload) -> StoredFile:
         """The `fs.files` document of a complete upload, written now or found written before.
@@ -214,7 +279,7 @@ class UploadStore:
         written then.
         """
         assert upload.complete
-        existing = await self.files.get(upload.id)
+        existing = await self.files.get(str(upload.oid))
         if existing is not None:
             return existing
         fields: dict[str, Any] = {"contentType": upload.content_type} if upload.content_type else {}
@@ -222,7 +287,7 @@ class UploadStore:
         if upload.uploaded_name:
             fields["uploadedName"] = upload.uploaded_name
         return await self.files.add_file(
-            ObjectId(upload.id),
+            upload.oid,
             upload.filename,
             upload.length,
             await self._inspection(upload),
@@ -232,39 +297,31 @@ class UploadStore:
 
     async def mark_done(self, upload: Upload, file_id: str) -> Upload:
         """The upload's file is attached: keep the record (until it expires) to say so."""
-        await self.registry.update(ObjectId(upload.id), {"fileId": file_id})
-        self._kept.pop(upload.id, None)
-        return Upload.from_document({**await self._document(upload.id), "fileId": file_id})
+        await self.registry.update(upload.oid, {"fileId": file_id})
+        self.kept.take(upload.oid)
+        return Upload.from_document({**await self._document(upload.oid), "fileId": file_id})
 
     async def delete(self, upload: Upload) -> None:
         """Forget the upload; its bytes too unless they became a stored file."""
-        oid = ObjectId(upload.id)
-        self._kept.pop(upload.id, None)
-        if await self.registry.remove(oid) and await self.files.get(upload.id) is None:
-            await self.files.chunks.delete_many({"files_id": oid})
+        self.kept.take(upload.oid)
+        if await self.registry.remove(upload.oid) and await self.files.get(str(upload.oid)) is None:
+            await self.files.chunks.delete_many({"files_id": upload.oid})
 
-    async def _document(self, upload_id: str) -> dict[str, Any]:
-        doc = await self.registry.document(ObjectId(upload_id))
+    async def _document(self, oid: ObjectId) -> dict[str, Any]:
+        doc = await self.registry.document(oid)
         if doc is None:
             raise NotFound("no such upload in progress")
         return doc
 
     async def _inspection(self, upload: Upload) -> Inspection:
         """The hash and scan of the upload's bytes so far, taken from those kept (no longer
-        kept then) or caught up from the database, its chunks read a range at a time."""
-        inspection = self._kept.pop(upload.id, None)
+        kept then) or caught up from the database, its chunks read a range at a time and
+        hashed and scanned on the scan pool as the owner's work."""
+        inspection = self.kept.take(upload.oid)
         if inspection is None or not inspection.whole or inspection.offset > upload.offset:
             inspection = Inspection.start()
-        oid = ObjectId(upload.id)
-        async for data in self.files.read_chunks(oid, CHUNK_SIZE, inspection.offset, upload.offset):
-            inspection.hasher.update(data)
-            if not inspection.scanner.done:
-                await asyncio.to_thread(inspection.scanner.feed, data)
+        chunks = self.files.read_chunks(upload.oid, CHUNK_SIZE, inspection.offset, upload.offset)
+        async for data in chunks:
+            await self.files.scans.run(upload.owner, inspection.feed, [data])
         inspection.offset = upload.offset
         return inspection
-
-    def _keep(self, upload_id: str, inspection: Inspection) -> None:
-        self._kept[upload_id] = inspection
-        self._kept.move_to_end(upload_id)
-        while len(self._kept) > KEPT:
-            self._kept.popitem(last=False)

@@ -136,6 +136,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 max_concurrent_uploads=settings.max_concurrent_uploads,
                 pickle_policy=settings.pickle_policy,
             )
+            files.set_shares(settings.upload_shares)
+            stack.callback(files.scans.close)
             app.state.uploads = UploadStore(files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flrepo.documents.database import Databases
+from flrepo.documents.upload_shares import UploadShares
 from flrepo.scanner.verdicts import PicklePolicy
 
 GIB = 1024**3
@@ -56,6 +57,37 @@ class Settings(BaseSettings):
     )
     max_concurrent_uploads: int = Field(
         default=16, gt=0, description="uploads received at once; further ones wait"
+    )
+    uploads_per_caller: int | None = Field(
+        default=None,
+        gt=0,
+        description="uploads one caller (token, else client address) may send at once; more "
+        "are refused (429); unset: a quarter of max_concurrent_uploads",
+    )
+    upload_idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds an upload may send no bytes; then it is dropped (408)",
+    )
+    tus_uploads_per_caller: int = Field(
+        default=100, gt=0, description="unfinished resumable uploads one caller may have"
+    )
+    tus_bytes_per_caller: int = Field(
+        default=64 * GIB,
+        gt=0,
+        description="sum of the Upload-Length of one caller's unfinished resumable uploads",
+    )
+    kept_scans: int = Field(
+        default=64,
+        ge=0,
+        description="unfinished resumable uploads whose hash and scan a server keeps in "
+        "memory (a quarter of them one caller's); others are recomputed from the database",
+    )
+    scan_threads: int | None = Field(
+        default=None, gt=0, description="threads hashing and scanning uploads; unset: the cores"
+    )
+    scan_threads_per_caller: int = Field(
+        default=1, gt=0, description="of those threads, how many one caller may use at once"
     )
     sweep_interval_s: float = Field(
         default=3600.0, ge=0, description="seconds between orphan sweeps; 0 turns them off"
@@ -155,6 +187,20 @@ class Settings(BaseSettings):
     def websocket_share(self) -> int:
         """FLREPO_WEBSOCKETS_PER_CALLER, else a tenth of FLREPO_MAX_WEBSOCKETS (at least 1)."""
         return self.websockets_per_caller or max(1, self.max_websockets // 10)
+
+    @property
+    def upload_shares(self) -> UploadShares:
+        """Each caller's share of the uploads and scan threads, the idle timeout, the scans
+        kept."""
+        return UploadShares(
+            uploads_per_caller=self.uploads_per_caller,
+            idle_timeout_s=self.upload_idle_timeout_s,
+            unfinished_per_caller=self.tus_uploads_per_caller,
+            unfinished_bytes_per_caller=self.tus_bytes_per_caller,
+            kept_scans=self.kept_scans,
+            scan_threads=self.scan_threads,
+            scan_threads_per_caller=self.scan_threads_per_caller,
+        )
 
     @property
     def connection_cap(self) -> int:

@@ -3,7 +3,7 @@
 import logging
 import re
 
-from flrepo.documents.errors import RepositoryError
+from flrepo.documents.errors import RepositoryError, TooManyRequests
 from graphql.error import GraphQLError
 from pydantic import ValidationError
 from strawberry.extensions import MaskErrors
@@ -51,6 +51,8 @@ class ErrorCodes(MaskErrors):
             code = "QUERY_TOO_COMPLEX"
         elif isinstance(original, RepositoryError):
             code = original.code
+            if isinstance(original, TooManyRequests):  # as REST's Retry-After, in seconds
+                error.extensions = {**(error.extensions or {}), "retryAfter": original.retry_after}
         elif isinstance(original, ValidationError):  # an input that its document refuses
             error = GraphQLError(_describe(original), error.nodes, path=error.path)
             code = "BAD_USER_INPUT"

@@ -7,6 +7,7 @@ from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import ORDER, insert_stamped
+from flrepo.operations.access import current_caller
 from flrepo.operations.validation import (
     check_document_size,
     check_page,
@@ -102,7 +103,8 @@ async def attach_file(
     """
     expected = check_sha256(sha256)
     await check_target(target)
-    stored = await files.put(target.filename, source, target.extra or None, expected)
+    owner = current_caller().key  # whose share of the uploads at once this one counts in
+    stored = await files.put(target.filename, source, target.extra or None, expected, owner)
     named = await files.set_uploaded_name(stored.id, clean_uploaded_name(source.filename))
     return await attach_stored(files, target, named or stored)
 

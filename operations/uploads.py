@@ -2,6 +2,10 @@
 
 A complete upload is attached exactly as a PUT or GraphQL upload of the same file would be:
 the same key checks, the same GridFS name and fields, the same replacement of the old file.
+
+An upload belongs to the caller that created it (`Caller.key`: its token's name, else its
+address): to any other it does not exist, as an unknown id does not; a caller without a token
+asking for a token's upload is told to authenticate.
 """
 
 from collections.abc import AsyncIterator, Callable
@@ -13,9 +17,10 @@ from flrepo.documents.errors import (
     InvalidInput,
     NotFound,
     OffsetMismatch,
+    Unauthenticated,
 )
 from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
-from flrepo.operations.access import requires
+from flrepo.operations.access import current_caller, requires
 from flrepo.operations.common import FileTarget, attach_stored, check_target
 from flrepo.operations.inference import inferencer_file_target, service_file_target
 from flrepo.operations.models import model_file_target
@@ -70,6 +75,7 @@ async def begin_upload(
         clean_uploaded_name(metadata.get("filename") or metadata.get("name")),
         clean_media_type(metadata.get("filetype")),
         check_sha256(sha256),
+        owner=current_caller().key,
     )
     return await finish_upload(uploads, upload) if upload.complete else upload
 
@@ -108,7 +114,7 @@ async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
         stored = await uploads.store(upload)
         await attach_stored(uploads.files, target, stored)
     except (DigestMismatch, DangerousPickle, NotFound):
-        await uploads.files.delete(upload.id)
+        await uploads.files.delete(str(upload.oid))
         await uploads.delete(upload)
         raise
     return await uploads.mark_done(upload, stored.id)
@@ -116,8 +122,9 @@ async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
 
 @requires("write")
 async def get_upload(uploads: UploadStore, upload_id: str) -> Upload | None:
-    """The upload, completed if all its bytes arrived but a failure kept it from being attached."""
-    upload = await uploads.get(upload_id)
+    """The caller's upload, completed if all its bytes arrived but a failure kept it from
+    being attached; None if there is none of this id that is the caller's."""
+    upload = _owned(await uploads.get(upload_id))
     if upload is not None and upload.complete and not upload.file_id:
         upload = await finish_upload(uploads, upload)
     return upload
@@ -125,8 +132,21 @@ async def get_upload(uploads: UploadStore, upload_id: str) -> Upload | None:
 
 @requires("write")
 async def cancel_upload(uploads: UploadStore, upload_id: str) -> None:
-    """Forget an upload and its bytes (an attached file stays attached)."""
-    upload = await uploads.get(upload_id)
+    """Forget one of the caller's uploads and its bytes (an attached file stays attached)."""
+    upload = _owned(await uploads.get(upload_id))
     if upload is None:
         raise NotFound("no such upload")
     await uploads.delete(upload)
+
+
+def _owned(upload: Upload | None) -> Upload | None:
+    """The upload if the current caller created it (or an earlier version, which recorded no
+    owner, did); else None, or Unauthenticated for a token's upload asked for without one."""
+    if upload is None or not upload.owner:
+        return upload
+    caller = current_caller()
+    if upload.owner == caller.key:
+        return upload
+    if upload.owner.startswith("token:") and not caller.token:
+        raise Unauthenticated("this upload belongs to a token: send it")
+    return None

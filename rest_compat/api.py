@@ -7,7 +7,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from flrepo.documents.errors import InvalidInput, RepositoryError, Unauthenticated
+from flrepo.documents.errors import (
+    InvalidInput,
+    RepositoryError,
+    TooManyRequests,
+    Unauthenticated,
+)
 from flrepo.rest_compat import files, inference, models, results, strategies, transformations
 from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
 from flrepo.transfer.errors import internal_error
@@ -46,10 +51,13 @@ async def invalid_input(request: Request, exc: Exception) -> Response:
 
 
 async def repository_error(request: Request, exc: Exception) -> Response:
-    """`{"detail": ...}` with the status of the error; 401 carries the Bearer challenge."""
+    """`{"detail": ...}` with the status of the error; 401 carries the Bearer challenge,
+    429 the seconds to wait (Retry-After)."""
     assert isinstance(exc, RepositoryError)
-    challenge = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-    return JSONResponse({"detail": str(exc)}, exc.status, headers=challenge)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": str(exc)}, exc.status, headers=headers or None)
 
 
 async def too_deep(request: Request, exc: Exception) -> Response:

@@ -109,7 +109,7 @@ async def test_an_upload_is_continued_from_its_stored_chunks(grid: AsyncDatabase
     stored = await second.store(upload)
     assert stored.length == len(data)
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
-    assert await read_with_gridfs(grid, ObjectId(upload.id)) == data
+    assert await read_with_gridfs(grid, upload.oid) == data
 
 
 async def test_an_upload_whose_lease_ran_out_and_was_swept_refuses_to_complete(

@@ -170,19 +170,17 @@ async def test_check_repairs_what_the_sweep_removes_and_spares_live_uploads(db, 
         await uploads.append(upload, 0, one_piece(os.urandom(CHUNK + 1)))
     repo = Repository(db, grid)
     past = (await repo.now()) - timedelta(seconds=1)
-    await grid["resumable_uploads"].update_one(
-        {"_id": ObjectId(gone.id)}, {"$set": {"expires": past}}
-    )
+    await grid["resumable_uploads"].update_one({"_id": gone.oid}, {"$set": {"expires": past}})
 
     report = await check(repo, grace_s=0, repair=False)
     assert [str(f) for f in report.findings] == [
-        f"expired upload: {gone.id} ({CHUNK + 1} of {3 * CHUNK} bytes received)"
+        f"expired upload: {gone.oid} ({CHUNK + 1} of {3 * CHUNK} bytes received)"
     ]
-    assert await grid["fs.chunks"].count_documents({"files_id": ObjectId(gone.id)}) == 2
+    assert await grid["fs.chunks"].count_documents({"files_id": gone.oid}) == 2
     report = await check(repo, grace_s=0, repair=True)
     assert report.repaired == report.findings and len(report.findings) == 1
-    assert await grid["fs.chunks"].count_documents({"files_id": ObjectId(gone.id)}) == 0
-    assert await grid["fs.chunks"].count_documents({"files_id": ObjectId(live.id)}) == 2
+    assert await grid["fs.chunks"].count_documents({"files_id": gone.oid}) == 0
+    assert await grid["fs.chunks"].count_documents({"files_id": live.oid}) == 2
     assert await sweep(repo, grace_s=0) == []  # nothing left that the sweep would remove
     assert await uploads.get(live.id) is not None and await uploads.get(gone.id) is None
 

@@ -114,10 +114,16 @@ async def test_bytes_are_recorded_while_the_request_still_runs(settings, mongodb
     assert recorded == [10 * CHUNK]
 
 
+async def oid_of(grid, url: str) -> ObjectId:
+    """The `_id` (of the chunks, and of the file) of the upload at `url`."""
+    doc = await grid["resumable_uploads"].find_one({"tusId": url.rsplit("/", 1)[-1]})
+    return doc["_id"]
+
+
 async def test_two_writers_at_once_do_not_mix_their_bytes(settings, mongodb_url, grid):
     async with running_app(settings, mongodb_url) as a:
         url = await create(a, 3 * CHUNK)
-        upload_id = ObjectId(url.rsplit("/", 1)[-1])
+        upload_id = await oid_of(grid, url)
         # a writer holds the upload (its request is still running) ...
         await grid["resumable_uploads"].update_one(
             {"_id": upload_id},
@@ -143,17 +149,18 @@ async def test_the_sweep_removes_expired_uploads_and_keeps_the_rest(
         fresh = await create(client, 3 * CHUNK)
         await patch(client, fresh, 0, b"abc")
         late = now() + timedelta(hours=25)
+        oids = {url: await oid_of(grid, url) for url in (old, done, fresh)}
         await grid["resumable_uploads"].update_one(
-            {"_id": ObjectId(fresh.rsplit("/", 1)[-1])}, {"$set": {"expires": late}}
+            {"_id": oids[fresh]}, {"$set": {"expires": late}}
         )
         repo = Repository(db, grid)
         removed = await sweep(repo, 3600, at=now() + timedelta(hours=24, minutes=1))
         assert [f.kind for f in removed] == ["expired upload"] * 2
-        remaining = [str(d["_id"]) for d in await grid["resumable_uploads"].find({}).to_list()]
+        remaining = [d["tusId"] for d in await grid["resumable_uploads"].find({}).to_list()]
         assert remaining == [fresh.rsplit("/", 1)[-1]]
 
         def files_id(url: str) -> dict:
-            return {"files_id": ObjectId(url.rsplit("/", 1)[-1])}
+            return {"files_id": oids[url]}
 
         assert await grid["fs.chunks"].count_documents(files_id(old)) == 0
         assert await grid["fs.chunks"].count_documents(files_id(done)) == 1
@@ -195,7 +202,7 @@ async def test_chunks_left_by_a_writer_that_died_are_overwritten(settings, mongo
     data = os.urandom(3 * CHUNK + 5)
     async with running_app(settings, mongodb_url) as client:
         url = await create(client, len(data))
-        upload_id = ObjectId(url.rsplit("/", 1)[-1])
+        upload_id = await oid_of(grid, url)
         # a server wrote chunks 1 and 2 but died before it recorded the offset
         for n in (1, 2):
             await grid["fs.chunks"].insert_one({"files_id": upload_id, "n": n, "data": b"stale"})

@@ -6,8 +6,10 @@
     DELETE /uploads/{id}    forget the upload
     OPTIONS                 what this server supports
 
-The last byte attaches the file to its target (see `operations.uploads`). Errors are
-JSON `{"detail": message}`; 460 is tus's checksum mismatch.
+The last byte attaches the file to its target (see `operations.uploads`). An upload's id is
+random and the upload is its creator's alone: to anyone else it is 404, as an unknown id.
+Errors are JSON `{"detail": message}`; 460 is tus's checksum mismatch, 429 (with
+Retry-After) a caller past its share, 408 a PATCH whose bytes stalled (what came is kept).
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +20,7 @@ from flrepo.documents.errors import (
     NotFound,
     RepositoryError,
     TooLarge,
+    TooManyRequests,
     Unauthenticated,
 )
 from flrepo.documents.uploads import Upload, UploadStore
@@ -70,6 +73,8 @@ def _tus(handler: Handler) -> Handler:
                 response = _error(CHECKSUM_MISMATCH if mismatch else exc.status, str(exc))
                 if isinstance(exc, Unauthenticated):
                     response.headers["WWW-Authenticate"] = "Bearer"
+                if isinstance(exc, TooManyRequests):
+                    response.headers["Retry-After"] = str(exc.retry_after)
             except ClientDisconnect:
                 response = Response(status_code=400)
         response.headers["Tus-Resumable"] = VERSION
