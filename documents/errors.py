@@ -74,3 +74,10 @@ class Forbidden(RepositoryError):
 
     code = "FORBIDDEN"
     status = 403
+
+
+class SignatureRefused(RepositoryError):
+    """Refused under the `require` signature policy: the upload is not signed by a trusted key."""
+
+    code = "SIGNATURE_REFUSED"
+    status = 422

@@ -31,6 +31,7 @@ from flrepo.documents.errors import (
     UploadBusy,
 )
 from flrepo.documents.files import FileStore, StoredFile, object_id
+from flrepo.documents.signatures import Bundle
 from flrepo.documents.upload_registry import now
 
 KEPT = 1024  # uploads whose running hash and scan are kept; one evicted is recomputed
@@ -206,12 +207,13 @@ class UploadStore:
             await lease.release()
         return Upload.from_document(await self._document(upload.id))
 
-    async def store(self, upload: Upload) -> StoredFile:
+    async def store(self, upload: Upload, bundle: Bundle | None = None) -> StoredFile:
         """The `fs.files` document of a complete upload, written now or found written before.
 
         Raises DigestMismatch if the bytes' sha256 is not the one the client announced, and
-        DangerousPickle for a DANGEROUS file under the `refuse` policy: the file is not
-        written then.
+        DangerousPickle for a DANGEROUS file under the `refuse` policy, SignatureRefused for
+        one its `bundle` does not verify under the `require` policy: the file is not written
+        then.
         """
         assert upload.complete
         existing = await self.files.get(upload.id)
@@ -228,6 +230,7 @@ class UploadStore:
             await self._inspection(upload),
             upload.sha256,
             fields,
+            bundle,
         )
 
     async def mark_done(self, upload: Upload, file_id: str) -> Upload:
