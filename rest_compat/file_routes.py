@@ -22,7 +22,7 @@ from flrepo.transfer.multipart import (
     SignedUpload,
     StreamedUpload,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
@@ -33,7 +33,9 @@ class FileForm(BaseModel):
     bundle of it, optionally, in the field `signature` (before or after the file)."""
 
     file: bytes
-    signature: bytes | None = None
+    signature: bytes | None = Field(
+        default=None, description="An OpenSSF model-signing bundle (JSON) of the file"
+    )
 
 
 MULTIPART = {
