@@ -92,3 +92,9 @@ async def test_keys_and_verify_follow_the_trusted_keys(settings, mongodb_url, db
         verified = flrepo(settings, mongodb_url, "verify")
         assert "2 VERIFIED" in verified.stdout, verified.stdout
         assert await signature(by_key) == {"state": "VERIFIED", "signer": "alice"}
+
+        dumped = flrepo(settings, mongodb_url, "seed", "dump", str(tmp_path / "repo.dump"))
+        assert dumped.returncode == 0, dumped.stderr
+        assert "strategies" in dumped.stdout
+        assert "signing_keys" not in dumped.stdout  # trust stays with the server
+        assert b"signing_keys" not in (tmp_path / "repo.dump").read_bytes()
