@@ -7,16 +7,18 @@ hash the model's files again. The server already has the file's sha256 from the 
 it compares that with the manifest's one resource instead, and never reads the file again.
 """
 
+import importlib
 from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from flrepo.signing.keys import TrustedKey
 from flrepo.signing.states import SignatureState, Verification
-from model_signing._signing import sign_certificate, sign_ec_key
-from model_signing._signing import sign_sigstore_pb as bundles
-from model_signing.manifest import Manifest
-from OpenSSL.crypto import X509StoreContextError
+
+if TYPE_CHECKING:
+    from model_signing.manifest import Manifest
 
 MAX_BUNDLE_BYTES = 32 * 1024  # a key-signed bundle is ~1.5 KiB; a three-certificate one ~6 KiB
 DETAIL_CHARS = 300
@@ -42,6 +44,13 @@ class _InMemory:
         return self.data.decode(encoding)
 
 
+def _library(name: str) -> ModuleType:
+    """A module of model-signing, imported when a bundle is first checked: the package
+    imports all of sigstore-python, which takes seconds, and every `flrepo` command and
+    server start would wait for it otherwise."""
+    return importlib.import_module(f"model_signing._signing.{name}")
+
+
 def verify_bundle(bundle: bytes, sha256: str, keys: Sequence[TrustedKey]) -> Verification:
     """The state of a file whose bytes have `sha256`, given its bundle and the trusted keys.
 
@@ -54,7 +63,7 @@ def verify_bundle(bundle: bytes, sha256: str, keys: Sequence[TrustedKey]) -> Ver
     if len(bundle) > MAX_BUNDLE_BYTES:
         return Verification(INVALID, detail=f"the bundle exceeds {MAX_BUNDLE_BYTES} bytes")
     try:
-        signature = bundles.Signature.read(_InMemory(bundle))  # type: ignore[arg-type]
+        signature = _library("sign_sigstore_pb").Signature.read(_InMemory(bundle))
         material = signature.bundle.verification_material
         envelope = signature.bundle.dsse_envelope
         if envelope is None or not envelope.signatures:
@@ -73,7 +82,7 @@ def verify_bundle(bundle: bytes, sha256: str, keys: Sequence[TrustedKey]) -> Ver
 
 
 def _by_key(
-    signature: bundles.Signature, hint: str | None, sha256: str, keys: Sequence[TrustedKey]
+    signature: Any, hint: str | None, sha256: str, keys: Sequence[TrustedKey]
 ) -> Verification:
     """Checked against the trusted key the hint names (every trusted key, for bundles of
     model-signing before 1.0, which had no hint)."""
@@ -83,7 +92,7 @@ def _by_key(
     failure: Exception | None = None
     for key in candidates:
         try:
-            verifier = sign_ec_key.Verifier(_InMemory(key.pem))  # type: ignore[arg-type]
+            verifier = _library("sign_ec_key").Verifier(_InMemory(key.pem))
             manifest = verifier.verify(signature)
         except Exception as exc:  # a bad signature, or a statement it cannot read
             failure = exc
@@ -94,16 +103,16 @@ def _by_key(
     return Verification(INVALID, detail=_detail("the signature does not verify", failure))
 
 
-def _by_certificate(
-    signature: bundles.Signature, sha256: str, keys: Sequence[TrustedKey]
-) -> Verification:
+def _by_certificate(signature: Any, sha256: str, keys: Sequence[TrustedKey]) -> Verification:
     """Checked against the trusted certificates (never the system's: an empty list would
     make model-signing fall back to certifi's roots)."""
     trusted = [_InMemory(k.pem) for k in keys if k.kind == "certificate"]
     if not trusted:
         return Verification(UNTRUSTED, detail="no certificate is trusted")
+    from OpenSSL.crypto import X509StoreContextError  # with model-signing's, as late
+
     try:
-        verifier = sign_certificate.Verifier(trusted)  # type: ignore[arg-type]
+        verifier = _library("sign_certificate").Verifier(trusted)
         chain = signature.bundle.verification_material.x509_certificate_chain
         assert chain is not None
         signer = _subject(chain.certificates[0].raw_bytes)
@@ -119,7 +128,7 @@ def _subject(der: bytes) -> str:
     return x509.load_der_x509_certificate(der).subject.rfc4514_string()
 
 
-def _matches(manifest: Manifest, sha256: str, signer: str) -> Verification:
+def _matches(manifest: "Manifest", sha256: str, signer: str) -> Verification:
     """VERIFIED if the statement signs one file, by sha256, with these bytes' digest.
 
     The name the statement gives the file is not compared: a model signed as `model.bin`
