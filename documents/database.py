@@ -8,16 +8,19 @@ from urllib.parse import parse_qs
 from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.inference import Inferencer, Service
+from flrepo.documents.keys import SigningKey
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
 from flrepo.scanner.verdicts import PicklePolicy
+from flrepo.signing.states import SignaturePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
 DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer, Token]
+DOCUMENTS.append(SigningKey)  # the keys signatures are verified against
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"
@@ -74,6 +77,7 @@ async def init_database(
     write_concern: str = JOURNALED,
     max_concurrent_uploads: int = 16,
     pickle_policy: PicklePolicy = "report",
+    signature_policy: SignaturePolicy = "report",
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
@@ -92,6 +96,7 @@ async def init_database(
         max_concurrent_uploads=max_concurrent_uploads,
         transactions=await has_transactions(client),
         pickle_policy=pickle_policy,
+        signature_policy=signature_policy,
     )
 
 

@@ -93,3 +93,10 @@ class UploadIdle(RepositoryError):
 
     code = "REQUEST_TIMEOUT"
     status = 408
+
+
+class SignatureRefused(RepositoryError):
+    """Refused under the `require` signature policy: the upload is not signed by a trusted key."""
+
+    code = "SIGNATURE_REFUSED"
+    status = 422

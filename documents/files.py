@@ -15,9 +15,11 @@ from bson.errors import InvalidId
 from flrepo.documents.chunk_writer import CHUNK_SIZE, ChunkWriter, Inspection
 from flrepo.documents.errors import DangerousPickle, DigestMismatch, InvalidInput, TooLarge
 from flrepo.documents.scan_pool import ScanPool
+from flrepo.documents.signatures import Bundle, Signatures
 from flrepo.documents.upload_registry import UploadRegistry
 from flrepo.documents.upload_shares import UploadShares, UploadSlots, arriving
 from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict
+from flrepo.signing.states import UNSIGNED, FileSignature, SignaturePolicy, SignatureState
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -47,6 +49,12 @@ class FileSource(Protocol):
     def chunks(self) -> AsyncIterator[bytes]: ...
 
 
+def bundle_of(source: FileSource) -> Bundle | None:
+    """How to read the signature bundle sent with `source`, if it can carry one: a source
+    that does has an async `signature()` (None when the client sent no bundle after all)."""
+    return getattr(source, "signature", None)
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """One `fs.files` document."""
@@ -60,6 +68,7 @@ class StoredFile:
     content_type: str | None = None
     uploaded_name: str | None = None  # the name the client gave the file, if it gave one
     safety: Safety = NEVER_SCANNED
+    signature: FileSignature = UNSIGNED
     document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -76,6 +85,7 @@ class StoredFile:
             content_type=doc.get("contentType"),
             uploaded_name=doc.get("uploadedName"),
             safety=Safety.from_document(doc.get("safety")),
+            signature=FileSignature.from_document(doc.get("signature")),
             document=doc,
         )
 
@@ -118,6 +128,7 @@ class FileStore:
         transactions: bool = False,
         pickle_policy: PicklePolicy = "report",
         shares: UploadShares | None = None,
+        signature_policy: SignaturePolicy = "report",
     ) -> None:
         self.db = db
         self.files = db["fs.files"]
@@ -127,6 +138,7 @@ class FileStore:
         self.max_concurrent_uploads = max_concurrent_uploads
         self.transactions = transactions
         self.pickle_policy = pickle_policy
+        self.signatures = Signatures(signature_policy)
         self.set_shares(shares or UploadShares())
 
     def set_shares(self, shares: UploadShares) -> None:
@@ -168,8 +180,13 @@ class FileStore:
         but the caller `owner` past its share is refused (TooManyRequests). A source that
         sends nothing for the idle timeout fails (UploadIdle). The upload is registered with
         a lease while its bytes arrive, and written by the same pipeline as a resumable
-        upload; then it is checked and stored as `add_file` does.
+        upload; then it is checked and stored as `add_file` does. A source that can carry a
+        signature bundle (`bundle_of`) is signed with it; under the `require` policy one that
+        cannot is refused before any byte is read.
         """
+        bundle = bundle_of(source)
+        if bundle is None:
+            self.signatures.refuse_unsigned()
         async with self.upload_slots.hold(owner):
             oid = ObjectId()
             lease = await self.registry.begin_one_shot(oid, stalled)
@@ -184,7 +201,13 @@ class FileStore:
                 length = await writer.finish()
                 fields = {"contentType": source.content_type} if source.content_type else {}
                 stored = await self.add_file(
-                    oid, filename, length, writer.inspection, sha256, {**fields, **(extra or {})}
+                    oid,
+                    filename,
+                    length,
+                    writer.inspection,
+                    sha256,
+                    {**fields, **(extra or {})},
+                    bundle,
                 )
             except BaseException:
                 await asyncio.shield(self._discard(writer))
@@ -205,13 +228,15 @@ class FileStore:
         inspection: Inspection,
         sha256: str | None,
         fields: dict[str, Any],
+        bundle: Bundle | None = None,
     ) -> StoredFile:
         """Write the `fs.files` document that makes an upload's stored chunks a file, once
         they pass its checks: it never exists if they do not.
 
         Raises DigestMismatch if the bytes' sha256 is not `sha256` (the client's, if it gave
-        one), DangerousPickle for a DANGEROUS file under the `refuse` policy. A file already
-        written (another request completed the same upload) is left as it is. The upload
+        one), DangerousPickle for a DANGEROUS file under the `refuse` policy, SignatureRefused
+        for a file not VERIFIED by its `bundle` (read now) under the `require` policy. A file
+        already written (another request completed the same upload) is left as it is. The upload
         date is the database's clock.
         """
         assert inspection.offset == length and inspection.whole
@@ -221,6 +246,9 @@ class FileStore:
         safety = inspection.scanner.result()
         if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
             raise DangerousPickle(safety.dangerous_globals)
+        signature = await self.signatures.check(await bundle() if bundle else None, digest)
+        if signature.state != SignatureState.UNSIGNED:
+            fields = {**fields, "signature": signature.document()}
         document = {
             "length": length,
             "chunkSize": CHUNK_SIZE,
@@ -329,6 +357,21 @@ class FileStore:
             {"_id": object_id(file_id)}, {"$set": {"safety": safety.document()}}
         )
         return bool(done.matched_count)
+
+    async def set_signature(self, record: StoredFile, signature: FileSignature) -> bool:
+        """Store a file's signature, if the file is still the one checked; False if it is gone."""
+        done = await self.files.update_one(
+            {"_id": record.document["_id"]}, {"$set": {"signature": signature.document()}}
+        )
+        return bool(done.matched_count)
+
+    async def signed(self, after: Any = None, limit: int = 100) -> list[StoredFile]:
+        """Files that have a signature bundle, by id, the first `limit` after id `after`."""
+        query: dict[str, Any] = {"signature.bundle": {"$exists": True}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        docs = await self.files.find(query).sort("_id", ASCENDING).limit(limit).to_list()
+        return [StoredFile.from_document(doc) for doc in docs]
 
     async def set_uploaded_name(self, file_id: str, name: str | None) -> StoredFile | None:
         """Keep the name the client gave the file (`uploadedName`), for downloads to offer."""

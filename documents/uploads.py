@@ -35,6 +35,7 @@ from flrepo.documents.errors import (
     UploadBusy,
 )
 from flrepo.documents.files import FileStore, StoredFile
+from flrepo.documents.signatures import Bundle
 from flrepo.documents.upload_registry import now
 from flrepo.documents.upload_shares import arriving
 
@@ -271,12 +272,13 @@ class UploadStore:
             await lease.release()
         return Upload.from_document(await self._document(upload.oid))
 
-    async def store(self, upload: Upload) -> StoredFile:
+    async def store(self, upload: Upload, bundle: Bundle | None = None) -> StoredFile:
         """The `fs.files` document of a complete upload, written now or found written before.
 
         Raises DigestMismatch if the bytes' sha256 is not the one the client announced, and
-        DangerousPickle for a DANGEROUS file under the `refuse` policy: the file is not
-        written then.
+        DangerousPickle for a DANGEROUS file under the `refuse` policy, SignatureRefused for
+        one its `bundle` does not verify under the `require` policy: the file is not written
+        then.
         """
         assert upload.complete
         existing = await self.files.get(str(upload.oid))
@@ -293,6 +295,7 @@ class UploadStore:
             await self._inspection(upload),
             upload.sha256,
             fields,
+            bundle,
         )
 
     async def mark_done(self, upload: Upload, file_id: str) -> Upload:

@@ -38,6 +38,7 @@ from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
 from flrepo.transfer.errors import internal_error
 from flrepo.tus.routes import routes as tus_routes
+from flrepo.tus.signatures import routes as signature_routes
 
 log = logging.getLogger("flrepo")
 # A JSON body may hold one document of MongoDB's largest size, with room for its encoding.
@@ -135,6 +136,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 write_concern=settings.write_concern,
                 max_concurrent_uploads=settings.max_concurrent_uploads,
                 pickle_policy=settings.pickle_policy,
+                signature_policy=settings.signature_policy,
             )
             files.set_shares(settings.upload_shares)
             stack.callback(files.scans.close)
@@ -180,6 +182,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         Route("/metrics", metrics_page, methods=["GET"]),
         *explorer.routes(),
         *tus_routes(),
+        *signature_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: internal_error})
     app.state.metrics = metrics

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from flrepo.documents.database import Databases
 from flrepo.documents.upload_shares import UploadShares
 from flrepo.scanner.verdicts import PicklePolicy
+from flrepo.signing.states import SignaturePolicy
 
 GIB = 1024**3
 RESERVED_FILES = 256  # open files kept for other than client connections, at least
@@ -131,6 +132,11 @@ class Settings(BaseSettings):
     pickle_policy: PicklePolicy = Field(
         default="report",
         description="a DANGEROUS pickle upload: `report` stores and labels it, `refuse` refuses it",
+    )
+    signature_policy: SignaturePolicy = Field(
+        default="report",
+        description="an upload's model-signing bundle: `report` records its state, `require` "
+        "refuses unsigned, invalid and untrusted uploads",
     )
 
     # Access control (README: Security).

@@ -21,6 +21,7 @@ from flrepo.graph.inputs import (
 )
 from flrepo.graph.permissions import CanRead
 from flrepo.graph.reporting import OperationReport
+from flrepo.graph.signatures import SIGNATURE, signed
 from flrepo.graph.types import (
     LONG_SCALAR,
     ApiToken,
@@ -206,9 +207,10 @@ class Mutation:
         model_version: str,
         file: Upload,
         sha256: SHA256 = None,
+        signature: SIGNATURE = None,
     ) -> Model:
         doc = await models.upload_model_file(
-            info.context.files, model_name, model_version, file, sha256
+            info.context.files, model_name, model_version, signed(file, signature), sha256
         )
         return of(Model, doc)
 
@@ -234,6 +236,7 @@ class Mutation:
         configuration_id: str,
         file: Upload,
         sha256: SHA256 = None,
+        signature: SIGNATURE = None,
     ) -> TrainingResult:
         doc = await results.upload_weights(
             info.context.files,
@@ -241,7 +244,7 @@ class Mutation:
             model_version,
             training_id,
             configuration_id,
-            file,
+            signed(file, signature),
             sha256,
         )
         return of(TrainingResult, doc)
@@ -268,9 +271,16 @@ class Mutation:
 
     @strawberry.mutation
     async def upload_strategy_file(
-        self, info: Info, strategy_name: str, file: Upload, sha256: SHA256 = None
+        self,
+        info: Info,
+        strategy_name: str,
+        file: Upload,
+        sha256: SHA256 = None,
+        signature: SIGNATURE = None,
     ) -> Strategy:
-        doc = await strategies.upload_strategy_file(info.context.files, strategy_name, file, sha256)
+        doc = await strategies.upload_strategy_file(
+            info.context.files, strategy_name, signed(file, signature), sha256
+        )
         return of(Strategy, doc)
 
     @strawberry.mutation
@@ -290,9 +300,16 @@ class Mutation:
 
     @strawberry.mutation
     async def upload_transformation_file(
-        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+        self,
+        info: Info,
+        id: str,
+        file: Upload,
+        sha256: SHA256 = None,
+        signature: SIGNATURE = None,
     ) -> Transformation:
-        doc = await transformations.upload_transformation_file(info.context.files, id, file, sha256)
+        doc = await transformations.upload_transformation_file(
+            info.context.files, id, signed(file, signature), sha256
+        )
         return of(Transformation, doc)
 
     @strawberry.mutation
@@ -310,9 +327,16 @@ class Mutation:
 
     @strawberry.mutation
     async def upload_service_file(
-        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+        self,
+        info: Info,
+        id: str,
+        file: Upload,
+        sha256: SHA256 = None,
+        signature: SIGNATURE = None,
     ) -> Service:
-        doc = await inference.upload_service_file(info.context.files, id, file, sha256)
+        doc = await inference.upload_service_file(
+            info.context.files, id, signed(file, signature), sha256
+        )
         return of(Service, doc)
 
     @strawberry.mutation
@@ -330,9 +354,16 @@ class Mutation:
 
     @strawberry.mutation
     async def upload_inferencer_file(
-        self, info: Info, id: str, file: Upload, sha256: SHA256 = None
+        self,
+        info: Info,
+        id: str,
+        file: Upload,
+        sha256: SHA256 = None,
+        signature: SIGNATURE = None,
     ) -> Inferencer:
-        doc = await inference.upload_inferencer_file(info.context.files, id, file, sha256)
+        doc = await inference.upload_inferencer_file(
+            info.context.files, id, signed(file, signature), sha256
+        )
         return of(Inferencer, doc)
 
     @strawberry.mutation

@@ -16,6 +16,7 @@ from flrepo.documents import (
 )
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
+from flrepo.graph.signatures import FileSignature
 from flrepo.scanner.verdicts import Safety, Verdict
 from pydantic import BaseModel
 from strawberry.experimental import pydantic
@@ -87,6 +88,9 @@ class StoredFile:
     safety: PickleSafety | None = strawberry.field(
         description="Pickle scan of the file; verdict UNSCANNED if it was never scanned"
     )
+    signature: FileSignature = strawberry.field(
+        description="The file's model-signing signature; state UNSIGNED if it has none"
+    )
 
     @classmethod
     def of(cls, record: StoredFileRecord, root_path: str = "") -> "StoredFile":
@@ -100,6 +104,7 @@ class StoredFile:
             uploaded_name=record.uploaded_name,
             download_url=f"{root_path}/files/{record.id}",
             safety=PickleSafety.of(record.safety),
+            signature=FileSignature.of(record.signature, f"{root_path}/files/{record.id}"),
         )
 
 

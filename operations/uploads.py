@@ -17,8 +17,10 @@ from flrepo.documents.errors import (
     InvalidInput,
     NotFound,
     OffsetMismatch,
+    SignatureRefused,
     Unauthenticated,
 )
+from flrepo.documents.signatures import Bundle
 from flrepo.documents.uploads import BodyCheck, Upload, UploadStore
 from flrepo.operations.access import current_caller, requires
 from flrepo.operations.common import FileTarget, attach_stored, check_target
@@ -28,6 +30,7 @@ from flrepo.operations.results import weights_target
 from flrepo.operations.strategies import strategy_file_target
 from flrepo.operations.transformations import transformation_file_target
 from flrepo.operations.validation import check_sha256, clean_media_type, clean_uploaded_name
+from flrepo.signing.bundles import MAX_BUNDLE_BYTES
 
 KINDS: dict[str, tuple[tuple[str, ...], Callable[..., FileTarget[Any]]]] = {
     "model": (("model_name", "model_version"), model_file_target),
@@ -40,6 +43,19 @@ KINDS: dict[str, tuple[tuple[str, ...], Callable[..., FileTarget[Any]]]] = {
         weights_target,
     ),
 }
+
+
+def metadata_bundle(metadata: dict[str, str]) -> Bundle | None:
+    """The signature bundle sent as `signature` in an upload's metadata, if one was."""
+    text = metadata.get("signature")
+    if text is None:
+        return None
+    bundle = text.encode()
+
+    async def read() -> bytes:
+        return bundle
+
+    return read
 
 
 def upload_target(metadata: dict[str, str]) -> FileTarget[Any]:
@@ -61,10 +77,15 @@ async def begin_upload(
     """A new resumable upload, once its target exists: nothing is received for nothing.
 
     `filename` (or `name`, as Uppy sends it) is the name the file is uploaded as, `filetype`
-    its media type.
+    its media type, `signature` its model-signing bundle (JSON), checked once it is complete;
+    under the `require` policy an upload without one is refused now.
     """
     if length < 0:
         raise InvalidInput("the upload length must not be negative")
+    if len(metadata.get("signature", "").encode()) > MAX_BUNDLE_BYTES:
+        raise InvalidInput(f"a signature bundle must be at most {MAX_BUNDLE_BYTES} bytes")
+    if "signature" not in metadata:
+        uploads.files.signatures.refuse_unsigned()
     target = upload_target(metadata)
     await check_target(target)
     upload = await uploads.create(
@@ -104,16 +125,16 @@ async def finish_upload(uploads: UploadStore, upload: Upload) -> Upload:
     """Attach a complete upload's file (again harmlessly, if it was already).
 
     A file whose sha256 is not the one announced, a DANGEROUS pickle under the `refuse`
-    policy, or one whose target is gone, is discarded with the upload; the target keeps its
-    old file.
+    policy, one its signature does not verify under the `require` policy, or one whose target
+    is gone, is discarded with the upload; the target keeps its old file.
     """
     if upload.file_id:
         return upload
     target = upload_target(upload.metadata)
     try:
-        stored = await uploads.store(upload)
+        stored = await uploads.store(upload, metadata_bundle(upload.metadata))
         await attach_stored(uploads.files, target, stored)
-    except (DigestMismatch, DangerousPickle, NotFound):
+    except (DigestMismatch, DangerousPickle, SignatureRefused, NotFound):
         await uploads.files.delete(str(upload.oid))
         await uploads.delete(upload)
         raise

@@ -16,17 +16,26 @@ from flrepo.rest_compat.bodies import Name
 from flrepo.rest_compat.common import Files, errors
 from flrepo.transfer.digests import file_sha256
 from flrepo.transfer.downloads import file_response
-from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
-from pydantic import BaseModel
+from flrepo.transfer.multipart import (
+    MultipartError,
+    MultipartReader,
+    SignedUpload,
+    StreamedUpload,
+)
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
 
 
 class FileForm(BaseModel):
-    """An upload's multipart form: the file in the field `file`."""
+    """An upload's multipart form: the file in the field `file`; an OpenSSF model-signing
+    bundle of it, optionally, in the field `signature` (before or after the file)."""
 
     file: bytes
+    signature: bytes | None = Field(
+        default=None, description="An OpenSSF model-signing bundle (JSON) of the file"
+    )
 
 
 MULTIPART = {
@@ -37,8 +46,9 @@ MULTIPART = {
 }
 
 
-async def upload(request: Request) -> StreamedUpload:
-    """The multipart form field `file`, positioned at its bytes but not yet read: never spooled."""
+async def upload(request: Request) -> SignedUpload:
+    """The multipart form field `file`, positioned at its bytes but not yet read: never spooled;
+    with the field `signature`, read when the file has been (kept if it came first)."""
     declared = request.headers.get("content-length", "")
     reader = MultipartReader(
         request.stream(),
@@ -46,6 +56,7 @@ async def upload(request: Request) -> StreamedUpload:
         int(declared) if declared.isdigit() else None,
     )
     source = StreamedUpload(reader, "file", sole=True)
+    signed = SignedUpload(source, "signature")
     try:
         await source.open()
     except MultipartError:
@@ -53,7 +64,7 @@ async def upload(request: Request) -> StreamedUpload:
     except InvalidInput:
         missing = {"type": "missing", "loc": ("body", "file"), "msg": "Field required"}
         raise RequestValidationError([{**missing, "input": None}]) from None
-    return source
+    return signed
 
 
 def expected_sha256(request: Request) -> str | None:
@@ -61,7 +72,7 @@ def expected_sha256(request: Request) -> str | None:
     return file_sha256(request.headers)
 
 
-Upload = Annotated[StreamedUpload, Depends(upload)]
+Upload = Annotated[SignedUpload, Depends(upload)]
 Digest = Annotated[str | None, Depends(expected_sha256)]
 OPTIONS: dict[str, dict[str, Any]] = {
     "PUT": {"status_code": 204, "responses": errors(404, 413), "openapi_extra": MULTIPART},

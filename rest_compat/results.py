@@ -8,7 +8,7 @@ from flrepo.operations import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
 from flrepo.rest_compat.common import CREATED, Files, errors, listing
 from flrepo.rest_compat.file_routes import RAW, add_file_routes
-from flrepo.transfer.downloads import file_response, safety_header
+from flrepo.transfer.downloads import file_response, safety_header, signature_header
 from pydantic import Base64Str
 from starlette.responses import Response, StreamingResponse
 
@@ -48,6 +48,7 @@ async def weights(
     if "application/octet-stream" in request.headers.get("accept", ""):
         return file_response(request, files, record, "application/octet-stream")
     headers = {"Content-Length": str(2 + 4 * ((record.length + 2) // 3)), **safety_header(record)}
+    headers.update(signature_header(record))
     if request.method == "HEAD":
         return Response(media_type="application/json", headers=headers)
 

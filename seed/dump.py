@@ -13,6 +13,7 @@ import bson
 from bson.raw_bson import RawBSONDocument
 from flrepo.documents.database import Databases, connect
 from flrepo.documents.files import ByteProgress
+from flrepo.documents.keys import SigningKey
 from flrepo.documents.token import Token
 from flrepo.seed.archive import ArchiveWriter
 from flrepo.seed.bsonio import split_documents
@@ -35,6 +36,9 @@ from pymongo.errors import PyMongoError
 TOOL_VERSION = "flrepo-seed 0.1.0"
 FILES, CHUNKS = "fs.files", "fs.chunks"
 PRIVATE = Token.Settings.name  # API token hashes: never dumped
+# The keys this server trusts are its own configuration: an archive restored elsewhere must
+# not make that server trust them.
+TRUST = SigningKey.Settings.name
 
 
 @dataclass
@@ -91,6 +95,8 @@ async def _collections(db: AsyncDatabase, archive_db: str) -> list[_Planned]:
         if kind not in ("collection", "view") or name.startswith("system."):
             continue
         if name == PRIVATE:  # credentials stay out of archives, which are made to be shared
+            continue
+        if name == TRUST:
             continue
         indexes = []
         if kind == "collection":

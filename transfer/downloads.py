@@ -1,4 +1,5 @@
-"""A stored file as an HTTP response: streamed, ranged, conditional, with name, hash, safety.
+"""A stored file as an HTTP response: streamed, ranged, conditional, with name, hash, safety
+and signature state.
 
 Every route that serves a file's bytes answers through `file_response`, so all of them take
 `Range` (206, 416), `If-Range`, `If-None-Match` (304) and `HEAD` alike. The ETag is the
@@ -36,6 +37,7 @@ def file_response(
         "Content-Disposition": disposition(record),
         **INERT,
         **safety_header(record),
+        **signature_header(record),
     }
     if etag:
         headers["ETag"] = etag
@@ -124,6 +126,11 @@ def _if_range_holds(header: str | None, etag: str | None) -> bool:
 def safety_header(record: StoredFile) -> dict[str, str]:
     """`X-Pickle-Safety`: the verdict of the file's pickle scan (UNSCANNED if never scanned)."""
     return {"X-Pickle-Safety": record.safety.verdict.value}
+
+
+def signature_header(record: StoredFile) -> dict[str, str]:
+    """`X-Signature-State`: whether a trusted key signed the file (UNSIGNED if none did)."""
+    return {"X-Signature-State": record.signature.state.value}
 
 
 def _shown_name(name: str) -> str:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from flrepo.documents.errors import InvalidInput
+from flrepo.signing.bundles import MAX_BUNDLE_BYTES
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
@@ -45,6 +46,8 @@ class MultipartReader:
         self._in_part = False
         self._ended = False
         self._seen: set[str] = set()
+        self._keep: dict[str, int] = {}  # small fields kept when skipped, with their limits
+        self._kept: dict[str, bytes] = {}
         self.lock = asyncio.Lock()
         self._parser = MultipartParser(
             boundary,
@@ -122,6 +125,14 @@ class MultipartReader:
 
     async def open(self, name: str) -> Part:
         """Move on to the part called `name`; parts before it are skipped."""
+        part = await self._find(name)
+        if part is None:
+            raise InvalidInput(f"form field {name!r} is missing from the request")
+        return part
+
+    async def _find(self, name: str) -> Part | None:
+        """The part called `name`, or None if the body ends first; parts before it are
+        skipped, but those `keep` names are read and kept."""
         if name in self._seen:
             raise InvalidInput(
                 f"the file in form field {name!r} was already read or skipped; "
@@ -131,7 +142,21 @@ class MultipartReader:
             self._seen.add(part.name)
             if part.name == name:
                 return part
-        raise InvalidInput(f"form field {name!r} is missing from the request")
+            if part.name in self._keep and part.name not in self._kept:
+                self._kept[part.name] = await self.read_field(self._keep[part.name])
+        return None
+
+    def keep(self, name: str, limit: int) -> None:
+        """Keep the small field `name` (at most `limit` bytes) if it is skipped on the way to
+        another part, so that it may come before or after a file in the body."""
+        self._keep[name] = limit
+
+    async def small_field(self, name: str, limit: int) -> bytes | None:
+        """The whole small field `name`, kept or read now; None if the body has none."""
+        if name in self._kept:
+            return self._kept[name]
+        part = await self._find(name)
+        return None if part is None else await self.read_field(limit)
 
 
 def _part(headers: dict[bytes, bytes]) -> Part:
@@ -186,3 +211,34 @@ class StreamedUpload:
             await self.open()
             while (chunk := await self.reader.read()) is not None:
                 yield chunk
+
+
+class SignedUpload:
+    """A file of a multipart request and the field holding its signature bundle, which may
+    come before the file (kept when the file is looked for) or after it (read once the file
+    is): `FileStore.put` asks for the bundle once the file's bytes are stored."""
+
+    def __init__(self, file: StreamedUpload, field: str) -> None:
+        self.file = file
+        self.field = field
+        file.reader.keep(field, MAX_BUNDLE_BYTES)
+
+    @property
+    def filename(self) -> str | None:
+        return self.file.filename
+
+    @property
+    def content_type(self) -> str | None:
+        return self.file.content_type
+
+    @property
+    def min_length(self) -> int:
+        return self.file.min_length
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self.file.chunks()
+
+    async def signature(self) -> bytes | None:
+        """The bundle, or None if the body holds no field of its name."""
+        async with self.file.reader.lock:
+            return await self.file.reader.small_field(self.field, MAX_BUNDLE_BYTES)

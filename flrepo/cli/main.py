@@ -8,7 +8,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
-from flrepo.cli import check, scan, seed, token
+from flrepo.cli import check, keys, scan, seed, token
 from flrepo.cli.options import add_database_options, environment_help
 from flrepo.middleware.observe import configure_logging
 from flrepo.startup import SettingError, StartupError
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_command(commands)
     scan.add_command(commands)
     token.add_commands(commands)
+    keys.add_commands(commands)
     return parser
 
 
