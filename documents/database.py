@@ -9,6 +9,7 @@ from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.revisions import FileRevision
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
@@ -17,7 +18,16 @@ from flrepo.scanner.verdicts import PicklePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
-DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer, Token]
+DOCUMENTS = [
+    MLModel,
+    TrainingResult,
+    Strategy,
+    Transformation,
+    Service,
+    Inferencer,
+    Token,
+    FileRevision,
+]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"
