@@ -29,8 +29,7 @@ class Kind:
 
     def restore_mutation(self, fields: str) -> str:
         return (
-            f"mutation($r: ID!) {{ doc: {self.restore}({self.args}, revision: $r) "
-            f"{{ {fields} }} }}"
+            f"mutation($r: ID!) {{ doc: {self.restore}({self.args}, revision: $r) {{ {fields} }} }}"
         )
 
     async def create(self, client: httpx.AsyncClient, headers: dict[str, str] | None = None):

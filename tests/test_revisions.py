@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
+from flrepo.documents.integrity import Repository, check, sweep
 from helpers import GraphQL
 from revision_kinds import KINDS, REVISION_FIELDS, Kind
-
-from flrepo.documents.integrity import Repository, check, sweep
 
 
 def sha(data: bytes) -> str:
@@ -43,9 +42,7 @@ async def test_a_replaced_file_is_kept_restored_and_purged(client, gql, kind, db
     doc = await db[kind.collection].find_one({})
     assert "revisions" not in doc and isinstance(doc[kind.file_field], str)
 
-    restored = await gql.data(
-        kind.restore_mutation(f"{kind.files} {{ sha256 }}"), r=kept["id"]
-    )
+    restored = await gql.data(kind.restore_mutation(f"{kind.files} {{ sha256 }}"), r=kept["id"])
     assert restored["doc"][kind.files]["sha256"] == sha(b"first")
     after = await state(gql, kind)
     assert after[kind.files]["sha256"] == sha(b"first")
@@ -69,16 +66,8 @@ async def test_deleting_a_document_deletes_its_revisions(client, gql, kind, db, 
         assert (await kind.upload(client, data)).status_code == 204
     assert len((await state(gql, kind))["revisions"]) == 2
     assert await grid["fs.files"].count_documents({}) == 3
-    delete = kind.upload_path
-    if kind.name == "weights":
-        delete = "/training-results/m/1/t"
-        response = await client.delete(delete)
-        assert response.status_code in (204, 405), response.text
-        if response.status_code == 405:  # the original has no REST delete of results
-            body = 'mutation { deleteTrainingResult(modelName: "m", modelVersion: "1", '
-            assert await gql.data(body + 'trainingId: "t") }')
-    else:
-        assert (await client.delete(delete)).status_code == 204
+    delete = "/training-results/m/1/t" if kind.name == "weights" else kind.upload_path
+    assert (await client.delete(delete)).status_code == 204
     assert await db.file_revisions.count_documents({}) == 0
     assert await grid["fs.files"].count_documents({}) == 0
     assert await grid["fs.chunks"].count_documents({}) == 0
@@ -90,8 +79,10 @@ async def test_revisions_list_newest_first_in_pages(client, gql, db):
     for n in range(5):
         assert (await kind.upload(client, b"v%d" % n)).status_code == 204
     data = await gql.data(
-        kind.query("all: revisions { file { sha256 } } page: revisions(limit: 2, offset: 1) "
-                   "{ file { sha256 } }")
+        kind.query(
+            "all: revisions { file { sha256 } } page: revisions(limit: 2, offset: 1) "
+            "{ file { sha256 } }"
+        )
     )
     shas = [r["file"]["sha256"] for r in data["doc"]["all"]]
     assert shas == [sha(b"v%d" % n) for n in (3, 2, 1, 0)]
