@@ -136,9 +136,7 @@ class _Walk:
 
     def page(self, node: FieldNode, limit: GraphQLArgument | None) -> int:
         """How many items a list field may return: the limit given, else its default."""
-        default = limit.default_value if limit is not None else None
-        if not isinstance(default, int) or isinstance(default, bool):
-            default = DEFAULT_PAGE
+        default = _default(limit)
         if limit is None:
             return default
         for argument in node.arguments or ():
@@ -166,6 +164,20 @@ class _Walk:
         for node in _flatten(selection_set, self.fragments, spread):
             self.step()
             self.introspection(node.selection_set, depth + 1, spread)
+
+
+def _default(argument: GraphQLArgument | None) -> int:
+    """An argument's default as the schema declares it (graphql-core 3.3 keeps it as the
+    SDL's literal), if a whole number; else DEFAULT_PAGE."""
+    if argument is None:
+        return DEFAULT_PAGE
+    default = argument.default_value
+    node = argument.ast_node
+    if not isinstance(default, int) and node is not None and node.default_value is not None:
+        default = value_from_ast_untyped(node.default_value)
+    if not isinstance(default, int) or isinstance(default, bool) or default < 0:
+        return DEFAULT_PAGE
+    return default
 
 
 def _flatten(
