@@ -66,7 +66,7 @@ async def test_update_strategy_meta(gql, db):
     assert (await db.strategies.find_one())["meta"] == {"rounds": "5"}
 
 
-async def test_upload_strategy_file_replaces_and_delete_removes_it(gql, client, db, grid):
+async def test_upload_strategy_file_replaces_and_delete_removes_both(gql, client, db, grid):
     await create(gql, "fedavg")
     first = await gql.upload_data(UPLOAD, {"name": "fedavg"}, b"first pickle")
     first_file = first["uploadStrategyFile"]["file"]
@@ -78,8 +78,9 @@ async def test_upload_strategy_file_replaces_and_delete_removes_it(gql, client, 
     assert second_file["id"] != first_file["id"]
     assert second_file["sha256"] == hashlib.sha256(second_data).hexdigest()
     assert (await db.strategies.find_one())["strategy_id"] == second_file["id"]
-    assert await grid_counts(grid) == (1, 1)
-    assert (await client.get(first_file["downloadUrl"])).status_code == 404
+    # The first file is kept as a revision until deleted (test_revisions.py).
+    assert await grid_counts(grid) == (2, 2)
+    assert (await client.get(first_file["downloadUrl"])).content == b"first pickle"
     assert (await client.get(second_file["downloadUrl"])).content == second_data
 
     assert await gql.data('mutation { deleteStrategy(strategyName: "fedavg") }') == {
