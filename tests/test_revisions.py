@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from bson import ObjectId
 from flrepo.documents.integrity import Repository, check, sweep
-from helpers import GraphQL
+from flrepo.seed.dump import dump
+from flrepo.seed.restore import restore
+from helpers import GraphQL, running_app
 from revision_kinds import KINDS, REVISION_FIELDS, Kind
 
 
@@ -141,3 +143,26 @@ async def test_check_counts_revision_files_as_referenced_and_reports_lost_ones(
     assert report.repaired == report.findings
     assert await db.file_revisions.count_documents({}) == 0
     assert (await check(repo, grace_s=0, repair=False)).findings == []
+
+
+async def test_a_dump_and_restore_keep_revisions_with_their_files(
+    client, gql, db, settings, target, mongo, mongodb_url, tmp_path
+):
+    kind = KINDS["weights"]
+    await kind.create(client)
+    for data in (b"w1", b"w2", b"w3"):
+        assert (await kind.upload(client, data)).status_code == 204
+    path = tmp_path / "db.dump"
+    report = await dump(settings.databases, mongodb_url, path)
+    assert report.namespaces["repository.file_revisions"] == 2
+
+    restored = await restore(target.databases, mongodb_url, path)
+    assert restored.skipped == 0
+    restored_db, restored_grid = mongo[target.db_name], mongo[target.grid_db_name]
+    before = [r async for r in db.file_revisions.find().sort("_id", 1)]
+    assert [r async for r in restored_db.file_revisions.find().sort("_id", 1)] == before
+    repo = Repository(restored_db, restored_grid)
+    assert (await check(repo, grace_s=0, repair=False)).findings == []  # none is an orphan
+    async with running_app(target, mongodb_url) as other:
+        shown = await state(GraphQL(other), kind)
+    assert [r["file"]["sha256"] for r in shown["revisions"]] == [sha(b"w2"), sha(b"w1")]
