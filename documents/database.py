@@ -10,6 +10,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.keys import SigningKey
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.revisions import FileRevision
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
@@ -19,8 +20,17 @@ from flrepo.signing.states import SignaturePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
-DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer, Token]
-DOCUMENTS.append(SigningKey)  # the keys signatures are verified against
+DOCUMENTS = [
+    MLModel,
+    TrainingResult,
+    Strategy,
+    Transformation,
+    Service,
+    Inferencer,
+    Token,
+    FileRevision,
+    SigningKey,  # the keys signatures are verified against
+]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"

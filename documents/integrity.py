@@ -4,20 +4,28 @@ Orphans arise when a process dies between the steps of a write that the server c
 as one transaction: files no document references, chunks of no file. An upload in progress
 is never one: it is in the upload registry with a live lease (renewed while its bytes
 arrive), and its `fs.files` document does not exist yet. An upload whose lease ran out is
-removed with its bytes (unless they became a file). `sweep`, which the server runs, and
-`check` with `repair` remove the same things.
+removed with its bytes (unless they became a file). A revision's file is referenced by its
+revision; revisions older than the retention are removed, with their files, by `sweep`.
+`sweep`, which the server runs, and `check` with `repair` remove the same things.
 """
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from flrepo.documents.files import CHUNKS_PER_READ, ByteProgress, object_id, whole_number
+from flrepo.documents.files import (
+    CHUNKS_PER_READ,
+    ByteProgress,
+    FileStore,
+    object_id,
+    whole_number,
+)
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.revisions import KEYS, FileRevision, drop
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
@@ -61,6 +69,9 @@ class Repository:
         self.files = grid["fs.files"]
         self.chunks = grid["fs.chunks"]
         self.registry = UploadRegistry(grid)
+        self.store = FileStore(grid, max_bytes=0)
+        self.revisions = db[FileRevision.Settings.name]
+        self.owners = {name: db[name] for name in KEYS}
 
     async def now(self) -> datetime:
         """The database's clock (the one that stamps upload dates and claims)."""
@@ -75,13 +86,15 @@ class Repository:
             query = {id_field: {"$type": "string"}}
             async for doc in self.db[collection].find(query, {id_field: 1}):
                 ids.add(doc[id_field])
+        async for doc in self.revisions.find({"file_id": {"$type": "string"}}, {"file_id": 1}):
+            ids.add(doc["file_id"])
         return ids
 
     async def is_referenced(self, file_id: ObjectId) -> bool:
         for collection, id_field in REFERENCES:
             if await self.db[collection].find_one({id_field: str(file_id)}, {"_id": 1}):
                 return True
-        return False
+        return bool(await self.revisions.find_one({"file_id": str(file_id)}, {"_id": 1}))
 
     async def in_progress(self, now: datetime) -> set[Any]:
         """Ids of the uploads in the registry: their chunks wait, with no file, for the
@@ -170,16 +183,48 @@ async def remove_orphan(repo: Repository, finding: Finding, target: Any) -> bool
     return True
 
 
+def _describe_revision(doc: dict[str, Any]) -> str:
+    key = ", ".join(f"{name}={value!r}" for name, value in (doc.get("key") or {}).items())
+    return f"{doc['_id']} of {doc.get('collection')} {key}: file {doc.get('file_id')!r}"
+
+
+async def expire_revisions(repo: Repository, before: datetime) -> list[Finding]:
+    """Remove the revisions replaced before `before`, with their files."""
+    removed = []
+    async for doc in repo.revisions.find({"replaced_at": {"$lt": before}}):
+        if await drop(repo.owners, repo.revisions, repo.store, doc):
+            removed.append(Finding("expired revision", _describe_revision(doc)))
+    return removed
+
+
+async def find_lost_revisions(repo: Repository) -> list[tuple[Finding, dict[str, Any]]]:
+    """Revisions whose file id names no file, each with the revision."""
+    found = []
+    async for doc in repo.revisions.find({}):
+        oid = object_id(doc.get("file_id")) if isinstance(doc.get("file_id"), str) else None
+        if oid and await repo.files.find_one({"_id": oid}, {"_id": 1}):
+            continue
+        found.append((Finding("revision of a missing file", _describe_revision(doc)), doc))
+    return found
+
+
 async def sweep(
-    repo: Repository, grace_s: float, orphans: bool = True, at: datetime | None = None
+    repo: Repository,
+    grace_s: float,
+    orphans: bool = True,
+    at: datetime | None = None,
+    retention: timedelta | None = None,
 ) -> list[Finding]:
-    """Remove the uploads whose lease ran out before `at` (now) with their bytes, and with
-    `orphans` the orphans older than `grace_s`; what was removed."""
+    """Remove the uploads whose lease ran out before `at` (now) with their bytes, with
+    `retention` the revisions older than it with their files, and with `orphans` the orphans
+    older than `grace_s`; what was removed."""
     at = at or await repo.now()
     removed = []
     for finding, target in await find_expired(repo, at):
         if await remove_expired(repo, target, at):
             removed.append(finding)
+    if retention is not None:
+        removed += await expire_revisions(repo, at - retention)
     if orphans:
         for finding, target in await find_orphans(repo, grace_s):
             if await remove_orphan(repo, finding, target):
@@ -251,7 +296,9 @@ async def check(
     expired = await find_expired(repo, now)
     orphans = await find_orphans(repo, grace_s)
     missing = await find_missing(repo)
+    lost = await find_lost_revisions(repo)
     report.findings += [f for f, _ in expired] + [f for f, _ in orphans] + [f for f, _ in missing]
+    report.findings += [f for f, _ in lost]
 
     total = 0
     async for doc in repo.files.find({}, {"length": 1}):
@@ -282,6 +329,10 @@ async def check(
                 {"_id": doc_id, id_field: file_id}, {"$set": {id_field: None}}
             )
             if nulled.modified_count:
+                report.repaired.append(finding)
+        for finding, revision in lost:
+            query = {"_id": revision["_id"], "file_id": revision.get("file_id")}
+            if (await repo.revisions.delete_one(query)).deleted_count:
                 report.repaired.append(finding)
         await repo.registry.drop_stale_legacy_claims(await repo.now())
     return report

@@ -83,9 +83,9 @@ async def every(interval_s: float, job: Callable[[], Awaitable[None]], what: str
 
 
 def sweeper(repo: Repository, settings: Settings) -> tuple[float, Callable[[], Awaitable[None]]]:
-    """The server's one sweep and how often it runs: expired uploads every run (every ten
-    minutes, or every half expiry if that is shorter), orphans every FLREPO_SWEEP_INTERVAL_S
-    (never if 0), which is a whole number of runs."""
+    """The server's one sweep and how often it runs: expired uploads and revisions past their
+    retention every run (every ten minutes, or every half expiry if that is shorter), orphans
+    every FLREPO_SWEEP_INTERVAL_S (never if 0), which is a whole number of runs."""
     every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
     orphans_every = 0  # runs from one orphan sweep to the next; 0: none
     if settings.sweep_interval_s:
@@ -97,7 +97,8 @@ def sweeper(repo: Repository, settings: Settings) -> tuple[float, Callable[[], A
         nonlocal runs
         runs += 1
         orphans = orphans_every > 0 and runs % orphans_every == 0
-        for finding in await sweep(repo, settings.orphan_grace_s, orphans=orphans):
+        retention = settings.revision_retention
+        for finding in await sweep(repo, settings.orphan_grace_s, orphans, retention=retention):
             log.info("sweep removed %s", finding)
 
     return every_s, run

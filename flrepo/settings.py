@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     orphan_grace_s: float = Field(
         default=3600.0, ge=0, description="age before an unreferenced file counts as an orphan"
     )
+    revision_retention_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="days a replaced file is kept as a revision; then the sweep removes it",
+    )
     max_websockets: int = Field(default=1000, gt=0, description="WebSocket connections at once")
     max_subscriptions: int = Field(
         default=20, gt=0, description="subscriptions (operations) per WebSocket at once"
@@ -174,6 +179,10 @@ class Settings(BaseSettings):
     @property
     def upload_expiry(self) -> timedelta:
         return timedelta(hours=self.upload_expiry_hours)
+
+    @property
+    def revision_retention(self) -> timedelta:
+        return timedelta(days=self.revision_retention_days)
 
     @property
     def on_loopback(self) -> bool:

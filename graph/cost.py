@@ -2,8 +2,9 @@
 
 All are checked before a query runs. Tokens, aliases and depth are Strawberry's own limiters;
 the object estimate is ours. It multiplies, down each path of the query, the page size of
-every list field: its `limit` argument (a literal or a variable), 100 when it has none, and
-NESTED_LIST_GUESS for lists without one (a model's training results).
+every list field, root or nested: its `limit` argument (a literal or a variable), else the
+argument's default (100 for root lists, 20 for nested ones), and DEFAULT_PAGE for a list
+that takes no limit.
 """
 
 import copy
@@ -17,6 +18,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLError,
     GraphQLList,
     GraphQLNonNull,
@@ -29,6 +31,7 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     build_schema,
+    value_from_ast_untyped,
 )
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -39,7 +42,6 @@ from strawberry.extensions import (
 from strawberry.schema.base import BaseSchema
 
 DEFAULT_PAGE = 100
-NESTED_LIST_GUESS = 10
 INTROSPECTION_DEPTH = 15  # GraphiQL's schema query nests about 13 deep
 WALK_BUDGET = 20_000  # selections visited; fragments spread in fragments can multiply them
 CODE = "QUERY_TOO_COMPLEX"
@@ -118,7 +120,7 @@ class _Walk:
         if isinstance(kind, GraphQLNonNull):
             kind = kind.of_type
         if isinstance(kind, GraphQLList):
-            many *= self.page(node, "limit" in definition.args)
+            many *= self.page(node, definition.args.get("limit"))
             kind = kind.of_type
             if isinstance(kind, GraphQLNonNull):
                 kind = kind.of_type
@@ -132,22 +134,23 @@ class _Walk:
             )
         self.selections(node.selection_set, kind, many, spread)
 
-    def page(self, node: FieldNode, has_limit: bool) -> int:
-        """How many items a list field may return."""
-        if not has_limit:
-            return NESTED_LIST_GUESS
+    def page(self, node: FieldNode, limit: GraphQLArgument | None) -> int:
+        """How many items a list field may return: the limit given, else its default."""
+        default = _default(limit)
+        if limit is None:
+            return default
         for argument in node.arguments or ():
             if argument.name.value != "limit":
                 continue
             value = argument.value
             if isinstance(value, VariableNode):
                 given = self.variables.get(value.name.value)
-                return given if isinstance(given, int) and given >= 0 else DEFAULT_PAGE
+                return given if isinstance(given, int) and given >= 0 else default
             if isinstance(value, IntValueNode):
                 return max(0, int(value.value))
             if isinstance(value, NullValueNode):
-                return DEFAULT_PAGE
-        return DEFAULT_PAGE
+                return default
+        return default
 
     def introspection(
         self, selection_set: SelectionSetNode | None, depth: int, spread: tuple[str, ...]
@@ -161,6 +164,20 @@ class _Walk:
         for node in _flatten(selection_set, self.fragments, spread):
             self.step()
             self.introspection(node.selection_set, depth + 1, spread)
+
+
+def _default(argument: GraphQLArgument | None) -> int:
+    """An argument's default as the schema declares it (graphql-core 3.3 keeps it as the
+    SDL's literal), if a whole number; else DEFAULT_PAGE."""
+    if argument is None:
+        return DEFAULT_PAGE
+    default = argument.default_value
+    node = argument.ast_node
+    if not isinstance(default, int) and node is not None and node.default_value is not None:
+        default = value_from_ast_untyped(node.default_value)
+    if not isinstance(default, int) or isinstance(default, bool) or default < 0:
+        return DEFAULT_PAGE
+    return default
 
 
 def _flatten(
@@ -197,6 +214,13 @@ def check_cost(
             operation.name is None or operation.name.value != operation_name
         ):
             continue
+        # A variable not sent takes its default from the operation, as execution does.
+        defaults = {
+            definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+            for definition in operation.variable_definitions or ()
+            if definition.default_value is not None
+        }
+        walk.variables = {**defaults, **variables}
         root = schema.get_root_type(operation.operation)
         walk.selections(operation.selection_set, root, 1, ())
 

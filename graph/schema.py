@@ -47,6 +47,7 @@ from flrepo.operations import (
     inference,
     models,
     results,
+    revisions,
     strategies,
     tokens,
     transformations,
@@ -64,6 +65,10 @@ SHA256 = Annotated[
         description="The file's sha256 in hex, if known: a file with another is refused"
     ),
 ]
+RESTORE = (
+    "Make a revision's file the current one again; the current file becomes a revision "
+    "(write scope)"
+)
 
 
 def page(limit: int | None) -> int:
@@ -380,6 +385,59 @@ class Mutation:
     @strawberry.mutation(description="Delete an API token: its secret stops working (admin)")
     async def revoke_token(self, name: str) -> bool:
         return await tokens.revoke_token(name)
+
+    @strawberry.mutation(description=RESTORE)
+    async def restore_model_file(
+        self, info: Info, model_name: str, model_version: str, revision: strawberry.ID
+    ) -> Model:
+        doc = await revisions.restore_model_file(
+            info.context.files, model_name, model_version, revision
+        )
+        return of(Model, doc)
+
+    @strawberry.mutation(description=RESTORE)
+    async def restore_training_weights(
+        self,
+        info: Info,
+        model_name: str,
+        model_version: str,
+        training_id: str,
+        revision: strawberry.ID,
+    ) -> TrainingResult:
+        doc = await revisions.restore_training_weights(
+            info.context.files, model_name, model_version, training_id, revision
+        )
+        return of(TrainingResult, doc)
+
+    @strawberry.mutation(description=RESTORE)
+    async def restore_strategy_file(
+        self, info: Info, strategy_name: str, revision: strawberry.ID
+    ) -> Strategy:
+        doc = await revisions.restore_strategy_file(info.context.files, strategy_name, revision)
+        return of(Strategy, doc)
+
+    @strawberry.mutation(description=RESTORE)
+    async def restore_transformation_file(
+        self, info: Info, id: str, revision: strawberry.ID
+    ) -> Transformation:
+        doc = await revisions.restore_transformation_file(info.context.files, id, revision)
+        return of(Transformation, doc)
+
+    @strawberry.mutation(description=RESTORE)
+    async def restore_service_file(self, info: Info, id: str, revision: strawberry.ID) -> Service:
+        doc = await revisions.restore_service_file(info.context.files, id, revision)
+        return of(Service, doc)
+
+    @strawberry.mutation(description=RESTORE)
+    async def restore_inferencer_file(
+        self, info: Info, id: str, revision: strawberry.ID
+    ) -> Inferencer:
+        doc = await revisions.restore_inferencer_file(info.context.files, id, revision)
+        return of(Inferencer, doc)
+
+    @strawberry.mutation(description="Delete a revision and its file for good (delete scope)")
+    async def purge_revision(self, info: Info, revision: strawberry.ID) -> bool:
+        return await revisions.purge_revision(info.context.files, revision)
 
 
 def feed_of(info: Info) -> ChangeFeed:

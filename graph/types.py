@@ -9,6 +9,7 @@ from flrepo.documents import (
     changes,
     inference,
     ml_model,
+    revisions,
     strategy,
     token,
     training_result,
@@ -16,7 +17,9 @@ from flrepo.documents import (
 )
 from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
+from flrepo.graph.permissions import reading_needs_read
 from flrepo.graph.signatures import FileSignature
+from flrepo.operations.validation import MAX_PAGE, check_page
 from flrepo.scanner.verdicts import Safety, Verdict
 from pydantic import BaseModel
 from strawberry.experimental import pydantic
@@ -32,6 +35,20 @@ LONG_SCALAR = strawberry.scalar(
 
 Info = strawberry.Info[Context, None]
 T = TypeVar("T")
+NESTED_PAGE = 20  # a nested list's default page: 100 models x 20 results fit 5000 objects
+NestedLimit = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"At most this many (0 to {MAX_PAGE}; null: {NESTED_PAGE})",
+    ),
+]
+
+
+def nested_page(limit: int | None, offset: int | None) -> tuple[int, int]:
+    """A nested list's limit and offset, checked (null: the default page, offset 0)."""
+    page = (NESTED_PAGE if limit is None else limit, offset or 0)
+    check_page(*page)
+    return page
 
 
 def of(cls: type[T], doc: BaseModel) -> T:
@@ -116,6 +133,40 @@ async def load_file(info: Info, file_id: str | None) -> StoredFile | None:
     return StoredFile.of(record, info.context.root_path) if record else None
 
 
+@strawberry.type(description="A file a document held before it was replaced")
+class FileRevision:
+    id: strawberry.ID = strawberry.field(description="Give it to a restore mutation or purge")
+    replaced_at: datetime = strawberry.field(description="When another file replaced it")
+    replaced_by: str = strawberry.field(description="Who replaced it (token name, or anonymous)")
+    file_id: strawberry.Private[str]
+
+    @strawberry.field(description="The earlier file; null if it is gone")
+    async def file(self, info: Info) -> StoredFile | None:
+        return await load_file(info, self.file_id)
+
+    @classmethod
+    def of(cls, doc: revisions.FileRevision) -> "FileRevision":
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            replaced_at=doc.replaced_at,
+            replaced_by=doc.replaced_by,
+            file_id=doc.file_id,
+        )
+
+
+async def load_revisions(
+    info: Info, doc: type, key: tuple[str, ...], limit: int | None, offset: int | None
+) -> list[FileRevision]:
+    """A page of the revisions of the document of class `doc` with this key, newest first."""
+    page = nested_page(limit, offset)
+    collection = doc.Settings.name  # type: ignore[attr-defined]
+    found = await info.context.loaders.revisions.load((collection, key, *page))
+    return [FileRevision.of(revision) for revision in found]
+
+
+REVISIONS = "Files it held before, newest first; kept FLREPO_REVISION_RETENTION_DAYS"
+
+
 @pydantic.type(model=ml_model.ModelMeta, all_fields=True)
 class ModelMeta:
     pass
@@ -132,14 +183,21 @@ class Model:
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.model_id)
 
-    @strawberry.field
+    @strawberry.field(description="Its training results, oldest first, a page of them")
     async def training_results(
-        self, info: Info
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
     ) -> list[Annotated["TrainingResult", strawberry.lazy("flrepo.graph.types")]]:
-        key = (self.model_name, self.model_version)
+        page = ((self.model_name, self.model_version), *nested_page(limit, offset))
         return [
-            of(TrainingResult, r) for r in await info.context.loaders.results_of_model.load(key)
+            of(TrainingResult, r) for r in await info.context.loaders.results_of_model.load(page)
         ]
+
+    @strawberry.field(description=REVISIONS)
+    async def revisions(
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[FileRevision]:
+        key = (self.model_name, self.model_version)
+        return await load_revisions(info, ml_model.MLModel, key, limit, offset)
 
 
 @pydantic.type(model=training_result.TrainingResult, use_pydantic_alias=False)
@@ -160,6 +218,13 @@ class TrainingResult:
         doc = await info.context.loaders.model.load((self.model_name, self.model_version))
         return of(Model, doc) if doc else None
 
+    @strawberry.field(description=REVISIONS)
+    async def revisions(
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[FileRevision]:
+        key = (self.model_name, self.model_version, self.training_id)
+        return await load_revisions(info, training_result.TrainingResult, key, limit, offset)
+
 
 @pydantic.type(model=strategy.Strategy, use_pydantic_alias=False)
 class Strategy:
@@ -171,6 +236,13 @@ class Strategy:
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.strategy_id)
+
+    @strawberry.field(description=REVISIONS)
+    async def revisions(
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[FileRevision]:
+        key = (self.strategy_name,)
+        return await load_revisions(info, strategy.Strategy, key, limit, offset)
 
 
 @pydantic.type(model=transformation.MachineCapabilities, all_fields=True, use_pydantic_alias=False)
@@ -193,6 +265,13 @@ class Transformation:
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.storage_id)
 
+    @strawberry.field(description=REVISIONS)
+    async def revisions(
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[FileRevision]:
+        key = (self.transformation_id,)
+        return await load_revisions(info, transformation.Transformation, key, limit, offset)
+
 
 @pydantic.type(model=inference.Service, use_pydantic_alias=False)
 class Service:
@@ -204,6 +283,12 @@ class Service:
     @strawberry.field
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.storage_id)
+
+    @strawberry.field(description=REVISIONS)
+    async def revisions(
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[FileRevision]:
+        return await load_revisions(info, inference.Service, (self.service_id,), limit, offset)
 
 
 @pydantic.type(model=inference.Inferencer, use_pydantic_alias=False)
@@ -219,6 +304,22 @@ class Inferencer:
     async def file(self, info: Info) -> StoredFile | None:
         return await load_file(info, self.storage_id)
 
+    @strawberry.field(description=REVISIONS)
+    async def revisions(
+        self, info: Info, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[FileRevision]:
+        key = (self.inferencer_id,)
+        return await load_revisions(info, inference.Inferencer, key, limit, offset)
+
+
+# What a write-only caller sees of a mutation's answer: the keys it sent (test_write_only.py).
+reading_needs_read(FileRevision)
+reading_needs_read(Model, ("model_name", "model_version"))
+reading_needs_read(TrainingResult, ("model_name", "model_version", "training_id"))
+reading_needs_read(Strategy, ("strategy_name",))
+reading_needs_read(Transformation, ("transformation_id",))
+reading_needs_read(Service, ("service_id",))
+reading_needs_read(Inferencer, ("inferencer_id",))
 
 ChangeKind = strawberry.enum(changes.ChangeKind, description="What happened to a document")
 

@@ -7,6 +7,7 @@ from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import ORDER, insert_stamped
+from flrepo.documents.revisions import REVISED, FileRevision, drop_all_of, keep
 from flrepo.operations.access import current_caller
 from flrepo.operations.validation import (
     check_document_size,
@@ -22,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 D = TypeVar("D", bound=Document)
 
 
-class _Overtaken(Exception):
+class Overtaken(Exception):
     """Another upload swapped the file between our read and our write: read again."""
 
 
@@ -50,6 +51,13 @@ def beside_files(files: FileStore, cls: type[Document]) -> AsyncCollection:
         bound.database.name, write_concern=files.db.write_concern
     )
     return database[bound.name]
+
+
+def revision_collections(files: FileStore) -> tuple[dict[str, AsyncCollection], AsyncCollection]:
+    """The collections of the documents that own files, and `file_revisions`, by name and
+    through the file store's client (for transactions)."""
+    owners = {cls.get_collection_name(): beside_files(files, cls) for cls in REVISED}
+    return owners, beside_files(files, FileRevision)
 
 
 async def insert_new(doc: D, what: str) -> D:
@@ -110,22 +118,24 @@ async def attach_file(
 
 
 async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredFile) -> D:
-    """Point the document at a file already stored, then delete the file it replaces.
+    """Point the document at a file already stored; the file it replaces becomes a revision.
 
     Attaching the file a document already points at changes nothing (a completion retried).
     If the document is gone, the file is deleted and NotFound raised. The swap and the
-    deletion are one transaction where the server has them; without, a crash between them
+    revision are one transaction where the server has them; without, a crash between them
     leaves only an unreferenced file, which the orphan sweep removes.
     """
     collection = beside_files(files, target.cls)
+    revisions = beside_files(files, FileRevision)
     id_field = target.id_field
+    by = current_caller().name
 
     async def swap(session: AsyncClientSession | None) -> dict[str, Any] | None:
         """The document before the swap, or None if it is gone."""
         old = await collection.find_one(target.query, session=session)
         if old is None or old.get(id_field) == stored.id:
             return old
-        # Swap only if no other upload swapped first, so that concurrent uploads each delete
+        # Swap only if no other upload swapped first, so that concurrent uploads each keep
         # the file they replaced. (find_one_and_update's pre-image is not enough: SecantusDB
         # can hand the same pre-image to two concurrent calls, orphaning a file.)
         swapped = await collection.update_one(
@@ -134,15 +144,16 @@ async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredF
             session=session,
         )
         if not swapped.matched_count:
-            raise _Overtaken
-        await files.delete(old.get(id_field), session=session)
+            raise Overtaken
+        name = target.cls.get_collection_name()
+        await keep(revisions, files, name, old, id_field, by, session)
         return old
 
     while True:
         try:
             old = await files.in_transaction(swap)
             break
-        except _Overtaken:
+        except Overtaken:
             continue
     if old is None:  # deleted while the upload ran
         await files.delete(stored.id)
@@ -154,17 +165,21 @@ async def attach_stored(files: FileStore, target: FileTarget[D], stored: StoredF
 async def delete_with_file(
     files: FileStore, cls: type[Document], query: dict[str, Any], id_field: str, what: str
 ) -> bool:
-    """Delete the document and its file (a missing or dangling file is fine).
+    """Delete the document, its file (a missing or dangling file is fine) and its revisions.
 
     One transaction where the server has them; without, the document goes first, so a crash
-    leaves an unreferenced file (for the orphan sweep), never a reference to a missing one.
+    leaves unreferenced files (for the orphan sweep) or revisions of nothing (for the
+    retention sweep), never a reference to a missing file.
     """
+    owners, revisions = revision_collections(files)
 
     async def remove(session: AsyncClientSession | None) -> bool:
         doc = await beside_files(files, cls).find_one_and_delete(query, session=session)
         if doc is None:
             return False
         await files.delete(doc.get(id_field), session=session)
+        name = cls.get_collection_name()
+        await drop_all_of(owners, revisions, files, name, doc, session)
         return True
 
     if not await files.in_transaction(remove):

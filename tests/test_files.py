@@ -159,7 +159,7 @@ async def test_etag_revalidation_and_missing_files(gql, client):
 
 
 @pytest.mark.parametrize("kind", UPLOAD)
-async def test_replacing_a_file_leaves_no_orphans(gql, client, grid, kind):
+async def test_replacing_a_file_keeps_the_old_one_as_a_revision(gql, client, grid, db, kind):
     if kind == "result":
         await gql.data(CREATE["model"])
     await gql.data(CREATE[kind])
@@ -170,22 +170,26 @@ async def test_replacing_a_file_leaves_no_orphans(gql, client, grid, kind):
     new_data = os.urandom(CHUNK + 1)
     new = await upload(gql, kind, new_data)
     assert new["id"] != old["id"]
-    assert await grid_counts(grid) == (1, 2)
-    assert await chunk_ids(grid) == {ObjectId(new["id"])}
-    assert (await client.get(old["downloadUrl"])).status_code == 404
+    assert await grid_counts(grid) == (2, 6)
+    assert await chunk_ids(grid) == {ObjectId(new["id"]), ObjectId(old["id"])}
+    assert [r["file_id"] async for r in db.file_revisions.find()] == [old["id"]]
+    assert (await client.get(old["downloadUrl"])).content == old_data
     assert (await client.get(new["downloadUrl"])).content == new_data
 
 
-async def test_concurrent_replacements_leave_one_file(gql, client, grid):
+async def test_concurrent_replacements_keep_each_replaced_file_once(gql, client, grid, db):
     await gql.data(CREATE["model"])
-    for _ in range(3):  # races are chancy: a few rounds
+    for round_ in range(1, 4):  # races are chancy: a few rounds
         blobs = [os.urandom(CHUNK + 1 + i) for i in range(6)]  # two chunks each
         await asyncio.gather(*(upload(gql, "model", blob) for blob in blobs))
         # (each reply shows its file, or null if another upload had replaced it already)
         current = (await gql.data(GET_MODEL_FILE))["model"]["file"]
         assert current["sha256"] in {hashlib.sha256(blob).hexdigest() for blob in blobs}
-        assert await grid_counts(grid) == (1, 2)
-        assert await chunk_ids(grid) == {ObjectId(current["id"])}
+        # Every other file is a revision, each once: none lost, none orphaned.
+        assert await grid_counts(grid) == (6 * round_, 12 * round_)
+        kept = [r["file_id"] async for r in db.file_revisions.find()]
+        assert len(kept) == len(set(kept)) == 6 * round_ - 1
+        assert set(kept) | {current["id"]} == {str(i) for i in await chunk_ids(grid)}
         content = (await client.get(current["downloadUrl"])).content
         assert hashlib.sha256(content).hexdigest() == current["sha256"]
 
@@ -433,7 +437,7 @@ async def test_two_files_in_one_request_in_order(gql, client, grid):
     assert model_file["sha256"] == hashlib.sha256(a).hexdigest()
     strategy = await gql.data('{ strategy(strategyName: "s") { file { id } } }')
     assert strategy["strategy"]["file"]["id"] == data["s"]["file"]["id"]
-    assert await grid_counts(grid) == (2, 3)
+    assert await grid_counts(grid) == (3, 5)  # the model's first file is kept as a revision
 
 
 async def test_one_file_used_twice_is_refused_the_second_time(gql, client, grid):

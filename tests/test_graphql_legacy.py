@@ -102,7 +102,7 @@ async def test_original_layout_reads_back(settings, mongodb_url, db, grid):
         gql = GraphQL(client)
         data = await gql.data(
             f"""{{
-          models {{ modelName modelVersion meta {{ library description }}
+          models(limit: 20) {{ modelName modelVersion meta {{ library description }}
                     file {{ {FILE_FIELDS} }}
                     trainingResults {{ trainingId configurationId results
                                        weights {{ {FILE_FIELDS} }} model {{ modelName }} }} }}
@@ -228,10 +228,12 @@ async def test_original_data_can_be_changed(settings, mongodb_url, db, grid):
         weights = result["uploadTrainingWeights"]["weights"]
         assert weights["sha256"] == hashlib.sha256(new).hexdigest()
         assert weights["filename"] == "weights/mnist/1.0/conf-8"
-        assert await grid["fs.files"].find_one({"_id": old_weights["_id"]}) is None
+        # The old weights are kept as a revision of the result.
+        kept = await db.file_revisions.find_one({"file_id": str(old_weights["_id"])})
+        assert kept["collection"] == "results" and kept["field"] == "weights_id"
         model_chunks = -(-len(blobs["model"]) // (255 * 1024))
         assert model_chunks > 1
-        assert await grid_counts(grid) == (4, model_chunks + 3)
+        assert await grid_counts(grid) == (5, model_chunks + 4)
 
         await gql.data(
             'mutation { updateTransformation(input: {id: "application.tests.bare", '
@@ -249,7 +251,8 @@ async def test_original_data_can_be_changed(settings, mongodb_url, db, grid):
             assert (await gql.data(f"mutation {{ {mutation} }}")) is not None
         assert await db.transformations.count_documents({}) == 1
         assert await db.strategies.count_documents({}) == 1
-        assert await grid_counts(grid) == (2, 2)  # weights and strategy left
+        # weights (with the revision of the old ones) and strategy left
+        assert await grid_counts(grid) == (3, 3)
 
 
 async def test_original_duplicates_are_refused(settings, mongodb_url, db, grid):

@@ -33,9 +33,11 @@ def nested(levels: int) -> str:
 ELEVEN = nested(11)
 ALIASES = "{ " + " ".join(f"a{i}: models(limit: 20) {{ modelName }}" for i in range(3000)) + " }"
 SHORT_ALIASES = "{" + " ".join(f"a{i}:models{{modelName}}" for i in range(3000)) + "}"
+# Nested lists count at their limit (20 when none is given), so a dashboard names its pages.
 DASHBOARD = """{ models(limit: 10, library: "limits") { modelName meta { library } file { length }
-  trainingResults { trainingId results weights { length sha256 }
-    model { modelName trainingResults { trainingId weights { length } model { meta { library } } } }
+  trainingResults(limit: 5) { trainingId results weights { length sha256 }
+    model { modelName trainingResults(limit: 5) { trainingId weights { length }
+      model { meta { library } } } }
   } } }"""
 
 

@@ -103,7 +103,7 @@ async def test_upload_is_scanned_replaced_and_kept_by_an_update(gql, grid, word,
     ]
     assert evil["safety"]["verdict"] == "DANGEROUS"  # the upload path scans every object
     assert evil["safety"]["dangerousGlobals"] == ["os.system"]
-    assert await grid_counts(grid) == (1, 1)  # the first file went with its replacement
+    assert await grid_counts(grid) == (2, 2)  # the first file is kept as a revision
 
     updated = (await gql.data(q["update"], input={"id": given["id"], "description": "v2"}))[
         f"update{kind}"

@@ -15,7 +15,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.integrity import Repository, check, sweep
 from flrepo.documents.upload_registry import LEGACY_CLAIMS
 from flrepo.documents.uploads import UploadStore
-from flrepo.operations import models, strategies
+from flrepo.operations import common, models, strategies
 from flrepo.operations.access import SCOPES, Caller, acting_as
 from helpers import running_app
 from pymongo.errors import AutoReconnect
@@ -62,7 +62,8 @@ async def test_a_crash_during_a_replacement_is_found_and_repaired(
     async def crash(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(files, "delete", crash)
+    # The crash comes as the replaced file is recorded as a revision, after the swap.
+    monkeypatch.setattr(common, "keep", crash)
     new_data = os.urandom(2 * CHUNK)
     with pytest.raises(Crash):
         await models.upload_model_file(files, "m", "1", Bytes(new_data))

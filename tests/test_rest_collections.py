@@ -170,7 +170,7 @@ def test_download_of_an_item_without_file_is_404(rest_server, uid, kind, headers
     assert_detail(requests.get(rest_server(kind.download(kind.key(uid))), headers=headers), 404)
 
 
-def test_uploading_again_replaces_the_old_file(rest_server, uid, kind):
+def test_uploading_again_replaces_the_old_file_and_keeps_it_as_a_revision(rest_server, uid, kind):
     key = kind.key(uid)
     kind.create(rest_server, uid)
     put_file(rest_server(kind.upload(key)), b"first").raise_for_status()
@@ -181,8 +181,8 @@ def test_uploading_again_replaces_the_old_file(rest_server, uid, kind):
     second = rest_server.db[kind.collection].find_one(match)[kind.file_field]
     assert second != first
     files = list(rest_server.grid["fs.files"].find({"filename": kind.filename(key)}))
-    assert [str(f["_id"]) for f in files] == [second]
-    assert rest_server.grid["fs.chunks"].count_documents({"files_id": ObjectId(first)}) == 0
+    assert sorted(str(f["_id"]) for f in files) == sorted([first, second])
+    assert rest_server.db["file_revisions"].find_one({"file_id": first})["field"] == kind.file_field
     response = requests.get(rest_server(kind.download(key)), headers=RAW)
     assert response.content == b"second"
 

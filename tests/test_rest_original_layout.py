@@ -262,10 +262,13 @@ def test_replacing_and_deleting_an_original_file(original):
     assert requests.get(original("/model/old/1")).content == b"old"
 
     assert_no_content(put_file(original("/model/old/1"), b"new model"))
-    assert original.grid["fs.files"].count_documents({"_id": old_id}) == 0
-    assert original.grid["fs.chunks"].count_documents({"files_id": old_id}) == 0
+    # The original's file is kept, untouched, as a revision until the model is deleted.
+    assert original.grid["fs.files"].count_documents({"_id": old_id}) == 1
+    assert original.db.file_revisions.count_documents({"file_id": str(old_id)}) == 1
     assert requests.get(original("/model/old/1")).content == b"new model"
 
     assert_no_content(requests.delete(original("/model/old/1")))
     assert original.grid["fs.files"].count_documents({"filename": "model/old/1"}) == 0
+    assert original.grid["fs.chunks"].count_documents({"files_id": old_id}) == 0
+    assert original.db.file_revisions.count_documents({}) == 0
     assert original.db.models.count_documents({"model_name": "old"}) == 0

@@ -154,10 +154,10 @@ def test_every_kind_is_stored_as_its_put_would_store_it(rest_server, uid):
             file_stream=io.BytesIO(data), metadata={"kind": kind, **keys, "filename": "upload.bin"}
         )
         uploader.upload()
-        by_tus = s.grid["fs.files"].find_one({"filename": filename})
-        assert by_tus["_id"] != by_put["_id"]  # replaced, and the old file deleted
-        assert s.grid["fs.files"].count_documents({"filename": filename}) == 1
-        assert s.grid["fs.chunks"].count_documents({"files_id": by_put["_id"]}) == 0
+        by_tus = s.grid["fs.files"].find_one({"filename": filename, "_id": {"$ne": by_put["_id"]}})
+        assert by_tus is not None  # replaced, and the old file kept as a revision
+        assert s.grid["fs.files"].count_documents({"filename": filename}) == 2
+        assert s.db["file_revisions"].find_one({"file_id": str(by_put["_id"])}) is not None
         fields = ("filename", "length", "chunkSize", "sha256", "uploadedName", "training_id")
         assert {k: by_tus.get(k) for k in fields} == {k: by_put.get(k) for k in fields}, kind
         if kind == "weights":

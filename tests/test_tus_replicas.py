@@ -192,7 +192,7 @@ async def test_filetype_is_kept_only_if_it_is_a_media_type(settings, mongodb_url
                 "/uploads/", headers={**TUS, "Upload-Length": "3", "Upload-Metadata": metadata}
             )
             await patch(client, response.headers["location"], 0, b"abc")
-            file = await grid["fs.files"].find_one({})
+            file = await grid["fs.files"].find_one({}, sort=[("_id", -1)])  # the newest
             assert file.get("contentType") == served
             download = await client.get(f"/files/{file['_id']}")
             assert download.headers["content-type"] == (served or "application/octet-stream")
