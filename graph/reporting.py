@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from graphql import FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
+REFUSED = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}  # error codes of a refused access
+
 
 class OperationReport(SchemaExtension):
     """Calls `context.report(type, field, ok)` for each root field of an executed operation.
@@ -23,7 +25,12 @@ class OperationReport(SchemaExtension):
         operation_type = execution.operation_type.value
         if operation_type == "subscription":
             return
-        ok = not (execution.result and execution.result.errors)
+        errors = (execution.result.errors if execution.result else None) or []
+        ok = not errors
+        refused = getattr(execution.context, "refused", None)
+        codes = [REFUSED.get((error.extensions or {}).get("code", "")) for error in errors]
+        if operation_type == "mutation" and refused is not None and any(codes):
+            refused(max(code for code in codes if code))
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode) and (
                 execution.operation_name is None
