@@ -6,7 +6,7 @@ from types import ModuleType
 from fastapi import APIRouter
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.operations import inference
-from flrepo.rest_compat.bodies import MachineCapabilitiesBody, Name
+from flrepo.rest_compat.bodies import MachineCapabilitiesBody, Name, Text
 from flrepo.rest_compat.common import CREATED, UPDATED, listing
 from flrepo.rest_compat.file_routes import add_file_routes
 from pydantic import BaseModel, Field
@@ -15,14 +15,14 @@ from starlette.responses import Response
 
 class ServiceBody(BaseModel):
     service_id: Name = Field(alias="id")
-    description: str | None = None
+    description: Text | None = None
     needs: MachineCapabilitiesBody | None = None
 
 
 class InferencerBody(BaseModel):
     inferencer_id: Name = Field(alias="id")
-    description: str | None = None
-    library: str | None = None
+    description: Text | None = None
+    library: Text | None = None
     needs: MachineCapabilitiesBody | None = None
     use_cuda: bool | None = False
 
