@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from flrepo.documents.files import FileStore
 from pydantic import BaseModel
 
@@ -30,9 +30,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Message, "description": REASONS[status]} for status in statuses}
 
 
-# The answers of the routes that create and that update metadata, on every router.
+# The answers of the routes that create and that update metadata, on every router; a 204 has
+# no Content-Type, as the original's `Response(status_code=204)` had none.
 CREATED: dict[str, Any] = {"status_code": 201, "responses": errors(400, 415)}
 UPDATED: dict[str, Any] = {"status_code": 204, "responses": errors(400, 404, 415)}
+UPDATED["response_class"] = Response
 
 
 async def refuse_encoded_slash(request: Request) -> None:

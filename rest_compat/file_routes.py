@@ -63,10 +63,11 @@ def expected_sha256(request: Request) -> str | None:
 
 Upload = Annotated[StreamedUpload, Depends(upload)]
 Digest = Annotated[str | None, Depends(expected_sha256)]
+NO_CONTENT = {"status_code": 204, "response_class": Response}  # no Content-Type, as the original
 OPTIONS: dict[str, dict[str, Any]] = {
-    "PUT": {"status_code": 204, "responses": errors(404, 413), "openapi_extra": MULTIPART},
+    "PUT": {**NO_CONTENT, "responses": errors(404, 413), "openapi_extra": MULTIPART},
     "GET": {"response_class": Response, "responses": {**RAW, **errors(404)}},
-    "DELETE": {"status_code": 204, "responses": errors(404)},
+    "DELETE": {**NO_CONTENT, "responses": errors(404)},
 }
 NAMES = {"PUT": "upload_file", "GET": "download", "DELETE": "delete"}
 Operation = Callable[..., Awaitable[Any]]
