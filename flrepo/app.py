@@ -33,9 +33,10 @@ from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
-from flrepo.rest_compat.api import repository_error, rest_app
+from flrepo.rest_compat.api import rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
+from flrepo.transfer.error_answers import repository_error
 from flrepo.transfer.errors import internal_error
 from flrepo.tus.routes import routes as tus_routes
 

@@ -29,11 +29,16 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
+LIMIT = 2**63  # numbers beyond 64 bits are refused, as text too: no client means them
+
+
 def _as_text(value: Any) -> Any:
     """pydantic 1's `str`: a number or boolean becomes its Python text ("1", "0.5", "True")."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("a string or finite number is expected")
-    return str(value) if isinstance(value, int | float) else value
+    if not isinstance(value, int | float):
+        return value
+    if not (math.isfinite(value) and -LIMIT <= value < LIMIT):
+        raise ValueError("a string, or a finite number within 64 bits, is expected")
+    return str(value)
 
 
 def _texts(value: Any) -> Any:
@@ -44,11 +49,21 @@ def _texts(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_as_text)]
+# In a body, a string; or a number or boolean, stored as its text.
+AS_TEXT = [{"type": "number", "minimum": -LIMIT, "exclusiveMaximum": LIMIT}, {"type": "boolean"}]
+Text = Annotated[
+    str, BeforeValidator(_as_text), WithJsonSchema({"anyOf": [{"type": "string"}, *AS_TEXT]})
+]
 # What check_name allows: 1 to 256 characters, no '/', no control character, no leading '$'.
 NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
 NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
-Name = Annotated[Text, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
+Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
+Key = Annotated[  # a name in a body
+    str,
+    BeforeValidator(_as_text),
+    _checked(check_name, "the name"),
+    WithJsonSchema({"anyOf": [NAME_SCHEMA, *AS_TEXT]}),
+]
 STORABLE = "No key at any depth starts with '$' or holds a NUL; integers fit in 64 bits."
 JSONObject = Annotated[
     dict[str, Any] | None, _checked(check_object, "the object"), Field(description=STORABLE)
@@ -63,21 +78,21 @@ class ModelMeta(ml_model.ModelMeta):  # no docstring: the schema stays the docum
 
 
 class ModelBody(BaseModel):
-    model_name: Name
-    model_version: Name
+    model_name: Key
+    model_version: Key
     meta: ModelMeta | None = None
 
 
 class TrainingResultBody(BaseModel):
-    model_name: Name
-    model_version: Name
-    training_id: Name
-    configuration_id: Name | None = None
+    model_name: Key
+    model_version: Key
+    training_id: Key
+    configuration_id: Key | None = None
     results: JSONObject = None
 
 
 class StrategyBody(BaseModel):
-    strategy_name: Name
+    strategy_name: Key
     strategy_description: Text | None = None
     meta: TextsObject = None
 
@@ -105,7 +120,7 @@ class MachineCapabilitiesBody(MachineCapabilities):
 class TransformationBody(BaseModel):
     """A transformation document's fields, with names and keys checked."""
 
-    transformation_id: Name = Field(alias="id")
+    transformation_id: Key = Field(alias="id")
     description: Text | None = None
     parameter_types: dict[str, Text] | None = None
     default_values: JSONObject = None

@@ -7,62 +7,19 @@ parameters of a route's path are the keys of its document, given in order to the
 import re
 from collections.abc import Awaitable, Callable
 from inspect import Parameter, Signature, signature
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
-from flrepo.documents.errors import InvalidInput, NotFound
+from fastapi import APIRouter, Request
+from flrepo.documents.errors import NotFound
 from flrepo.rest_compat.bodies import Name
 from flrepo.rest_compat.common import Files, errors
-from flrepo.transfer.digests import file_sha256
 from flrepo.transfer.downloads import file_response
-from flrepo.transfer.multipart import MultipartError, MultipartReader, StreamedUpload
-from pydantic import BaseModel
+from flrepo.transfer.form_upload import MULTIPART, Digest, Upload
 from starlette.responses import Response
 
 RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
 
 
-class FileForm(BaseModel):
-    """An upload's multipart form: the file in the field `file`."""
-
-    file: bytes
-
-
-MULTIPART = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": FileForm.model_json_schema()}},
-    }
-}
-
-
-async def upload(request: Request) -> StreamedUpload:
-    """The multipart form field `file`, positioned at its bytes but not yet read: never spooled."""
-    declared = request.headers.get("content-length", "")
-    reader = MultipartReader(
-        request.stream(),
-        request.headers.get("content-type", ""),
-        int(declared) if declared.isdigit() else None,
-    )
-    source = StreamedUpload(reader, "file", sole=True)
-    try:
-        await source.open()
-    except MultipartError:
-        raise
-    except InvalidInput:
-        missing = {"type": "missing", "loc": ("body", "file"), "msg": "Field required"}
-        raise RequestValidationError([{**missing, "input": None}]) from None
-    return source
-
-
-def expected_sha256(request: Request) -> str | None:
-    """The sha256 the client says its upload has (RFC 9530 `Repr-Digest`, `Content-Digest`)."""
-    return file_sha256(request.headers)
-
-
-Upload = Annotated[StreamedUpload, Depends(upload)]
-Digest = Annotated[str | None, Depends(expected_sha256)]
 NO_CONTENT = {"status_code": 204, "response_class": Response}  # no Content-Type, as the original
 OPTIONS: dict[str, dict[str, Any]] = {
     "PUT": {**NO_CONTENT, "responses": errors(404, 413), "openapi_extra": MULTIPART},
