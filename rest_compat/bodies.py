@@ -6,7 +6,6 @@ is stored as "1", `"storage": "10"` as 10.0, `"GPU": "true"` as true) and refuse
 refused, and what cannot be stored (NaN, `$` keys).
 """
 
-import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from flrepo.documents import ml_model
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.operations.validation import check_name, check_object
+from flrepo.transfer.lenient import AS_TEXT, Text, as_text, texts
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 
@@ -29,38 +29,13 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
     return AfterValidator(validate)
 
 
-LIMIT = 2**63  # numbers beyond 64 bits are refused, as text too: no client means them
-
-
-def _as_text(value: Any) -> Any:
-    """pydantic 1's `str`: a number or boolean becomes its Python text ("1", "0.5", "True")."""
-    if not isinstance(value, int | float):
-        return value
-    if not (math.isfinite(value) and -LIMIT <= value < LIMIT):
-        raise ValueError("a string, or a finite number within 64 bits, is expected")
-    return str(value)
-
-
-def _texts(value: Any) -> Any:
-    """pydantic 1's `Dict[str, str]`: each number or boolean value becomes its text (values
-    of other types are left for the field to check)."""
-    if isinstance(value, dict):
-        return {key: _as_text(item) for key, item in value.items()}
-    return value
-
-
-# In a body, a string; or a number or boolean, stored as its text.
-AS_TEXT = [{"type": "number", "minimum": -LIMIT, "exclusiveMaximum": LIMIT}, {"type": "boolean"}]
-Text = Annotated[
-    str, BeforeValidator(_as_text), WithJsonSchema({"anyOf": [{"type": "string"}, *AS_TEXT]})
-]
 # What check_name allows: 1 to 256 characters, no '/', no control character, no leading '$'.
 NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
 NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
 Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
 Key = Annotated[  # a name in a body
     str,
-    BeforeValidator(_as_text),
+    BeforeValidator(as_text),
     _checked(check_name, "the name"),
     WithJsonSchema({"anyOf": [NAME_SCHEMA, *AS_TEXT]}),
 ]
@@ -69,7 +44,7 @@ JSONObject = Annotated[
     dict[str, Any] | None, _checked(check_object, "the object"), Field(description=STORABLE)
 ]
 # A JSON object the original declared `Dict[str, str]`: its numbers are stored as text.
-TextsObject = Annotated[JSONObject, BeforeValidator(_texts)]
+TextsObject = Annotated[JSONObject, BeforeValidator(texts)]
 
 
 class ModelMeta(ml_model.ModelMeta):  # no docstring: the schema stays the document's
@@ -100,7 +75,7 @@ class StrategyBody(BaseModel):
 class StrategyMetaBody(BaseModel):
     meta: Annotated[
         dict[str, Any],
-        BeforeValidator(_texts),
+        BeforeValidator(texts),
         _checked(check_object, "meta"),
         Field(description=STORABLE),
     ]
