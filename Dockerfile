@@ -53,8 +53,12 @@ ENV PATH=/opt/flrepo/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     FLREPO_PORT=9012 \
-    FLREPO_DATA_DIR=/data
+    FLREPO_DATA_DIR=/data \
+    FLREPO_ANONYMOUS_SCOPES=read,write
 
+# FLREPO_ANONYMOUS_SCOPES=read,write: deployed FL components send no token and
+# never check status codes, so the image accepts their writes as docker-compose.yml
+# and the Helm chart do; deletes need a token. Override it with -e to narrow it.
 # /data only matters when FLREPO_MONGODB_URL is unset (embedded development
 # database); with a MongoDB URL the server writes nothing but temporary files.
 WORKDIR /data

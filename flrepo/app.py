@@ -33,9 +33,10 @@ from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
-from flrepo.rest_compat.api import repository_error, rest_app
+from flrepo.rest_compat.api import rest_app
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
+from flrepo.transfer.error_answers import repository_error
 from flrepo.transfer.errors import internal_error
 from flrepo.tus.routes import routes as tus_routes
 from flrepo.tus.signatures import routes as signature_routes
@@ -114,6 +115,22 @@ async def running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
         await cancel_and_wait(task)
 
 
+def log_anonymous_scopes(settings: Settings, anonymous: frozenset[str]) -> None:
+    """One line saying what callers without a token may do; a warning where the default keeps
+    deployed clients (which send no token) from writing, with how to change it."""
+    allowed = ", ".join(sorted(anonymous)) or "nothing"
+    if settings.anonymous_scopes is None and not settings.on_loopback:
+        log.warning(
+            "callers without a token may only: %s (listening on %s); their writes are refused "
+            "with 401: set FLREPO_ANONYMOUS_SCOPES=read,write to accept them (deletes with a "
+            "token), or give clients tokens",
+            allowed,
+            settings.host,
+        )
+    else:
+        log.info("callers without a token may: %s", allowed)
+
+
 def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """The whole server, connected to `mongodb_url` for as long as its lifespan runs.
 
@@ -149,7 +166,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             every_s, sweep_once = sweeper(Repository(meta, files.db), settings)
             await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
-            log.info("callers without a token may: %s", ", ".join(sorted(anonymous)) or "nothing")
+            log_anonymous_scopes(settings, anonymous)
             explorer.log_asset_status()
             yield
 

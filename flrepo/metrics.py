@@ -48,6 +48,12 @@ class Metrics:
             ["type", "field", "outcome"],
             **r,
         )
+        self.refused_writes = Counter(
+            "flrepo_refused_writes",
+            "Writes refused for want of a token or scope (401, 403), by face and status",
+            ["face", "status"],
+            **r,
+        )
         self.database_up = Gauge(
             "flrepo_database_up", "1 if the database answered ping at scrape time", **r
         )

@@ -14,6 +14,7 @@ class Context:
     root_path: str = ""  # where the server is mounted, for download URLs
     feed: ChangeFeed | None = None  # changes to subscribe to
     report: Callable[[str, str, bool], None] | None = None  # counts executed root fields
+    refused: Callable[[int], None] | None = None  # told 401/403 of a mutation refused access
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

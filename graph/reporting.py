@@ -2,8 +2,17 @@
 
 from collections.abc import Iterator
 
-from graphql import FieldNode, OperationDefinitionNode
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+
+REFUSED = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}  # error codes of a refused access
+
+
+def _refusal(error: GraphQLError) -> int | None:
+    """401 or 403 if `error` refused access (its code may be set only after this reports)."""
+    status = getattr(error.original_error, "status", None)
+    code = (error.extensions or {}).get("code", "")
+    return status if status in (401, 403) else REFUSED.get(code)
 
 
 class OperationReport(SchemaExtension):
@@ -23,7 +32,12 @@ class OperationReport(SchemaExtension):
         operation_type = execution.operation_type.value
         if operation_type == "subscription":
             return
-        ok = not (execution.result and execution.result.errors)
+        errors = (execution.result.errors if execution.result else None) or []
+        ok = not errors
+        refused = getattr(execution.context, "refused", None)
+        codes = [_refusal(error) for error in errors]
+        if operation_type == "mutation" and refused is not None and any(codes):
+            refused(max(code for code in codes if code))
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode) and (
                 execution.operation_name is None

@@ -1,13 +1,20 @@
-"""Request bodies of the original REST API, with its snake_case field names and checked names."""
+"""Request bodies of the original REST API, with its snake_case field names and checked names.
+
+The original's models were pydantic 1's, which coerced what its fields declared as another
+type; deployed clients rely on it, so these bodies take the same values (`"model_version": 1`
+is stored as "1", `"storage": "10"` as 10.0, `"GPU": "true"` as true) and refuse what it
+refused, and what cannot be stored (NaN, `$` keys).
+"""
 
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from flrepo.documents import ml_model
 from flrepo.documents.errors import InvalidInput
-from flrepo.documents.ml_model import ModelMeta
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.operations.validation import check_name, check_object
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from flrepo.transfer.lenient import AS_TEXT, Text, as_text, texts
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 
 def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
@@ -26,53 +33,71 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
 NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
 NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
 Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
+Key = Annotated[  # a name in a body
+    str,
+    BeforeValidator(as_text),
+    _checked(check_name, "the name"),
+    WithJsonSchema({"anyOf": [NAME_SCHEMA, *AS_TEXT]}),
+]
 STORABLE = "No key at any depth starts with '$' or holds a NUL; integers fit in 64 bits."
 JSONObject = Annotated[
     dict[str, Any] | None, _checked(check_object, "the object"), Field(description=STORABLE)
 ]
+# A JSON object the original declared `Dict[str, str]`: its numbers are stored as text.
+TextsObject = Annotated[JSONObject, BeforeValidator(texts)]
+
+
+class ModelMeta(ml_model.ModelMeta):  # no docstring: the schema stays the document's
+    library: Text | None = None
+    description: Text | None = None
 
 
 class ModelBody(BaseModel):
-    model_name: Name
-    model_version: Name
+    model_name: Key
+    model_version: Key
     meta: ModelMeta | None = None
 
 
 class TrainingResultBody(BaseModel):
-    model_name: Name
-    model_version: Name
-    training_id: Name
-    configuration_id: Name | None = None
+    model_name: Key
+    model_version: Key
+    training_id: Key
+    configuration_id: Key | None = None
     results: JSONObject = None
 
 
 class StrategyBody(BaseModel):
-    strategy_name: Name
-    strategy_description: str | None = None
-    meta: JSONObject = None
+    strategy_name: Key
+    strategy_description: Text | None = None
+    meta: TextsObject = None
 
 
 class StrategyMetaBody(BaseModel):
-    meta: Annotated[dict[str, Any], _checked(check_object, "meta"), Field(description=STORABLE)]
+    meta: Annotated[
+        dict[str, Any],
+        BeforeValidator(texts),
+        _checked(check_object, "meta"),
+        Field(description=STORABLE),
+    ]
 
 
 class MachineCapabilitiesBody(MachineCapabilities):
     """The stored capabilities, with keys MongoDB can store; numbers and the boolean as
-    the document says them (strict: `false` is no storage size, `"10"` no number)."""
+    pydantic 1 read them (`"10"` is 10.0, `"true"`, `"1"` and `1` are true), never NaN."""
 
-    model_config = ConfigDict(strict=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
 
     gpu: bool | None = Field(default=False, alias="GPU", description="null: false")
-    preinstalled_libraries: JSONObject = None
-    available_models: JSONObject = None
+    preinstalled_libraries: TextsObject = None
+    available_models: TextsObject = None
 
 
 class TransformationBody(BaseModel):
     """A transformation document's fields, with names and keys checked."""
 
-    transformation_id: Name = Field(alias="id")
-    description: str | None = None
-    parameter_types: dict[str, str] | None = None
+    transformation_id: Key = Field(alias="id")
+    description: Text | None = None
+    parameter_types: dict[str, Text] | None = None
     default_values: JSONObject = None
-    outputs: list[str] | None = None
+    outputs: list[Text] | None = None
     needs: MachineCapabilitiesBody | None = None

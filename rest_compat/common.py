@@ -1,12 +1,9 @@
-"""What the REST routes share: checks of every request, the file store, answers, error documents."""
+"""What the REST routes share: the file store, answers, error documents."""
 
-import json
-import re
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse, Response
 from flrepo.documents.files import FileStore
 from pydantic import BaseModel
 
@@ -30,40 +27,11 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Message, "description": REASONS[status]} for status in statuses}
 
 
-# The answers of the routes that create and that update metadata, on every router.
+# The answers of the routes that create and that update metadata, on every router; a 204 has
+# no Content-Type, as the original's `Response(status_code=204)` had none.
 CREATED: dict[str, Any] = {"status_code": 201, "responses": errors(400, 415)}
 UPDATED: dict[str, Any] = {"status_code": 204, "responses": errors(400, 404, 415)}
-
-
-async def refuse_encoded_slash(request: Request) -> None:
-    """The server decodes the path before routing, so a name holding an encoded '/' would be
-    split into other parameters (DELETE /model/a%2F1 deleting model a version 1). No name may
-    hold a '/': no route takes such a path."""
-    if b"%2f" in request.scope.get("raw_path", b"").lower():
-        raise HTTPException(404, "Not Found")
-
-
-JSON_TYPE = re.compile(r"\s*application/([^;/]*\+)?json\s*(;|$)", re.IGNORECASE)
-
-
-async def check_json_body(request: Request) -> None:
-    """415 for a JSON route's body declared as another type: a page of another site may send
-    text/plain or a form without asking first. A body with no Content-Type is read as JSON
-    (deployed components send it so), except from a page: browsers send `Origin` with it.
-    422 for a string with a lone surrogate (`"\\ud800"`), which has no UTF-8 to store."""
-    if getattr(request.scope.get("route"), "body_field", None) is None:
-        return
-    declared = request.headers.get("content-type")
-    if declared and not JSON_TYPE.match(declared):
-        raise HTTPException(415, f"the body must be application/json, not {declared!r}")
-    if not declared and "origin" in request.headers:
-        raise HTTPException(415, "a body sent from a web page must be declared application/json")
-    if await request.body():
-        try:
-            json.dumps(await request.json(), ensure_ascii=False).encode()  # parsed once, cached
-        except UnicodeEncodeError as exc:
-            error = {"type": "string_unicode", "loc": ("body",), "msg": str(exc), "input": None}
-            raise RequestValidationError([error]) from None
+UPDATED["response_class"] = Response
 
 
 def files_of(request: Request) -> FileStore:

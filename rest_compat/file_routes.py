@@ -7,77 +7,24 @@ parameters of a route's path are the keys of its document, given in order to the
 import re
 from collections.abc import Awaitable, Callable
 from inspect import Parameter, Signature, signature
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
-from flrepo.documents.errors import InvalidInput, NotFound
+from fastapi import APIRouter, Request
+from flrepo.documents.errors import NotFound
 from flrepo.rest_compat.bodies import Name
 from flrepo.rest_compat.common import Files, errors
-from flrepo.transfer.digests import file_sha256
 from flrepo.transfer.downloads import file_response
-from flrepo.transfer.multipart import (
-    MultipartError,
-    MultipartReader,
-    SignedUpload,
-    StreamedUpload,
-)
-from pydantic import BaseModel, Field
+from flrepo.transfer.form_upload import MULTIPART, Digest, Upload
 from starlette.responses import Response
 
 RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
 
 
-class FileForm(BaseModel):
-    """An upload's multipart form: the file in the field `file`; an OpenSSF model-signing
-    bundle of it, optionally, in the field `signature` (before or after the file)."""
-
-    file: bytes
-    signature: bytes | None = Field(
-        default=None, description="An OpenSSF model-signing bundle (JSON) of the file"
-    )
-
-
-MULTIPART = {
-    "requestBody": {
-        "required": True,
-        "content": {"multipart/form-data": {"schema": FileForm.model_json_schema()}},
-    }
-}
-
-
-async def upload(request: Request) -> SignedUpload:
-    """The multipart form field `file`, positioned at its bytes but not yet read: never spooled;
-    with the field `signature`, read when the file has been (kept if it came first)."""
-    declared = request.headers.get("content-length", "")
-    reader = MultipartReader(
-        request.stream(),
-        request.headers.get("content-type", ""),
-        int(declared) if declared.isdigit() else None,
-    )
-    source = StreamedUpload(reader, "file", sole=True)
-    signed = SignedUpload(source, "signature")
-    try:
-        await source.open()
-    except MultipartError:
-        raise
-    except InvalidInput:
-        missing = {"type": "missing", "loc": ("body", "file"), "msg": "Field required"}
-        raise RequestValidationError([{**missing, "input": None}]) from None
-    return signed
-
-
-def expected_sha256(request: Request) -> str | None:
-    """The sha256 the client says its upload has (RFC 9530 `Repr-Digest`, `Content-Digest`)."""
-    return file_sha256(request.headers)
-
-
-Upload = Annotated[SignedUpload, Depends(upload)]
-Digest = Annotated[str | None, Depends(expected_sha256)]
+NO_CONTENT = {"status_code": 204, "response_class": Response}  # no Content-Type, as the original
 OPTIONS: dict[str, dict[str, Any]] = {
-    "PUT": {"status_code": 204, "responses": errors(404, 413), "openapi_extra": MULTIPART},
+    "PUT": {**NO_CONTENT, "responses": errors(404, 413), "openapi_extra": MULTIPART},
     "GET": {"response_class": Response, "responses": {**RAW, **errors(404)}},
-    "DELETE": {"status_code": 204, "responses": errors(404)},
+    "DELETE": {**NO_CONTENT, "responses": errors(404)},
 }
 NAMES = {"PUT": "upload_file", "GET": "download", "DELETE": "delete"}
 Operation = Callable[..., Awaitable[Any]]

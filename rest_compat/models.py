@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from flrepo.documents.errors import NotFound
-from flrepo.documents.ml_model import ModelMeta
 from flrepo.operations import models
-from flrepo.rest_compat.bodies import ModelBody, Name
+from flrepo.rest_compat.bodies import ModelBody, ModelMeta, Name
 from flrepo.rest_compat.common import CREATED, UPDATED, document, errors, listing
 from flrepo.rest_compat.file_routes import add_file_routes
 from starlette.responses import JSONResponse, Response

@@ -91,7 +91,7 @@ def test_invalid_bodies_are_422_and_store_nothing(rest_server, uid, word, collec
         ({"description": "no id"}, ["body", "id"]),
         (body("a/b"), ["body", "id"]),
         (body(key_of(word, uid), needs={"GPU": "maybe"}), ["body", "needs", "GPU"]),
-        (body(key_of(word, uid), needs={"RAM": "2"}), ["body", "needs", "RAM"]),
+        (body(key_of(word, uid), needs={"RAM": "two"}), ["body", "needs", "RAM"]),
     ]
     if word == "inferencer":
         cases.append((body(key_of(word, uid), use_cuda="often"), ["body", "use_cuda"]))

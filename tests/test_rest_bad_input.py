@@ -121,7 +121,7 @@ def transformation(uid, **changes):
 BAD_BODIES = [
     ("create model", model, {"model_name": {"$gt": ""}}, "model_name"),
     ("create model", model, {"model_version": {"$ne": None}}, "model_version"),
-    ("create model", model, {"model_version": 2}, "model_version"),
+    ("create model", model, {"model_version": [2]}, "model_version"),
     ("create model", model, {"model_name": None}, "model_name"),
     ("create model", model, {"model_name": ""}, "model_name"),
     ("create model", model, {"model_name": "a\x01b"}, "model_name"),
@@ -140,14 +140,14 @@ BAD_BODIES = [
     ("create result", result, {"results": {"a": [{"$where": "1"}]}}, "results"),
     ("create strategy", strategy, {"strategy_name": {"$regex": ".*"}}, "strategy_name"),
     ("create strategy", strategy, {"strategy_name": "s\x7f"}, "strategy_name"),
-    ("create strategy", strategy, {"strategy_description": 5}, "strategy_description"),
+    ("create strategy", strategy, {"strategy_description": [5]}, "strategy_description"),
     ("create strategy", strategy, {"meta": "rounds=3"}, "meta"),
     ("create strategy", strategy, {"meta": {"$inc": {"rounds": 1}}}, "meta"),
     ("create strategy", strategy, {"meta": {"a\x00b": 1}}, "meta"),
     ("create transformation", transformation, {"id": {"$gt": ""}}, "id"),
     ("create transformation", transformation, {"id": "a/b"}, "id"),
     ("create transformation", transformation, {"outputs": "encoded"}, "outputs"),
-    ("create transformation", transformation, {"parameter_types": {"a": 1}}, "parameter_types"),
+    ("create transformation", transformation, {"parameter_types": {"a": [1]}}, "parameter_types"),
     ("create transformation", transformation, {"parameter_types": {"$gt": "x"}}, None),
     ("create transformation", transformation, {"default_values": {"$where": 1}}, "default_values"),
     ("create transformation", transformation, {"needs": {"GPU": "maybe"}}, "needs"),
@@ -177,7 +177,7 @@ def test_bad_create_bodies_are_422(rest_server, targets, uid, route, make, chang
 
 BAD_META = [
     ("model meta", {"library": {"$gt": ""}}),
-    ("model meta", {"library": 5}),
+    ("model meta", {"library": [5]}),
     ("model meta", {"description": ["d"]}),
     ("strategy meta", {}),
     ("strategy meta", {"meta": None}),
@@ -186,7 +186,7 @@ BAD_META = [
     ("strategy meta", {"meta": {"nested": {"$unset": ""}}}),
     ("transformation meta", {"description": "no id"}),
     ("transformation meta", {"id": {"$gt": ""}}),
-    ("transformation meta", {"id": "x", "outputs": [1, 2]}),
+    ("transformation meta", {"id": "x", "outputs": [[1], 2]}),
     ("transformation meta", {"id": "x", "parameter_types": {"$gt": "x"}}),
     ("transformation meta", {"id": "x", "needs": {"storage": {"$gt": 0}}}),
 ]

@@ -134,7 +134,7 @@ def test_training_result_and_weights_cross_both_ways(rest_server, uid):
         ("graphql-run", {"loss": 0.1}),
     ]
     encoded = requests.get(rest_server(f"/training-results/weights/{uid}/1/rest-run"))
-    assert base64.b64decode(encoded.json()) == weights
+    assert base64.b64decode(encoded.content, validate=True) == weights
     assert_detail(requests.get(rest_server(f"/training-results/weights/{uid}/1/graphql-run")), 404)
 
 

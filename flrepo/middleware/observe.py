@@ -13,7 +13,17 @@ from flrepo.metrics import Metrics
 from flrepo.middleware.log_repeats import RepeatFilter
 
 access_log = logging.getLogger("flrepo.middleware.access")
+refusals = logging.getLogger("flrepo.refused")
+refusals.addFilter(RepeatFilter(every_s=10))  # a client retrying in a loop: one line in 10 s
 UNMATCHED = "unmatched"
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def face_of(route: str) -> str:
+    """Which face a route template belongs to: graphql, tus or rest."""
+    if route == "/graphql":
+        return "graphql"
+    return "tus" if route.startswith("/uploads") else "rest"
 
 
 def route_label(scope: Scope, outer_root_path: str) -> str:
@@ -90,11 +100,33 @@ class Observer:
                 "bytes_in": received,
                 "bytes_out": sent,
             }
-            token_name = (scope.get("state") or {}).get("token_name")
+            state = scope.get("state") or {}
+            refused = state.get("refused_status")  # set by the GraphQL face on a refused mutation
+            if refused is None and method not in READS and status in (401, 403):
+                refused = status
+            if refused is not None:
+                self._refused(scope, route, refused)
+            token_name = state.get("token_name")
             if token_name is not None:
                 fields["token"] = token_name
             text = " ".join(f"{key}={value}" for key, value in fields.items())
             access_log.info("request %s", text, extra={"event": "request", "fields": fields})
+
+    def _refused(self, scope: Scope, route: str, status: int) -> None:
+        """Count and log a refused write: a client that never checks status codes loses its
+        data silently, so the server says so (at most one line in 10 s, with a count)."""
+        face = face_of(route)
+        self.metrics.refused_writes.labels(face, str(status)).inc()
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        refusals.warning(
+            "refused write (%s): %s %s from %s; anonymous callers' scopes are "
+            "FLREPO_ANONYMOUS_SCOPES",
+            status,
+            scope["method"],
+            route,
+            address,
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str:
