@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
+from flrepo.documents.backfill import backfill, rebuild_ranks
 from flrepo.documents.chunk_writer import CLAIM_TTL_S
 from flrepo.documents.files import CHUNKS_PER_READ, object_id, whole_number
 from flrepo.documents.ml_model import MLModel
@@ -252,4 +253,20 @@ async def check(
             )
             if nulled.modified_count:
                 report.repaired.append(finding)
+        for finding in await repair_listings(repo.db):
+            report.findings.append(finding)
+            report.repaired.append(finding)
     return report
+
+
+async def repair_listings(db: AsyncDatabase) -> list[Finding]:
+    """Rank every result again, drop ranking rows of deleted results, and backfill what the
+    listing indexes need (a crash between a write and its ranking leaves such gaps)."""
+    found = []
+    filled = await backfill(db)
+    if filled:
+        found.append(Finding("not indexed for listings", f"{filled} documents", True))
+    _, dropped = await rebuild_ranks(db)
+    if dropped:
+        found.append(Finding("ranking rows of deleted results", f"{dropped} rows", True))
+    return found

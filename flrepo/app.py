@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from flrepo import explorer
+from flrepo.documents.backfill import backfill
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.errors import Forbidden, Unauthenticated
@@ -126,6 +127,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 max_concurrent_uploads=settings.max_concurrent_uploads,
                 pickle_policy=settings.pickle_policy,
             )
+            meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
+            await backfill(meta)
             app.state.uploads = UploadStore(files.db, files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()
@@ -135,7 +138,6 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             expired = every(every_s, lambda: sweep_expired_uploads(uploads), "the upload sweep")
             await stack.enter_async_context(running(expired))
             if settings.sweep_interval_s:
-                meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
                 repo = Repository(meta, files.db)
                 orphans = every(
                     settings.sweep_interval_s,
