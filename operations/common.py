@@ -6,7 +6,8 @@ from typing import Any, Generic, TypeVar
 from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
-from flrepo.documents.ordering import ORDER, insert_stamped
+from flrepo.documents.ordering import CREATED_AT, ORDER, insert_stamped
+from flrepo.operations.cursors import Page, after, check_first, decode, encode, keyset
 from flrepo.operations.validation import (
     check_document_size,
     check_page,
@@ -31,6 +32,27 @@ async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offs
     if limit == 0:
         return []
     return await cls.find(query).sort(ORDER).skip(offset).limit(limit).to_list()
+
+
+ORDER_FIELDS = [field for field, _ in ORDER]
+LISTED = "listed"  # the cursor kind of listing order
+
+
+def listing_cursor(doc: dict[str, Any]) -> str:
+    return encode(LISTED, [doc.get(CREATED_AT), doc["_id"]])
+
+
+async def find_connection(
+    cls: type[D], query: dict[str, Any], first: int, cursor: str | None
+) -> Page[D]:
+    """`first` documents matching `query` in listing order, after the item `cursor` names.
+
+    Every part is an index walk (listing_indexes: the filter's fields, then the order).
+    """
+    check_first(first)
+    start = None if cursor is None else after(ORDER_FIELDS, decode(cursor, LISTED, 2))
+    docs, more = await keyset(cls.get_pymongo_collection(), query, ORDER, first, start)
+    return Page([(listing_cursor(doc), cls.model_validate(doc)) for doc in docs], more)
 
 
 def check_fields(fields: dict[str, Any], what: str) -> None:
