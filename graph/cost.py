@@ -3,6 +3,7 @@
 All are checked before a query runs. The object estimate multiplies, down each path of the
 query, the page size of every list field: its `limit` argument (a literal or a variable),
 100 when it has none, and NESTED_LIST_GUESS for lists without one (a model's training results).
+A connection counts `first` items; its `edges` list is that page, not one more factor.
 """
 
 import functools
@@ -119,10 +120,15 @@ class _Walk:
         if isinstance(kind, GraphQLNonNull):
             kind = kind.of_type
         if isinstance(kind, GraphQLList):
-            many *= self.page(node, "limit" in definition.args)
+            many *= self.page(node, definition.args, parent)
             kind = kind.of_type
             if isinstance(kind, GraphQLNonNull):
                 kind = kind.of_type
+        elif "first" in definition.args:  # a connection: its page is the edges' count
+            many *= self.page(node, definition.args, parent)
+            if isinstance(kind, GraphQLObjectType):
+                self.selections(node.selection_set, kind, depth, many, spread)
+            return
         if not isinstance(kind, GraphQLObjectType):
             return
         self.objects += many
@@ -133,12 +139,15 @@ class _Walk:
             )
         self.selections(node.selection_set, kind, depth, many, spread)
 
-    def page(self, node: FieldNode, has_limit: bool) -> int:
-        """How many items a list field may return."""
-        if not has_limit:
+    def page(self, node: FieldNode, args: dict[str, Any], parent: Any) -> int:
+        """How many items a list field (or a connection, by `first`) may return."""
+        name = "limit" if "limit" in args else "first" if "first" in args else None
+        if name is None:
+            if isinstance(parent, GraphQLObjectType) and parent.name.endswith("Connection"):
+                return 1  # a connection's edges: counted by its `first`
             return NESTED_LIST_GUESS
         for argument in node.arguments or ():
-            if argument.name.value != "limit":
+            if argument.name.value != name:
                 continue
             value = argument.value
             if isinstance(value, VariableNode):
