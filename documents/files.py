@@ -215,7 +215,12 @@ class FileStore:
             query["safety.verdict"] = {"$nin": [v.value for v in Verdict if v != verdict]}
         elif verdict is not None:
             query["safety.verdict"] = verdict.value
-        cursor = self.files.find(query).sort([("uploadDate", ASCENDING), ("_id", ASCENDING)])
+        order = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
+        cursor = self.files.find(query).sort(order)
+        if verdict is not None:  # the verdict's index, in upload order
+            cursor = cursor.hint([("safety.verdict", ASCENDING), *order])
+        elif filename_prefix:  # the prefix's range of names; only those are sorted
+            cursor = cursor.hint([("filename", ASCENDING), ("uploadDate", ASCENDING)])
         docs = await cursor.skip(offset).limit(limit).to_list()
         return [StoredFile.from_document(doc) for doc in docs]
 

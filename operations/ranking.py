@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flrepo.documents.errors import InvalidInput
+from flrepo.documents.listing_indexes import listing_hint
 from flrepo.documents.ranks import NUMERIC, RANKS
 from flrepo.documents.training_result import TrainingResult
 from flrepo.operations.cursors import FORGED, Page, after, decode, encode, keyset
@@ -39,7 +40,9 @@ class Ranking:
     async def page(self, offset: int, limit: int) -> list[TrainingResult]:
         """Items `offset` to `offset + limit` of the ranking."""
         rows = TrainingResult.get_pymongo_collection().database[RANKS]
-        found = await rows.find(self.rows_query()).sort(KEY).skip(offset).limit(limit).to_list()
+        hint = listing_hint(RANKS, self.rows_query())
+        cursor = rows.find(self.rows_query()).sort(KEY).hint(hint)
+        found = await cursor.skip(offset).limit(limit).to_list()
         out = [doc for _, doc in await self._results(found)]
         if len(out) < limit:
             numbers = await rows.count_documents(self.rows_query())
@@ -70,7 +73,8 @@ class Ranking:
         more = False
         if not in_tail:
             rows = TrainingResult.get_pymongo_collection().database[RANKS]
-            found, more = await keyset(rows, self.rows_query(), KEY, first, start)
+            hint = listing_hint(RANKS, self.rows_query())
+            found, more = await keyset(rows, self.rows_query(), KEY, first, start, hint)
             ranked = await self._results(found)
             edges = [(self.cursor(row["key"], row["rid"]), doc) for row, doc in ranked]
             if more:
