@@ -4,8 +4,6 @@ Each listing index ends with the listing order (`created_at`, `_id`), after the 
 filter fixes by equality, so that a page is an index walk and not a sort of the collection.
 """
 
-from typing import Any
-
 from flrepo.documents.ordering import ORDER
 from flrepo.documents.ranks import RANK_INDEXES, RANKS
 from pymongo import ASCENDING, IndexModel
@@ -32,20 +30,3 @@ LISTING_INDEXES: dict[str, list[IndexModel]] = {
     "transformations": [_ordered()],
     RANKS: RANK_INDEXES,
 }
-
-
-def listing_hint(collection: str, query: dict[str, Any]) -> list[tuple[str, Any]] | None:
-    """The index to walk for `query` on `collection`: of those whose fields before the order
-    (the last two) `query` fixes by equality, the longest. None when nothing is fixed: any
-    planner then takes the bare order index, and a range on its first field stays a range.
-
-    Planners otherwise may take a unique key that shares the first field and sort its rows.
-    """
-    fixed = {field for field, value in query.items() if not isinstance(value, dict)}
-    best: list[tuple[str, Any]] | None = None
-    for index in LISTING_INDEXES[collection]:
-        key = list(index.document["key"].items())
-        prefix = {field for field, _ in key[:-2]}
-        if prefix and prefix <= fixed and (best is None or len(key) > len(best)):
-            best = key
-    return best

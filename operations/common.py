@@ -6,7 +6,6 @@ from typing import Any, Generic, TypeVar
 from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, DigestMismatch, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
-from flrepo.documents.listing_indexes import listing_hint
 from flrepo.documents.ordering import CREATED_AT, ORDER, insert_stamped
 from flrepo.operations.cursors import Page, after, check_first, decode, encode, keyset
 from flrepo.operations.validation import (
@@ -32,10 +31,7 @@ async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offs
     check_page(limit, offset)
     if limit == 0:
         return []
-    hint = listing_hint(cls.get_collection_name(), query)
-    cursor = cls.get_pymongo_collection().find(query).sort(ORDER)
-    docs = await (cursor.hint(hint) if hint else cursor).skip(offset).limit(limit or 0).to_list()
-    return [cls.model_validate(doc) for doc in docs]
+    return await cls.find(query).sort(ORDER).skip(offset).limit(limit).to_list()
 
 
 ORDER_FIELDS = [field for field, _ in ORDER]
@@ -55,8 +51,7 @@ async def find_connection(
     """
     check_first(first)
     start = None if cursor is None else after(ORDER_FIELDS, decode(cursor, LISTED, 2))
-    hint = listing_hint(cls.get_collection_name(), query)
-    docs, more = await keyset(cls.get_pymongo_collection(), query, ORDER, first, start, hint)
+    docs, more = await keyset(cls.get_pymongo_collection(), query, ORDER, first, start)
     return Page([(listing_cursor(doc), cls.model_validate(doc)) for doc in docs], more)
 
 

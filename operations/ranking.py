@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flrepo.documents.errors import InvalidInput
-from flrepo.documents.listing_indexes import listing_hint
 from flrepo.documents.ranks import NUMERIC, RANKS
 from flrepo.documents.training_result import TrainingResult
 from flrepo.operations.cursors import FORGED, Page, after, decode, encode, keyset
@@ -40,8 +39,7 @@ class Ranking:
     async def page(self, offset: int, limit: int) -> list[TrainingResult]:
         """Items `offset` to `offset + limit` of the ranking."""
         rows = TrainingResult.get_pymongo_collection().database[RANKS]
-        hint = listing_hint(RANKS, self.rows_query())
-        cursor = rows.find(self.rows_query()).sort(KEY).hint(hint)
+        cursor = rows.find(self.rows_query()).sort(KEY)
         found = await cursor.skip(offset).limit(limit).to_list()
         out = [doc for _, doc in await self._results(found)]
         if len(out) < limit:
@@ -73,8 +71,7 @@ class Ranking:
         more = False
         if not in_tail:
             rows = TrainingResult.get_pymongo_collection().database[RANKS]
-            hint = listing_hint(RANKS, self.rows_query())
-            found, more = await keyset(rows, self.rows_query(), KEY, first, start, hint)
+            found, more = await keyset(rows, self.rows_query(), KEY, first, start)
             ranked = await self._results(found)
             edges = [(self.cursor(row["key"], row["rid"]), doc) for row, doc in ranked]
             if more:
