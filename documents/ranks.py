@@ -108,6 +108,16 @@ async def rank(db: AsyncDatabase, docs: list[dict[str, Any]]) -> None:
     )
 
 
+async def rank_new(db: AsyncDatabase, doc: dict[str, Any]) -> dict[str, Any]:
+    """Write the rows of a result about to be inserted (`doc` with its `_id`); the fields
+    to insert it with. Rows first: a crash before the insert leaves rows of no result,
+    which rankings skip and drop; never a result marked ranked without its rows."""
+    rows = rank_rows(doc)
+    if rows:
+        await db[RANKS].insert_many(rows, ordered=False)
+    return {NUMERIC: numeric_metrics(doc.get("results"))}
+
+
 async def unrank(db: AsyncDatabase, result_id: Any) -> None:
     """Remove the rows of a deleted result."""
     await db[RANKS].delete_many({"rid": result_id})

@@ -25,7 +25,10 @@ async def settle_trained(db: AsyncDatabase, model_name: Any, model_version: Any)
     key = {"model_name": model_name, "model_version": model_version}
     trained = await has_results(db, model_name, model_version)
     for _ in range(SETTLE_ROUNDS):
-        await db["models"].update_many(key, {"$set": {TRAINED: trained}})
+        # only where it changes: an update that changes nothing is no event to subscribers
+        await db["models"].update_many(
+            {**key, TRAINED: {"$ne": trained}}, {"$set": {TRAINED: trained}}
+        )
         now = await has_results(db, model_name, model_version)
         if now == trained:
             return

@@ -73,11 +73,12 @@ def beside_files(files: FileStore, cls: type[Document]) -> AsyncCollection:
     return database[bound.name]
 
 
-async def insert_new(doc: D, what: str) -> D:
-    """Insert; the unique index, not a prior check, decides whether it already exists."""
+async def insert_new(doc: D, what: str, extra: dict[str, Any] | None = None) -> D:
+    """Insert (with the index-only fields `extra`); the unique index, not a prior check,
+    decides whether it already exists."""
     check_fields(doc.model_dump(by_alias=True, exclude={"id"}), what)
     try:
-        await insert_stamped(doc)
+        await insert_stamped(doc, extra)
     except DuplicateKeyError:
         raise AlreadyExists(f"{what} already exists") from None
     return doc

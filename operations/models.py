@@ -74,7 +74,7 @@ async def get_model(model_name: str, model_version: str) -> MLModel | None:
 @requires("write")
 async def create_model(model_name: str, model_version: str, meta: ModelMeta | None) -> MLModel:
     model = MLModel(**model_key(model_name, model_version), meta=meta)
-    await insert_new(model, _what(model_name, model_version))
+    await insert_new(model, _what(model_name, model_version), {TRAINED: False})
     db = MLModel.get_pymongo_collection().database
     await settle_trained(db, model.model_name, model.model_version)
     return model

@@ -1,10 +1,12 @@
 """Operations on training results and their weights."""
 
+import asyncio
 from typing import Any
 
+from bson import ObjectId
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore
-from flrepo.documents.ranks import rank, unrank
+from flrepo.documents.ranks import rank_new, unrank
 from flrepo.documents.trained import settle_trained
 from flrepo.documents.training_result import TrainingResult
 from flrepo.operations.access import requires
@@ -115,11 +117,14 @@ async def create_result(
         ),
         results=check_object(results, "results"),
     )
-    await insert_new(result, _what(model_name, model_version, training_id))
     db = TrainingResult.get_pymongo_collection().database
-    stored = await db["results"].find_one({"_id": result.id})
-    if stored is not None:  # else deleted already
-        await rank(db, [stored])
+    result.id = ObjectId()
+    extra = await rank_new(db, {**result.model_dump(), "_id": result.id})
+    try:
+        await insert_new(result, _what(model_name, model_version, training_id), extra)
+    except BaseException:
+        await asyncio.shield(unrank(db, result.id))
+        raise
     await settle_trained(db, result.model_name, result.model_version)
     return result
 
