@@ -142,7 +142,7 @@ def test_restore_and_dump_print_summaries(names, mongodb_url, tmp_path, capsys):
     archive = tmp_path / "out.dump.gz"
     assert main(["seed", "dump", str(archive), "--gzip", "--mongodb-url", mongodb_url]) == 0
     out = capsys.readouterr().out
-    assert f"dumped 6 namespaces to {archive} (gzip archive" in out
+    assert f"dumped 7 namespaces to {archive} (gzip archive" in out  # with result_ranks
     assert "repository_grid.fs.chunks: 5 documents" in out
     assert archive.read_bytes()[:2] == b"\x1f\x8b"
     assert not list(tmp_path.glob(".*partial*"))

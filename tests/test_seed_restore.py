@@ -209,6 +209,7 @@ async def test_dump_is_what_mongorestore_reads(client, settings, mongodb_url, tm
     names = sorted(f"{m['db']}.{m['collection']}" for m in parsed["prelude"])
     assert names == [
         "repository.models",
+        "repository.result_ranks",  # the ranking rows: restored with their results
         "repository.results",
         "repository.strategies",
         "repository.transformations",
