@@ -5,14 +5,17 @@ Bounded batches, idempotent; run at startup and by `flrepo check --repair`.
 """
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from flrepo.documents.ranks import NUMERIC, RANKS, rank
 from flrepo.documents.trained import TRAINED, settle_trained
 from pymongo.asynchronous.database import AsyncDatabase
 
 log = logging.getLogger(__name__)
 BATCH = 500
+ROWS_GRACE = timedelta(minutes=1)  # rows this young may belong to a result being inserted
 
 
 async def backfill(db: AsyncDatabase, batch: int = BATCH) -> int:
@@ -66,7 +69,9 @@ async def rebuild_ranks(db: AsyncDatabase, batch: int = BATCH) -> tuple[int, int
         found = await db["results"].find({"_id": {"$in": rids}}, {"_id": 1}).to_list()
         alive = {doc["_id"] for doc in found}
         gone = [rid for rid in rids if rid not in alive]
-        if gone:
-            dropped += (await db[RANKS].delete_many({"rid": {"$in": gone}})).deleted_count
+        if gone:  # not rows of a result being created (written just before it)
+            settled = ObjectId.from_datetime(datetime.now(UTC) - ROWS_GRACE)
+            query = {"rid": {"$in": gone}, "_id": {"$lt": settled}}
+            dropped += (await db[RANKS].delete_many(query)).deleted_count
         after = rows[-1]["rid"]
     return ranked, dropped

@@ -20,6 +20,8 @@ RANKS = "result_ranks"
 NUMERIC = "metrics_numeric"
 DIRECTIONS = {"asc": 1.0, "desc": -1.0}
 FILTERS = ("model_name", "model_version", "configuration_id")
+MAX_RANKED = 100  # metrics ranked per result: bounds the rows one write adds
+MAX_METRIC_NAME = 256  # the longest name a ranking accepts
 
 # A decimal number as text: what the original stored ("0.2429", "10", "1e-3").
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -57,14 +59,18 @@ def as_number(value: Any) -> float | None:
 
 
 def numeric_metrics(results: Any) -> list[dict[str, Any]]:
-    """`{k, v}` for each metric of `results` that is a number."""
+    """`{k, v}` for each metric of `results` that is a number, the first MAX_RANKED of them
+    (a result with more metrics than that ranks last by the others), named as a ranking
+    can name them."""
     if not isinstance(results, dict):
         return []
     out = []
     for name, value in results.items():
         number = as_number(value)
-        if number is not None and isinstance(name, str):
+        if number is not None and isinstance(name, str) and 0 < len(name) <= MAX_METRIC_NAME:
             out.append({"k": name, "v": number})
+            if len(out) == MAX_RANKED:
+                break
     return out
 
 

@@ -85,14 +85,12 @@ class Ranking:
     async def _results(
         self, rows: list[dict[str, Any]]
     ) -> list[tuple[dict[str, Any], TrainingResult]]:
-        """The results the rows rank, in their order (one query); rows of a result deleted
-        meanwhile are skipped and dropped."""
+        """The results the rows rank, in their order (one query). Rows of a result deleted
+        meanwhile, or not yet inserted (its rows are written first), are skipped; those a
+        crash left behind are removed by `flrepo check --repair`."""
         collection = TrainingResult.get_pymongo_collection()
         ids = [row["rid"] for row in rows]
         by_id = {d["_id"]: d for d in await collection.find({"_id": {"$in": ids}}).to_list()}
-        gone = [rid for rid in ids if rid not in by_id]
-        if gone:
-            await collection.database[RANKS].delete_many({"rid": {"$in": gone}})
         return [
             (row, TrainingResult.model_validate(by_id[row["rid"]]))
             for row in rows

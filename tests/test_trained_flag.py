@@ -3,9 +3,12 @@ deletes, for models created after their results, and once backfilled or repaired
 
 import asyncio
 import random
+from datetime import UTC, datetime, timedelta
 
+from bson import ObjectId
 from flrepo.documents.backfill import backfill
 from flrepo.documents.integrity import Repository, check
+from flrepo.documents.ranks import MAX_RANKED, numeric_metrics
 from helpers import GraphQL, running_app
 
 MODELS = """query($t: Boolean) { models(trained: $t, limit: 100) { modelName } }"""
@@ -110,13 +113,26 @@ async def test_startup_backfills(settings, mongodb_url, mongo):
 async def test_check_repair_rebuilds_the_ranking(gql, db, grid):
     await create_result(gql, "m", "keep")
     await db.results.update_one({"training_id": "keep"}, {"$set": {"results": {"acc": 1}}})
-    await db.result_ranks.insert_one(
-        {"rid": "gone", "metric": "acc", "dir": "desc", "key": -5.0}
-    )  # a crash between a delete and its rows' removal
+    old = ObjectId.from_datetime(datetime.now(UTC) - timedelta(hours=1))
+    await db.result_ranks.insert_many(
+        [  # a crash between a delete and its rows' removal; a create about to insert
+            {"_id": old, "rid": "gone", "metric": "acc", "dir": "desc", "key": -5.0},
+            {"rid": "coming", "metric": "acc", "dir": "desc", "key": -6.0},
+        ]
+    )
     report = await check(Repository(db, grid), grace_s=0, repair=True)
     assert [f.kind for f in report.repaired] == ["ranking rows of deleted results"]
     rows = await db.result_ranks.find({}, {"_id": 0, "metric": 1, "dir": 1, "key": 1}).to_list()
-    assert sorted(rows, key=lambda r: r["dir"]) == [
+    assert sorted(rows, key=lambda r: (r["dir"], r["key"])) == [
         {"metric": "acc", "dir": "asc", "key": 1.0},
+        {"metric": "acc", "dir": "desc", "key": -6.0},
         {"metric": "acc", "dir": "desc", "key": -1.0},
     ]
+    ranked = await gql.data('{ trainingResults(orderBy: {metric: "acc"}) { trainingId } }')
+    assert ranked["trainingResults"] == [{"trainingId": "keep"}]  # rows of no result: skipped
+
+
+def test_a_result_ranks_at_most_its_first_hundred_metrics():
+    results = {f"m{i}": i for i in range(150)} | {"x" * 257: 1, "": 2, "s": "n/a"}
+    ranked = numeric_metrics(results)
+    assert [m["k"] for m in ranked] == [f"m{i}" for i in range(MAX_RANKED)]
