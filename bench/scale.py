@@ -7,8 +7,8 @@ For each N, a fresh in-memory SecantusDB is filled by bulk inserts through the d
 training results over 20 model names x 5 versions (an `accuracy` stored as a string, as the
 original did), with their ranking rows, and 200 models of which those 100 are trained. The
 server then runs in process and each GraphQL query is timed (median of --repeat) beside the
-database's own index-served `find().sort().limit(100)` on the same data, in the same run.
-Printed: milliseconds, the ratio to that baseline, and the growth per 10x of N.
+database's own index-served `find().sort().limit(100)` on the same data, timed just before
+each query. Printed: milliseconds, the median ratio to that baseline, the growth per 10x.
 """
 
 import argparse
@@ -93,23 +93,34 @@ async def fill(db: Any, n: int) -> None:
     )
 
 
-async def median_ms(call: Callable[[], Awaitable[Any]], repeat: int) -> float:
-    spent = []
+async def timed_ms(call: Callable[[], Awaitable[Any]]) -> float:
+    began = time.perf_counter()
+    await call()
+    return (time.perf_counter() - began) * 1000
+
+
+async def paired(
+    call: Callable[[], Awaitable[Any]], baseline: Callable[[], Awaitable[Any]], repeat: int
+) -> tuple[float, float]:
+    """Median milliseconds of `call`, and the median of its ratios to `baseline` timed just
+    before it each time (so that a busy machine weighs on both alike)."""
+    spent, ratios = [], []
     for _ in range(repeat):
-        began = time.perf_counter()
-        await call()
-        spent.append((time.perf_counter() - began) * 1000)
-    return statistics.median(spent)
+        base = await timed_ms(baseline)
+        ms = await timed_ms(call)
+        spent.append(ms)
+        ratios.append(ms / base)
+    return statistics.median(spent), statistics.median(ratios)
 
 
-async def measure(url: str, n: int, repeat: int) -> dict[str, float]:
+async def measure(url: str, n: int, repeat: int) -> dict[str, tuple[float, float]]:
     tag = uuid.uuid4().hex[:8]
     settings = Settings(mongodb_url=url, db_name=f"scale{tag}", grid_db_name=f"scale{tag}_g")
     mongo: AsyncMongoClient = AsyncMongoClient(url)
     db = mongo[settings.db_name]
     await fill(db, n)
     app = create_app(settings, url)
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b", timeout=600) as c:
@@ -126,31 +137,39 @@ async def measure(url: str, n: int, repeat: int) -> dict[str, float]:
             row = (await rows.skip(n - 250).limit(1).to_list())[0]  # the page ends before the tail
             ranked_cursor = Ranking("accuracy", True, {}).cursor(row["key"], row["rid"])
             index = db.results.find().sort(ORDER).limit(100)
-            out["baseline"] = await median_ms(lambda: index.clone().to_list(), repeat)
-            out["first page"] = await median_ms(lambda: gql(FIRST), repeat)
-            out["deep page (offset)"] = await median_ms(lambda: gql(DEEP, o=n - 100), repeat)
-            out["deep page (cursor)"] = await median_ms(lambda: gql(CURSOR, a=cursor), repeat)
-            out["ranking first page"] = await median_ms(lambda: gql(RANKING), repeat)
-            out["ranking deep page (cursor)"] = await median_ms(
-                lambda: gql(RANKED, a=ranked_cursor), repeat
+
+            async def baseline() -> None:
+                await index.clone().to_list()
+
+            calls: dict[str, Callable[[], Awaitable[Any]]] = {
+                "first page": lambda: gql(FIRST),
+                "deep page (offset)": lambda: gql(DEEP, o=n - 100),
+                "deep page (cursor)": lambda: gql(CURSOR, a=cursor),
+                "ranking first page": lambda: gql(RANKING),
+                "ranking deep page (cursor)": lambda: gql(RANKED, a=ranked_cursor),
+                "models(trained:true)": lambda: gql(TRAINED),
+            }
+            out["baseline"] = (
+                statistics.median([await timed_ms(baseline) for _ in range(repeat)]),
+                1.0,
             )
-            out["models(trained:true)"] = await median_ms(lambda: gql(TRAINED), repeat)
+            for row, call in calls.items():
+                out[row] = await paired(call, baseline, repeat)
     await mongo.drop_database(settings.db_name)
     await mongo.drop_database(settings.grid_db_name)
     await mongo.close()
     return out
 
 
-def report(sizes: list[int], figures: dict[int, dict[str, float]]) -> None:
+def report(sizes: list[int], figures: dict[int, dict[str, tuple[float, float]]]) -> None:
     print("| query | " + " | ".join(f"N={n:,}" for n in sizes) + " | growth per 10x |")
     print("|---|" + "---|" * len(sizes) + "---|")
     for row in ["baseline", *ROWS]:
         cells = []
         for n in sizes:
-            ms = figures[n][row]
-            ratio = ms / figures[n]["baseline"]
+            ms, ratio = figures[n][row]
             cells.append(f"{ms:,.1f} ms" + ("" if row == "baseline" else f" ({ratio:.2f}x)"))
-        growth = [figures[b][row] / figures[a][row] for a, b in itertools.pairwise(sizes)]
+        growth = [figures[b][row][0] / figures[a][row][0] for a, b in itertools.pairwise(sizes)]
         steps = ", ".join(f"{g:.2f}x" for g in growth) or "-"
         name = "find().sort().limit(100), driver" if row == "baseline" else row
         print(f"| {name} | " + " | ".join(cells) + f" | {steps} |")
@@ -174,7 +193,7 @@ def main() -> None:
         figures = {}
         for n in args.sizes:
             figures[n] = asyncio.run(measure(url, n, args.repeat))
-            print(f"N={n:,}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in figures[n].items()),
+            print(f"N={n:,}: " + ", ".join(f"{k} {v[0]:.1f} ms" for k, v in figures[n].items()),
                   file=sys.stderr, flush=True)  # fmt: skip
         report(args.sizes, figures)
     finally:
