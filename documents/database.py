@@ -9,6 +9,7 @@ from beanie import init_beanie
 from flrepo.documents.files import FileStore
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.keys import SigningKey
+from flrepo.documents.listing_indexes import LISTING_INDEXES
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.revisions import FileRevision
 from flrepo.documents.strategy import Strategy
@@ -111,11 +112,14 @@ async def init_database(
 
 
 async def create_indexes(client: AsyncMongoClient, db_name: str, grid_db_name: str) -> None:
-    """The documents' unique keys (API.md §1) and GridFS's indexes, without binding anything."""
+    """The documents' unique keys (API.md §1), the listing and ranking indexes, and GridFS's
+    indexes, without binding anything."""
     db = client[db_name]
     try:
         for document in DOCUMENTS:
             await db[document.Settings.name].create_indexes(document.Settings.indexes)
+        for collection, indexes in LISTING_INDEXES.items():
+            await db[collection].create_indexes(indexes)
         await FileStore(client[grid_db_name], max_bytes=0).create_indexes()
     except DuplicateKeyError as exc:
         raise IndexConflict(_describe(exc)) from None

@@ -162,8 +162,12 @@ class FileStore:
             return await session.with_transaction(operation)
 
     async def create_indexes(self) -> None:
-        """GridFS's standard indexes, which listings and downloads rely on."""
+        """GridFS's standard indexes, which downloads rely on, and those of the listings:
+        upload order, alone and after the pickle scan's verdict."""
         await self.files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+        order = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
+        await self.files.create_index(order)
+        await self.files.create_index([("safety.verdict", ASCENDING), *order])
         await self.chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)
 
     async def put(
@@ -284,19 +288,26 @@ class FileStore:
         limit: int = 0,
         offset: int = 0,
         verdict: Verdict | None = None,
+        where: dict[str, Any] | None = None,
     ) -> list[StoredFile]:
         """Files whose name starts with the prefix (all if None), oldest upload first.
 
-        With `verdict`, only the files whose pickle scan says so.
+        With `verdict`, only the files whose pickle scan says so; with `where`, only those
+        that also match it (a page's start, for keyset paging).
         """
-        query: dict[str, Any] = {}
+        query: dict[str, Any] = dict(where or {})
         if filename_prefix:
             query["filename"] = {"$regex": "^" + re.escape(filename_prefix)}
         if verdict == Verdict.UNSCANNED:
             query["safety.verdict"] = {"$nin": [v.value for v in Verdict if v != verdict]}
         elif verdict is not None:
             query["safety.verdict"] = verdict.value
-        cursor = self.files.find(query).sort([("uploadDate", ASCENDING), ("_id", ASCENDING)])
+        order = [("uploadDate", ASCENDING), ("_id", ASCENDING)]
+        cursor = self.files.find(query).sort(order)
+        if verdict is not None:  # the verdict's index, in upload order
+            cursor = cursor.hint([("safety.verdict", ASCENDING), *order])
+        elif filename_prefix:  # the prefix's range of names; only those are sorted
+            cursor = cursor.hint([("filename", ASCENDING), ("uploadDate", ASCENDING)])
         docs = await cursor.skip(offset).limit(limit).to_list()
         return [StoredFile.from_document(doc) for doc in docs]
 

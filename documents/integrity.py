@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from flrepo.documents.backfill import backfill, rebuild_ranks
 from flrepo.documents.files import (
     CHUNKS_PER_READ,
     ByteProgress,
@@ -335,4 +336,20 @@ async def check(
             if (await repo.revisions.delete_one(query)).deleted_count:
                 report.repaired.append(finding)
         await repo.registry.drop_stale_legacy_claims(await repo.now())
+        for finding in await repair_listings(repo.db):
+            report.findings.append(finding)
+            report.repaired.append(finding)
     return report
+
+
+async def repair_listings(db: AsyncDatabase) -> list[Finding]:
+    """Rank every result again, drop ranking rows of deleted results, and backfill what the
+    listing indexes need (a crash between a write and its ranking leaves such gaps)."""
+    found = []
+    filled = await backfill(db)
+    if filled:
+        found.append(Finding("not indexed for listings", f"{filled} documents"))
+    _, dropped = await rebuild_ranks(db)
+    if dropped:
+        found.append(Finding("ranking rows of deleted results", f"{dropped} rows"))
+    return found

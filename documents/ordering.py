@@ -16,14 +16,17 @@ CREATED_AT = "created_at"
 ORDER: list[tuple[str, Any]] = [(CREATED_AT, ASCENDING), ("_id", ASCENDING)]
 
 
-async def insert_stamped(doc: Document) -> None:
-    """Insert `doc` with the database's current time in `created_at` (one write).
+async def insert_stamped(doc: Document, extra: dict[str, Any] | None = None) -> None:
+    """Insert `doc` with the database's current time in `created_at` (one write), and the
+    fields of `extra` that the document class does not show (what the indexes need).
 
     Raises DuplicateKeyError as an insert would.
     """
     body = get_dict(doc, to_db=True, keep_nulls=doc.get_settings().keep_nulls)
     oid = body.pop("_id", None) or ObjectId()
     await doc.get_pymongo_collection().update_one(
-        {"_id": oid}, {"$setOnInsert": body, "$currentDate": {CREATED_AT: True}}, upsert=True
+        {"_id": oid},
+        {"$setOnInsert": {**body, **(extra or {})}, "$currentDate": {CREATED_AT: True}},
+        upsert=True,
     )
     doc.id = oid

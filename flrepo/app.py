@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flrepo import explorer
+from flrepo.documents.backfill import backfill
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.errors import Forbidden, Unauthenticated
@@ -158,11 +159,12 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             )
             files.set_shares(settings.upload_shares)
             stack.callback(files.scans.close)
+            meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
+            await backfill(meta)
             app.state.uploads = UploadStore(files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()
             stack.push_async_callback(app.state.feed.stop)
-            meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
             every_s, sweep_once = sweeper(Repository(meta, files.db), settings)
             await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)

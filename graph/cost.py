@@ -5,6 +5,7 @@ the object estimate is ours. It multiplies, down each path of the query, the pag
 every list field, root or nested: its `limit` argument (a literal or a variable), else the
 argument's default (100 for root lists, 20 for nested ones), and DEFAULT_PAGE for a list
 that takes no limit.
+A connection counts `first` items; its `edges` list is that page, not one more factor.
 """
 
 import copy
@@ -120,10 +121,15 @@ class _Walk:
         if isinstance(kind, GraphQLNonNull):
             kind = kind.of_type
         if isinstance(kind, GraphQLList):
-            many *= self.page(node, definition.args.get("limit"))
+            many *= self.page(node, definition.args, parent)
             kind = kind.of_type
             if isinstance(kind, GraphQLNonNull):
                 kind = kind.of_type
+        elif "first" in definition.args:  # a connection: its page is the edges' count
+            many *= self.page(node, definition.args, parent)
+            if isinstance(kind, GraphQLObjectType):
+                self.selections(node.selection_set, kind, many, spread)
+            return
         if not isinstance(kind, GraphQLObjectType):
             return
         self.objects += many
@@ -134,13 +140,17 @@ class _Walk:
             )
         self.selections(node.selection_set, kind, many, spread)
 
-    def page(self, node: FieldNode, limit: GraphQLArgument | None) -> int:
-        """How many items a list field may return: the limit given, else its default."""
-        default = _default(limit)
-        if limit is None:
-            return default
+    def page(self, node: FieldNode, args: dict[str, Any], parent: Any) -> int:
+        """How many items a list field (or a connection, by `first`) may return: the number
+        given, else the argument's default."""
+        name = "limit" if "limit" in args else "first" if "first" in args else None
+        if name is None:
+            if isinstance(parent, GraphQLObjectType) and parent.name.endswith("Connection"):
+                return 1  # a connection's edges: counted by its `first`
+            return DEFAULT_PAGE
+        default = _default(args[name])
         for argument in node.arguments or ():
-            if argument.name.value != "limit":
+            if argument.name.value != name:
                 continue
             value = argument.value
             if isinstance(value, VariableNode):

@@ -25,6 +25,7 @@ from flrepo.graph.signatures import SIGNATURE, signed
 from flrepo.graph.types import (
     LONG_SCALAR,
     ApiToken,
+    Connection,
     CreatedToken,
     Entity,
     Inferencer,
@@ -42,6 +43,7 @@ from flrepo.graph.types import (
     of,
 )
 from flrepo.operations import (
+    connections,
     events,
     files,
     inference,
@@ -71,6 +73,16 @@ RESTORE = (
 )
 
 
+FIRST = Annotated[
+    int | None,
+    strawberry.argument(description="Page size, 0 to 1000; null means 100"),
+]
+AFTER = Annotated[
+    str | None,
+    strawberry.argument(description="The `endCursor` of the previous page; null: from the start"),
+]
+
+
 def page(limit: int | None) -> int:
     """A null limit means the default page size, never an unbounded listing (a null offset: 0)."""
     return 100 if limit is None else limit
@@ -89,6 +101,18 @@ class Query:
     ) -> list[Model]:
         docs = await models.list_models(model_name, library, trained, page(limit), offset or 0)
         return [of(Model, doc) for doc in docs]
+
+    @strawberry.field(description="Models, oldest first, a page after a cursor")
+    async def models_connection(
+        self,
+        model_name: str | None = None,
+        library: str | None = None,
+        trained: bool | None = None,
+        first: FIRST = 100,
+        after: AFTER = None,
+    ) -> Connection[Model]:
+        found = await models.models_connection(model_name, library, trained, page(first), after)
+        return Connection.of(found, lambda doc: of(Model, doc))
 
     @strawberry.field(description="One model version; null when absent")
     async def model(self, model_name: str, model_version: str) -> Model | None:
@@ -116,6 +140,29 @@ class Query:
         )
         return [of(TrainingResult, doc) for doc in docs]
 
+    @strawberry.field(
+        description="Oldest first, or ranked by a metric with orderBy; a page after a cursor"
+    )
+    async def training_results_connection(
+        self,
+        model_name: str | None = None,
+        model_version: str | None = None,
+        configuration_id: str | None = None,
+        order_by: ResultOrder | None = None,
+        first: FIRST = 100,
+        after: AFTER = None,
+    ) -> Connection[TrainingResult]:
+        found = await results.results_connection(
+            model_name,
+            model_version,
+            configuration_id,
+            order_by_metric=order_by.metric if order_by else None,
+            descending=order_by is None or order_by.direction is SortDirection.DESC,
+            first=page(first),
+            after=after,
+        )
+        return Connection.of(found, lambda doc: of(TrainingResult, doc))
+
     @strawberry.field
     async def training_result(
         self, model_name: str, model_version: str, training_id: str
@@ -129,6 +176,13 @@ class Query:
             of(Strategy, doc) for doc in await strategies.list_strategies(page(limit), offset or 0)
         ]
 
+    @strawberry.field(description="Strategies, oldest first, a page after a cursor")
+    async def strategies_connection(
+        self, first: FIRST = 100, after: AFTER = None
+    ) -> Connection[Strategy]:
+        found = await connections.strategies_connection(page(first), after)
+        return Connection.of(found, lambda doc: of(Strategy, doc))
+
     @strawberry.field
     async def strategy(self, strategy_name: str) -> Strategy | None:
         doc = await strategies.get_strategy(strategy_name)
@@ -140,6 +194,13 @@ class Query:
     ) -> list[Transformation]:
         docs = await transformations.list_transformations(page(limit), offset or 0)
         return [of(Transformation, doc) for doc in docs]
+
+    @strawberry.field(description="Transformations, oldest first, a page after a cursor")
+    async def transformations_connection(
+        self, first: FIRST = 100, after: AFTER = None
+    ) -> Connection[Transformation]:
+        found = await connections.transformations_connection(page(first), after)
+        return Connection.of(found, lambda doc: of(Transformation, doc))
 
     @strawberry.field
     async def transformation(self, id: str) -> Transformation | None:
@@ -184,6 +245,24 @@ class Query:
             info.context.files, filename_prefix, page(limit), offset or 0, safety
         )
         return [StoredFile.of(record, info.context.root_path) for record in records]
+
+    @strawberry.field(description="Stored files, oldest upload first, a page after a cursor")
+    async def files_connection(
+        self,
+        info: Info,
+        filename_prefix: str | None = None,
+        safety: Annotated[
+            PickleVerdict | None,  # type: ignore[valid-type]
+            strawberry.argument(description="Only the files with this pickle scan verdict"),
+        ] = None,
+        first: FIRST = 100,
+        after: AFTER = None,
+    ) -> Connection[StoredFile]:
+        root = info.context.root_path
+        found = await files.files_connection(
+            info.context.files, filename_prefix, safety, page(first), after
+        )
+        return Connection.of(found, lambda record: StoredFile.of(record, root))
 
     @strawberry.field(description="API tokens (needs the admin scope)")
     async def tokens(self) -> list[ApiToken]:

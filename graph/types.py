@@ -1,8 +1,9 @@
 """GraphQL object types (docs/API.md §2), derived from the documents they show."""
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, NewType, TypeVar
+from typing import Annotated, Generic, NewType, TypeVar
 
 import strawberry
 from flrepo.documents import (
@@ -19,6 +20,7 @@ from flrepo.documents.files import StoredFile as StoredFileRecord
 from flrepo.graph.context import Context
 from flrepo.graph.permissions import reading_needs_read
 from flrepo.graph.signatures import FileSignature
+from flrepo.operations.cursors import Page
 from flrepo.operations.validation import MAX_PAGE, check_page
 from flrepo.scanner.verdicts import Safety, Verdict
 from pydantic import BaseModel
@@ -404,3 +406,33 @@ class ApiToken:
 class CreatedToken:
     token: ApiToken
     secret: str = strawberry.field(description="Send as `Authorization: Bearer <secret>`")
+
+
+N = TypeVar("N")
+R = TypeVar("R")
+
+
+@strawberry.type(description="Where a page ends, and whether another follows")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on an empty page"
+    )
+
+
+@strawberry.type(description="One item of a page, with the cursor of its place in the list")
+class Edge(Generic[N]):
+    cursor: str = strawberry.field(description="Opaque; pass as `after` to continue after here")
+    node: N
+
+
+@strawberry.type(description="A page of a list: `first` items after the cursor `after`")
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page[R], convert: Callable[[R], N]) -> "Connection[N]":
+        edges = [Edge(cursor=cursor, node=convert(item)) for cursor, item in page.edges]
+        end = edges[-1].cursor if edges else None
+        return cls(edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end))

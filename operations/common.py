@@ -6,9 +6,10 @@ from typing import Any, Generic, TypeVar
 from beanie import Document, UpdateResponse
 from flrepo.documents.errors import AlreadyExists, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
-from flrepo.documents.ordering import ORDER, insert_stamped
+from flrepo.documents.ordering import CREATED_AT, ORDER, insert_stamped
 from flrepo.documents.revisions import REVISED, FileRevision, drop_all_of, keep
 from flrepo.operations.access import current_caller
+from flrepo.operations.cursors import Page, after, check_first, decode, encode, keyset
 from flrepo.operations.validation import (
     check_document_size,
     check_page,
@@ -33,6 +34,27 @@ async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offs
     if limit == 0:
         return []
     return await cls.find(query).sort(ORDER).skip(offset).limit(limit).to_list()
+
+
+ORDER_FIELDS = [field for field, _ in ORDER]
+LISTED = "listed"  # the cursor kind of listing order
+
+
+def listing_cursor(doc: dict[str, Any]) -> str:
+    return encode(LISTED, [doc.get(CREATED_AT), doc["_id"]])
+
+
+async def find_connection(
+    cls: type[D], query: dict[str, Any], first: int, cursor: str | None
+) -> Page[D]:
+    """`first` documents matching `query` in listing order, after the item `cursor` names.
+
+    Every part is an index walk (listing_indexes: the filter's fields, then the order).
+    """
+    check_first(first)
+    start = None if cursor is None else after(ORDER_FIELDS, decode(cursor, LISTED, 2))
+    docs, more = await keyset(cls.get_pymongo_collection(), query, ORDER, first, start)
+    return Page([(listing_cursor(doc), cls.model_validate(doc)) for doc in docs], more)
 
 
 def check_fields(fields: dict[str, Any], what: str) -> None:
@@ -60,11 +82,12 @@ def revision_collections(files: FileStore) -> tuple[dict[str, AsyncCollection], 
     return owners, beside_files(files, FileRevision)
 
 
-async def insert_new(doc: D, what: str) -> D:
-    """Insert; the unique index, not a prior check, decides whether it already exists."""
+async def insert_new(doc: D, what: str, extra: dict[str, Any] | None = None) -> D:
+    """Insert (with the index-only fields `extra`); the unique index, not a prior check,
+    decides whether it already exists."""
     check_fields(doc.model_dump(by_alias=True, exclude={"id"}), what)
     try:
-        await insert_stamped(doc)
+        await insert_stamped(doc, extra)
     except DuplicateKeyError:
         raise AlreadyExists(f"{what} already exists") from None
     return doc

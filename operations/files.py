@@ -1,12 +1,24 @@
 """Operations on stored files themselves (listing, lookup by name)."""
 
+from datetime import datetime
+from typing import Any
+
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore, StoredFile
 from flrepo.operations.access import requires
+from flrepo.operations.cursors import FORGED, Page, check_first, decode, encode
+from flrepo.operations.cursors import after as keyset_after
 from flrepo.operations.validation import check_page, check_storable
 from flrepo.scanner.verdicts import Verdict
 
 MAX_PREFIX_LENGTH = 1024  # longer than any stored name: model/<256>/<256>
+
+
+def _check_prefix(filename_prefix: str | None) -> None:
+    if filename_prefix is not None:
+        if len(filename_prefix) > MAX_PREFIX_LENGTH:
+            raise InvalidInput(f"filename prefix must be at most {MAX_PREFIX_LENGTH} characters")
+        check_storable(filename_prefix, "filename prefix")
 
 
 @requires("read")
@@ -18,13 +30,50 @@ async def list_files(
     safety: Verdict | None = None,
 ) -> list[StoredFile]:
     check_page(limit, offset)
-    if filename_prefix is not None:
-        if len(filename_prefix) > MAX_PREFIX_LENGTH:
-            raise InvalidInput(f"filename prefix must be at most {MAX_PREFIX_LENGTH} characters")
-        check_storable(filename_prefix, "filename prefix")
+    _check_prefix(filename_prefix)
     if limit == 0:
         return []
     return await files.find(filename_prefix, limit or 0, offset, safety)
+
+
+FILES = "files"  # cursor kind: (upload date, id)
+UPLOAD_ORDER = ["uploadDate", "_id"]
+
+
+@requires("read")
+async def files_connection(
+    files: FileStore,
+    filename_prefix: str | None = None,
+    safety: Verdict | None = None,
+    first: int = 100,
+    after: str | None = None,
+) -> Page[StoredFile]:
+    """A page of files after the cursor `after`, oldest upload first.
+
+    Each part of the page is one `FileStore.find` from a keyset start (see cursors.after).
+    """
+    check_first(first)
+    _check_prefix(filename_prefix)
+    starts: list[dict[str, Any]] = [{}]
+    if after is not None:
+        upload_date, file_id = decode(after, FILES, 2)
+        if not isinstance(upload_date, datetime | None):
+            raise InvalidInput(FORGED)
+        starts = keyset_after(UPLOAD_ORDER, [upload_date, file_id])
+    found: list[StoredFile] = []
+    for start in starts:
+        need = first + 1 - len(found)
+        if need <= 0:
+            break
+        found += await files.find(filename_prefix, need, 0, safety, where=start)
+    edges = [(_cursor(f), f) for f in found[:first]]
+    return Page(edges, len(found) > first)
+
+
+def _cursor(record: StoredFile) -> str:
+    """The file's place in upload order, as the database sorts it (a file another tool
+    stored may lack its date)."""
+    return encode(FILES, [record.document.get("uploadDate"), record.document["_id"]])
 
 
 @requires("read")

@@ -4,19 +4,20 @@ from typing import Any
 
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel, ModelMeta
-from flrepo.documents.ordering import ORDER
-from flrepo.documents.training_result import TrainingResult
+from flrepo.documents.trained import TRAINED, settle_trained
 from flrepo.operations.access import requires
 from flrepo.operations.common import (
     FileSource,
     FileTarget,
     attach_file,
     delete_with_file,
+    find_connection,
     find_page,
     insert_new,
     update_fields,
 )
-from flrepo.operations.validation import check_name, check_page
+from flrepo.operations.cursors import Page
+from flrepo.operations.validation import check_name
 
 
 def model_key(model_name: str, model_version: str) -> dict[str, str]:
@@ -30,6 +31,17 @@ def _what(model_name: str, model_version: str) -> str:
     return f"model {model_name!r} version {model_version!r}"
 
 
+def _filters(model_name: str | None, library: str | None, trained: bool | None) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if model_name is not None:
+        query["model_name"] = check_name(model_name, "model name")
+    if library is not None:
+        query["meta.library"] = check_name(library, "library")
+    if trained is not None:
+        query[TRAINED] = trained  # kept on the model as results come and go (documents/trained)
+    return query
+
+
 @requires("read")
 async def list_models(
     model_name: str | None = None,
@@ -39,47 +51,19 @@ async def list_models(
     offset: int = 0,
 ) -> list[MLModel]:
     """Models, optionally filtered by name, library, and whether training results exist."""
-    query: dict[str, Any] = {}
-    if model_name is not None:
-        query["model_name"] = check_name(model_name, "model name")
-    if library is not None:
-        query["meta.library"] = check_name(library, "library")
-    if trained is None:
-        return await find_page(MLModel, query, limit, offset)
-    check_page(limit, offset)
-    if limit == 0:
-        return []
-    pipeline: list[dict[str, Any]] = [
-        {"$match": query},
-        {"$sort": dict(ORDER)},
-        {
-            "$lookup": {
-                "from": TrainingResult.get_collection_name(),
-                "let": {"name": "$model_name", "version": "$model_version"},
-                "pipeline": [
-                    {
-                        "$match": {
-                            "$expr": {
-                                "$and": [
-                                    {"$eq": ["$model_name", "$$name"]},
-                                    {"$eq": ["$model_version", "$$version"]},
-                                ]
-                            }
-                        }
-                    },
-                    {"$limit": 1},
-                    {"$project": {"_id": 1}},
-                ],
-                "as": "_trained",
-            }
-        },
-        {"$match": {"_trained.0": {"$exists": trained}}},
-        {"$project": {"_trained": 0}},
-        {"$skip": offset},
-    ]
-    if limit is not None:
-        pipeline.append({"$limit": limit})
-    return await MLModel.aggregate(pipeline, projection_model=MLModel).to_list()
+    return await find_page(MLModel, _filters(model_name, library, trained), limit, offset)
+
+
+@requires("read")
+async def models_connection(
+    model_name: str | None = None,
+    library: str | None = None,
+    trained: bool | None = None,
+    first: int = 100,
+    after: str | None = None,
+) -> Page[MLModel]:
+    """A page of models after the cursor `after`, oldest first."""
+    return await find_connection(MLModel, _filters(model_name, library, trained), first, after)
 
 
 @requires("read")
@@ -90,7 +74,10 @@ async def get_model(model_name: str, model_version: str) -> MLModel | None:
 @requires("write")
 async def create_model(model_name: str, model_version: str, meta: ModelMeta | None) -> MLModel:
     model = MLModel(**model_key(model_name, model_version), meta=meta)
-    return await insert_new(model, _what(model_name, model_version))
+    await insert_new(model, _what(model_name, model_version), {TRAINED: False})
+    db = MLModel.get_pymongo_collection().database
+    await settle_trained(db, model.model_name, model.model_version)
+    return model
 
 
 @requires("write")

@@ -1,9 +1,13 @@
 """Operations on training results and their weights."""
 
+import asyncio
 from typing import Any
 
+from bson import ObjectId
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.files import FileStore
+from flrepo.documents.ranks import rank_new, unrank
+from flrepo.documents.trained import settle_trained
 from flrepo.documents.training_result import TrainingResult
 from flrepo.operations.access import requires
 from flrepo.operations.common import (
@@ -11,10 +15,13 @@ from flrepo.operations.common import (
     FileTarget,
     attach_file,
     delete_with_file,
+    find_connection,
     find_page,
     insert_new,
 )
+from flrepo.operations.cursors import Page, check_first
 from flrepo.operations.models import model_key
+from flrepo.operations.ranking import Ranking
 from flrepo.operations.validation import MAX_NAME_LENGTH, check_name, check_object, check_page
 
 
@@ -29,10 +36,6 @@ def _what(model_name: str, model_version: str, training_id: str) -> str:
     return f"training result {training_id!r} of model {model_name!r} version {model_version!r}"
 
 
-NUMBER_TYPES = ["double", "int", "long", "decimal"]
-NAN = float("nan")  # stands for "no number": after every number, whichever the direction
-
-
 @requires("read")
 async def list_results(
     model_name: str | None = None,
@@ -44,6 +47,38 @@ async def list_results(
     descending: bool = True,
 ) -> list[TrainingResult]:
     """One page of results, oldest first, or ranked by a metric when `order_by_metric` is set."""
+    query = _filters(model_name, model_version, configuration_id)
+    if order_by_metric is None:
+        return await find_page(TrainingResult, query, limit, offset)
+    check_page(limit, offset)
+    if limit == 0:
+        return []
+    ranking = Ranking(check_metric(order_by_metric), descending, query)
+    return await ranking.page(offset, limit or 100)
+
+
+@requires("read")
+async def results_connection(
+    model_name: str | None = None,
+    model_version: str | None = None,
+    configuration_id: str | None = None,
+    order_by_metric: str | None = None,
+    descending: bool = True,
+    first: int = 100,
+    after: str | None = None,
+) -> Page[TrainingResult]:
+    """A page of results after the cursor `after`, in listing order or ranked by a metric."""
+    query = _filters(model_name, model_version, configuration_id)
+    if order_by_metric is None:
+        return await find_connection(TrainingResult, query, first, after)
+    check_first(first)
+    ranking = Ranking(check_metric(order_by_metric), descending, query)
+    return await ranking.connection(first, after)
+
+
+def _filters(
+    model_name: str | None, model_version: str | None, configuration_id: str | None
+) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if model_name is not None:
         query["model_name"] = check_name(model_name, "model name")
@@ -51,41 +86,13 @@ async def list_results(
         query["model_version"] = check_name(model_version, "model version")
     if configuration_id is not None:
         query["configuration_id"] = check_name(configuration_id, "configuration id")
-    if order_by_metric is None:
-        return await find_page(TrainingResult, query, limit, offset)
-    check_page(limit, offset)
-    if limit == 0:
-        return []
-    metric = check_metric(order_by_metric)
-    pipeline = [
-        {"$match": query},
-        {"$addFields": {"_metric": _metric_value(metric)}},
-        {"$addFields": {"_missing": {"$cond": [{"$ne": ["$_metric", NAN]}, 0, 1]}}},
-        {"$sort": {"_missing": 1, "_metric": -1 if descending else 1, "_id": 1}},
-        {"$skip": offset},
-        {"$limit": limit or 100},
-        {"$project": {"_metric": 0, "_missing": 0}},
-    ]
-    return await TrainingResult.aggregate(pipeline, projection_model=TrainingResult).to_list()
+    return query
 
 
 def check_metric(name: Any) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"a metric name is 1 to {MAX_NAME_LENGTH} characters")
     return name
-
-
-def _metric_value(metric: str) -> dict[str, Any]:
-    """`results[metric]` as a double: numbers, and strings that parse as one ("0.2429").
-
-    Anything else (missing, null, not a number, NaN) becomes null, ranked after every number.
-    The name is a literal key, so dots and dollars in it are plain characters.
-    """
-    results = {"$cond": [{"$eq": [{"$type": "$results"}, "object"]}, "$results", {}]}
-    raw = {"$getField": {"field": {"$literal": metric}, "input": results}}
-    as_double = {"$convert": {"input": raw, "to": "double", "onError": NAN, "onNull": NAN}}
-    numeric = {"$in": [{"$type": raw}, [*NUMBER_TYPES, "string"]]}
-    return {"$cond": [numeric, as_double, NAN]}
 
 
 @requires("read")
@@ -110,7 +117,16 @@ async def create_result(
         ),
         results=check_object(results, "results"),
     )
-    return await insert_new(result, _what(model_name, model_version, training_id))
+    db = TrainingResult.get_pymongo_collection().database
+    result.id = ObjectId()
+    extra = await rank_new(db, {**result.model_dump(), "_id": result.id})
+    try:
+        await insert_new(result, _what(model_name, model_version, training_id), extra)
+    except BaseException:
+        await asyncio.shield(unrank(db, result.id))
+        raise
+    await settle_trained(db, result.model_name, result.model_version)
+    return result
 
 
 def weights_target(
@@ -146,10 +162,17 @@ async def upload_weights(
 async def delete_result(
     files: FileStore, model_name: str, model_version: str, training_id: str
 ) -> bool:
-    return await delete_with_file(
+    key = result_key(model_name, model_version, training_id)
+    found = await TrainingResult.find_one(key)
+    deleted = await delete_with_file(
         files,
         TrainingResult,
-        result_key(model_name, model_version, training_id),
+        key,
         TrainingResult.FILE_FIELD,
         _what(model_name, model_version, training_id),
     )
+    db = TrainingResult.get_pymongo_collection().database
+    if found is not None:
+        await unrank(db, found.id)
+    await settle_trained(db, key["model_name"], key["model_version"])
+    return deleted

@@ -41,7 +41,7 @@ async def test_create_model_stores_the_original_layout(gql, db):
         "trainingResults": [],
     }
 
-    stored = await db.models.find_one({}, {"_id": 0, "created_at": 0})
+    stored = await db.models.find_one({}, {"_id": 0, "created_at": 0, "trained": 0})
     assert stored == {
         "model_name": "mnist",
         "model_version": "1.0",

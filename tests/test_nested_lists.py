@@ -59,11 +59,19 @@ def test_every_nested_object_list_takes_a_limit():
             continue
         for name, field in named.fields.items():
             kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            if named.name.endswith("Connection") and name == "edges":
+                continue  # a connection's page, bounded by its `first` (checked below)
             if isinstance(kind, GraphQLList):
                 inner = kind.of_type
                 inner = inner.of_type if isinstance(inner, GraphQLNonNull) else inner
                 if isinstance(inner, GraphQLObjectType):
                     assert "limit" in field.args, (named.name, name)
+    for named in built.type_map.values():
+        if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
+            for name, field in named.fields.items():
+                kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+                if getattr(kind, "name", "").endswith("Connection"):
+                    assert "first" in field.args, (named.name, name)
 
 
 class Finds(monitoring.CommandListener):

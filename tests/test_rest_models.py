@@ -32,7 +32,9 @@ def test_create_model_stores_the_original_layout(rest_server, uid):
             json={"model_name": uid, "model_version": "1.0", "meta": meta},
         )
     )
-    stored = rest_server.db.models.find_one({"model_name": uid}, {"_id": 0, "created_at": 0})
+    stored = rest_server.db.models.find_one(
+        {"model_name": uid}, {"_id": 0, "created_at": 0, "trained": 0}
+    )
     assert stored == {"model_name": uid, "model_version": "1.0", "meta": meta, "model_id": None}
 
 

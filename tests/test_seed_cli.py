@@ -143,8 +143,8 @@ def test_restore_and_dump_print_summaries(names, mongodb_url, tmp_path, capsys):
     assert main(["seed", "dump", str(archive), "--gzip", "--mongodb-url", mongodb_url]) == 0
     out = capsys.readouterr().out
     # the sample's six, and the empty services, inferencers and file revisions the restore
-    # indexed
-    assert f"dumped 9 namespaces to {archive} (gzip archive" in out
+    # indexed, and the results' ranking rows
+    assert f"dumped 10 namespaces to {archive} (gzip archive" in out
     assert "repository_grid.fs.chunks: 5 documents" in out
     assert archive.read_bytes()[:2] == b"\x1f\x8b"
     assert not list(tmp_path.glob(".*partial*"))
