@@ -12,6 +12,7 @@ from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
+from flrepo.scanner.scanning import Scanning
 from flrepo.scanner.verdicts import PicklePolicy
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
@@ -73,6 +74,7 @@ async def init_database(
     write_concern: str = JOURNALED,
     max_concurrent_uploads: int = 16,
     pickle_policy: PicklePolicy = "report",
+    scanning: Scanning | None = None,
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
@@ -91,6 +93,7 @@ async def init_database(
         max_concurrent_uploads=max_concurrent_uploads,
         transactions=await has_transactions(client),
         pickle_policy=pickle_policy,
+        scanning=scanning,
     )
 
 

@@ -14,8 +14,9 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from flrepo.documents.chunk_writer import ChunkWriter
 from flrepo.documents.errors import DangerousPickle, TooLarge
+from flrepo.scanner.scanning import Scanning
 from flrepo.scanner.stream import FileScanner
-from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict
+from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict, refuses
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -108,6 +109,7 @@ class FileStore:
         max_concurrent_uploads: int = 16,
         transactions: bool = False,
         pickle_policy: PicklePolicy = "report",
+        scanning: Scanning | None = None,
     ) -> None:
         self.db = db
         self.files = db["fs.files"]
@@ -116,6 +118,7 @@ class FileStore:
         self.upload_slots = asyncio.Semaphore(max_concurrent_uploads)
         self.transactions = transactions
         self.pickle_policy = pickle_policy
+        self.scanning = scanning or Scanning()  # the allowlists and budget of each scan
 
     async def in_transaction(
         self, operation: Callable[[AsyncClientSession | None], Awaitable[T]]
@@ -146,12 +149,13 @@ class FileStore:
         At most `max_concurrent_uploads` uploads hold a buffer at once; others wait their turn.
         The bytes are scanned for pickles as they pass (on a thread, so that a slow scan
         never stalls other requests); the result is stored as `safety`. Under the `refuse`
-        policy a DANGEROUS file is refused (DangerousPickle).
+        policy a DANGEROUS file is refused, under `refuse-suspicious` a SUSPICIOUS one too
+        (DangerousPickle).
         """
         async with self.upload_slots:
             writer = ChunkWriter(self.db)
             digest = hashlib.sha256()
-            scanner = FileScanner()
+            scanner = FileScanner(self.scanning.allowlist(filename), self.scanning.budget)
             length = 0
             try:
                 async for chunk in source.chunks():
@@ -164,8 +168,8 @@ class FileStore:
                     await asyncio.to_thread(scanner.feed, chunk)
                     await writer.write(chunk)
                 safety = scanner.result()
-                if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
-                    raise DangerousPickle(safety.dangerous_globals)
+                if refuses(self.pickle_policy, safety):
+                    raise DangerousPickle(safety.reasons())
                 fields: dict[str, Any] = {"sha256": digest.hexdigest(), "safety": safety.document()}
                 if source.content_type:
                     fields["contentType"] = source.content_type

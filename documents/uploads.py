@@ -36,7 +36,7 @@ from flrepo.documents.errors import (
 )
 from flrepo.documents.files import FileStore, StoredFile, object_id
 from flrepo.scanner.stream import FileScanner
-from flrepo.scanner.verdicts import Verdict
+from flrepo.scanner.verdicts import refuses
 from pymongo import InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -257,8 +257,8 @@ class UploadStore:
         if upload.sha256 and sha256 != upload.sha256:
             raise DigestMismatch(f"the file's sha256 is {sha256}, not {upload.sha256}")
         safety = progress.scanner.result()
-        if self.files.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
-            raise DangerousPickle(safety.dangerous_globals)
+        if refuses(self.files.pickle_policy, safety):
+            raise DangerousPickle(safety.reasons())
         doc: dict[str, Any] = {
             "_id": ObjectId(upload.id),
             "filename": upload.filename,
@@ -322,7 +322,9 @@ class UploadStore:
         kept then) or caught up from the database, its chunks read a range at a time."""
         progress = self._kept.pop(upload.id, None)
         if progress is None or not progress.whole or progress.offset > upload.offset:
-            progress = Progress(0, hashlib.sha256(), FileScanner())
+            scanning = self.files.scanning
+            scanner = FileScanner(scanning.allowlist(upload.filename), scanning.budget)
+            progress = Progress(0, hashlib.sha256(), scanner)
         oid = ObjectId(upload.id)
         async for data in self.files.read_chunks(oid, CHUNK_SIZE, progress.offset, upload.offset):
             progress.hasher.update(data)

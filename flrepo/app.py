@@ -125,6 +125,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 write_concern=settings.write_concern,
                 max_concurrent_uploads=settings.max_concurrent_uploads,
                 pickle_policy=settings.pickle_policy,
+                scanning=settings.scanning,
             )
             app.state.uploads = UploadStore(files.db, files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])
