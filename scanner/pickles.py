@@ -302,8 +302,8 @@ class PickleWalker:
                 self.globals_here = True
                 self.found.add_global(*UNFOLLOWED)
                 self.give_up(
-                    "a STACK_GLOBAL takes its names from values the walk did not keep "
-                    "(the pickle outgrew its stack or memo model)"
+                    "a STACK_GLOBAL's names were not followed: they come from values the "
+                    "walk did not keep (the pickle outgrew its stack or memo model)"
                 )
             else:
                 self.globals_here = True
