@@ -103,6 +103,7 @@ class ZipWalker:
                 data = data[:n]
             sink(data)
             n -= len(data)
+            del data
 
     # the archive
 
@@ -229,6 +230,7 @@ class ZipWalker:
             if inflater.eof and left is None:
                 self._unread(inflater.unused_data)
                 return True
+            out = data = b""  # held by this frame while it waits for more: let them go
         return not skipping
 
     def _skip_descriptor(self, zip64: bool) -> Walk:

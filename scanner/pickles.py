@@ -88,15 +88,17 @@ SPECIAL = {
 
 SPECS: dict[int, OpSpec] = {ord(op.code): _spec(op) for op in pickletools.opcodes}
 
-# Opcodes that only push one value of no interest (numbers, None, empty containers), and
-# runs of them, alone or each followed by POP: long lists of numbers, and CPU bombs, go by
-# a regular expression's match rather than an opcode at a time.
+# Opcodes that only push one value of no interest (numbers, None, empty containers), runs
+# of them, and short sequences that leave the stack as they found it whatever it holds
+# (a push then POP, MARK ... POP_MARK, MARK then POP, a tuple of pushes popped): long lists
+# of numbers, and CPU bombs made of such sequences, go by a regular expression's match
+# rather than an opcode at a time. Each match is of whole opcodes.
 _PUSH = rb"(?:[N\x88\x89)\]}\x8f]|K.|M..|J....|G.{8})"
+_QUIET = rb"(?:%s\x85*0|\(%s*(?:1|[tl\x91]0)|\(0)" % (_PUSH, _PUSH)
 PUSH = re.compile(_PUSH, re.S)
 PUSHES = re.compile(_PUSH + b"+", re.S)
-PUSH_POPS = re.compile(b"(?:" + _PUSH + b"0)+", re.S)
-PUSH_POP = re.compile(_PUSH + b"0", re.S)
-RUN_START = frozenset(b"N\x88\x89)]}\x8fKMJG")
+QUIET = re.compile(rb"(?:%s(?:%s|%s\x86)*0|%s)+" % (_PUSH, _QUIET, _PUSH, _QUIET), re.S)
+RUN_START = frozenset(b"N\x88\x89)]}\x8fKMJG(")
 
 
 class Malformed(Exception):
@@ -256,15 +258,15 @@ class PickleWalker:
         return pos
 
     def _runs(self, buf: bytes, pos: int) -> int:
-        """Pass over runs of pushes of no interest, and of such pushes each popped at once.
+        """Pass over runs of pushes of no interest, and sequences that leave the stack as is.
 
         The expressions match whole opcodes only, so a run never ends inside an argument.
         """
         while True:
-            pairs = PUSH_POPS.match(buf, pos)
-            if pairs is not None:
+            quiet = QUIET.match(buf, pos)
+            if quiet is not None:
                 self.ops += 1
-                pos = pairs.end()
+                pos = quiet.end()
                 continue
             pushes = PUSHES.match(buf, pos)
             if pushes is None:
