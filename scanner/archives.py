@@ -156,7 +156,7 @@ class ZipWalker:
         elif method == STORED and not descriptor:
             yield from self._forward(csize, scanner.feed)
         elif method == STORED:
-            csize = yield from self._stored_until_descriptor(scanner.feed)
+            csize = yield from self._stored_until_descriptor(scanner.feed, zip64)
         else:
             scanned = yield from self._inflate(csize if not descriptor else None, scanner, name)
             if self.lost:
@@ -239,26 +239,26 @@ class ZipWalker:
             self._unread(head)
         yield from self._read(20 if zip64 else 12)
 
-    def _stored_until_descriptor(self, sink: Callable[[bytes], None]) -> Walk:
+    def _stored_until_descriptor(self, sink: Callable[[bytes], None], zip64: bool) -> Walk:
         """Pass a stored member of unknown size: it ends where a data descriptor matches it.
 
         Returns its size.
         """
+        tail = 24 if zip64 else 16  # signature, CRC-32, and two sizes of 8 or 4 bytes
         crc, size, buf = 0, 0, b""
         while True:
             buf += yield from self._next()
             at = buf.find(DESCRIPTOR)
-            while at >= 0 and at + 24 <= len(buf):
+            while at >= 0 and at + tail <= len(buf):
                 c = zlib.crc32(buf[:at], crc)
-                d_crc, d_csize = struct.unpack_from("<II", buf, at + 4)
-                (d_csize64,) = struct.unpack_from("<Q", buf, at + 8)
-                if c == d_crc and size + at in (d_csize, d_csize64):
+                d_crc = struct.unpack_from("<I", buf, at + 4)[0]
+                d_size = struct.unpack_from("<Q" if zip64 else "<I", buf, at + 8)[0]
+                if c == d_crc and size + at == d_size:
                     sink(buf[:at])
-                    tail = 16 if d_csize == size + at else 24
                     self._unread(buf[at + tail :])
                     return size + at
                 at = buf.find(DESCRIPTOR, at + 1)
-            keep = len(buf) - 23 if at < 0 else at
+            keep = len(buf) - tail + 1 if at < 0 else at
             if keep > 0:
                 crc = zlib.crc32(buf[:keep], crc)
                 size += keep

@@ -124,9 +124,9 @@ class PickleWalker:
         self.stack_bytes = 0
         self.ops = 0  # in the current pickle
         self.globals_here = False
-        self.memo: dict[int, str] = {}  # the memoised strings kept
+        self.memo: dict[int, str] = {}  # the memoised strings kept, least recently used first
         self.memo_bytes = 0
-        self.memo_full = False  # some strings memoised were not kept
+        self.memo_full = False  # some strings memoised are no longer kept
         self.memo_dense = 0  # memo keys 0..memo_dense-1 are all written
         self.memo_sparse: set[int] = set()  # keys written above memo_dense
         self.memo_lost = False  # the memo's size is no longer known
@@ -439,11 +439,12 @@ class PickleWalker:
         if old is not None:
             self.memo_bytes -= MEMO_COST + len(old)
         if type(top) is str:
-            if self.memo_bytes + MEMO_COST + len(top) <= MAX_MEMO_BYTES:
-                self.memo[key] = top
-                self.memo_bytes += MEMO_COST + len(top)
-            else:
+            self.memo[key] = top
+            self.memo_bytes += MEMO_COST + len(top)
+            while self.memo_bytes > MAX_MEMO_BYTES:  # the least recently used go first
                 self.memo_full = True
+                oldest = next(iter(self.memo))
+                self.memo_bytes -= MEMO_COST + len(self.memo.pop(oldest))
         elif top is LOST or top is FLOOR:
             self.memo_full = True
 
@@ -475,8 +476,9 @@ class PickleWalker:
             self._push(LOST)
             return
         key = _number(arg) if op == "GET" else int.from_bytes(arg, "little")
-        value = self.memo.get(key)
+        value = self.memo.pop(key, None)
         if value is not None:
+            self.memo[key] = value  # used again: kept longest
             self._push(value)
         elif self.memo_full:
             self._push(LOST)

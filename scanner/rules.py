@@ -36,7 +36,10 @@ INNOCUOUS_NAMES = {
     "datetime": {"datetime", "date", "time", "timedelta", "timezone"},
     "decimal": {"Decimal"},
     "fractions": {"Fraction"},
-    "numpy": {"ndarray", "dtype"},
+    "numpy": {
+        "ndarray", "dtype", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
+        "uint32", "uint64", "float16", "float32", "float64", "complex64", "complex128",
+    },
     "numpy.core.multiarray": {"_reconstruct", "scalar"},
     "numpy._core.multiarray": {"_reconstruct", "scalar"},
     "numpy.core.numeric": {"_frombuffer"},

@@ -49,32 +49,44 @@ def assert_flagged(data: bytes, loaded: list[str], dangerous: bool = False) -> S
 # the memo and the stack
 
 
-def memo_overflow(sparse: int, early_strings: int = 0) -> bytes:
+def fillers(count: int, start: int) -> bytes:
+    """Distinct strings, each memoised and popped: they fill the memo model."""
+    texts = (f"filler_{i:06d}".encode() for i in range(start, start + count))
+    return b"".join(b"\x8c" + bytes([len(text)]) + text + b"\x94" + b"0" for text in texts)
+
+
+def memo_overflow(sparse: int, before: int = 0, after: int = 0) -> bytes:
     """Memo writes out of order, then names MEMOIZEd at keys only exact counting finds,
-    decoys at the keys a count gone wrong would give, and a STACK_GLOBAL of the real ones."""
-    out = bytearray(b"\x80\x04")
-    for i in range(early_strings):  # strings filling the memo model
-        text = f"filler_{i:06d}".encode()
-        out += b"\x8c" + bytes([len(text)]) + text + b"\x94" + b"0"
+    decoys at the keys a count gone wrong would give, strings memoised before and after
+    the names, and a STACK_GLOBAL of the names fetched back by key."""
+    out = bytearray(b"\x80\x04") + fillers(before, 0)
     out += b"N"
     for i in range(sparse):
         out += b"r" + struct.pack("<I", 5_000_000 + i)
     out += b"0"
-    base = early_strings + sparse
+    base = before + sparse
     out += b"\x8c\x05posix\x94\x8c\x06system\x94" + b"00"
-    decoys = ((b"builtins", early_strings), (b"set", early_strings + 1)) if sparse else ()
+    decoys = ((b"builtins", before), (b"set", before + 1)) if sparse else ()
     for decoy, key in decoys:
         out += b"\x8c" + bytes([len(decoy)]) + decoy + b"r" + struct.pack("<I", key) + b"0"
+    out += fillers(after, before)
     out += b"j" + struct.pack("<I", base) + b"j" + struct.pack("<I", base + 1) + b"\x93)R."
     return bytes(out)
 
 
 @pytest.mark.parametrize(
-    ("sparse", "early", "exact"),
-    [(100, 0, True), (300, 0, False), (5000, 0, False), (0, 6000, False), (50, 3000, False)],
+    ("sparse", "before", "after", "exact"),
+    [
+        (100, 0, 0, True),
+        (0, 6000, 0, True),  # the names are the most recent: they are kept
+        (300, 0, 0, False),
+        (5000, 0, 0, False),
+        (0, 0, 6000, False),  # the names were memoised long before they are fetched
+        (50, 3000, 3000, False),
+    ],
 )
-def test_memo_overflows_are_followed_or_flagged(sparse, early, exact):
-    data = memo_overflow(sparse, early)
+def test_memo_overflows_are_followed_or_flagged(sparse, before, after, exact):
+    data = memo_overflow(sparse, before, after)
     result = assert_flagged(data, imports_seen(data), dangerous=exact)
     if exact:
         assert result.dangerous_globals == (EVIL,)
