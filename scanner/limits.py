@@ -17,4 +17,4 @@ EXPANSION_FLOOR = 1 << 20
 
 # Each scan's CPU time: a floor, and more for each MiB the file holds (settings override).
 BUDGET_S = 2.0
-BUDGET_S_PER_MIB = 0.25
+BUDGET_S_PER_MIB = 1.0

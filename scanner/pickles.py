@@ -97,6 +97,7 @@ _PUSH = rb"(?:[N\x88\x89)\]}\x8f]|K.|M..|J....|G.{8})"
 _QUIET = rb"(?:%s\x85*0|\(%s*(?:1|[tl\x91]0)|\(0)" % (_PUSH, _PUSH)
 PUSH = re.compile(_PUSH, re.S)
 PUSHES = re.compile(_PUSH + b"+", re.S)
+PUSH_POPS = re.compile(b"(?:" + _PUSH + b"0)+", re.S)  # the commonest, matched fastest
 QUIET = re.compile(rb"(?:%s(?:%s|%s\x86)*0|%s)+" % (_PUSH, _QUIET, _PUSH, _QUIET), re.S)
 RUN_START = frozenset(b"N\x88\x89)]}\x8fKMJG(")
 
@@ -263,7 +264,7 @@ class PickleWalker:
         The expressions match whole opcodes only, so a run never ends inside an argument.
         """
         while True:
-            quiet = QUIET.match(buf, pos)
+            quiet = PUSH_POPS.match(buf, pos) or QUIET.match(buf, pos)
             if quiet is not None:
                 self.ops += 1
                 pos = quiet.end()

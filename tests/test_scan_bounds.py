@@ -96,7 +96,7 @@ def test_the_budget_settings(monkeypatch):
 
 
 def memo_of_long_names(count: int) -> bytes:
-    names = (b"\x8c\xff" + (b"n%05d" % i) * 51 + b"\x94" + b"0" for i in range(count))
+    names = (b"\x8c\xff" + ((b"n%05d" % i) * 43)[:255] + b"\x94" + b"0" for i in range(count))
     return b"\x80\x04" + b"".join(names)
 
 
