@@ -17,13 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flrepo.scanner.budget import UNMETERED, Meter
-from flrepo.scanner.limits import (
-    MAX_LINE,
-    MAX_MEMO_BYTES,
-    MAX_MEMO_SPARSE,
-    MAX_NAME,
-    MAX_STACK_BYTES,
-)
+from flrepo.scanner.limits import MAX_LINE, MAX_NAME, MAX_STACK_BYTES
+from flrepo.scanner.memo import LOST, UNKNOWN_VALUE, MemoModel
 from flrepo.scanner.report import WalkReport
 from flrepo.scanner.rules import UNFOLLOWED, UNKNOWN
 
@@ -31,13 +26,11 @@ HIGHEST_PROTOCOL = 5
 CHECK_EVERY = 2048  # opcodes between looks at the CPU budget
 
 MARK = object()  # the unpickler's MARK
-LOST = object()  # a value the models did not keep: it may have been a string
 FLOOR = object()  # the bottom of a stack whose lower part was forgotten
 
 FIXED, LINE, PAIR, COUNTED = range(4)
 STRING_ARGS = {"unicodestring1", "unicodestring4", "unicodestring8", "string1", "string4"}
-STRING_COST, ENTRY_COST, COUNT_COST = 64, 8, 40  # bytes the models' entries take, roughly
-MEMO_COST = 96
+STRING_COST, ENTRY_COST, COUNT_COST = 64, 8, 40  # bytes the stack's entries take, roughly
 
 
 @dataclass(frozen=True)
@@ -113,6 +106,7 @@ class PickleWalker:
         self.meter = meter
         self.found = WalkReport()
         self.pending = b""
+        self.kept_memo: MemoModel | None = None
         self.skip = 0  # bytes of a long argument still to pass over
         self.skip_line: OpSpec | None = None  # passing over a long text argument of this op
         self.done = False
@@ -125,12 +119,14 @@ class PickleWalker:
         self.stack_bytes = 0
         self.ops = 0  # in the current pickle
         self.globals_here = False
-        self.memo: dict[int, str] = {}  # the memoised strings kept, least recently used first
-        self.memo_bytes = 0
-        self.memo_full = False  # some strings memoised are no longer kept
-        self.memo_dense = 0  # memo keys 0..memo_dense-1 are all written
-        self.memo_sparse: set[int] = set()  # keys written above memo_dense
-        self.memo_lost = False  # the memo's size is no longer known
+        # The memo of an unpickler made for this pickle (pickle.load, torch, joblib, numpy)
+        # and, after a first pickle that wrote to its memo, that of one unpickler loading
+        # one pickle after another, whose memo lives on (Unpickler.load called again): a
+        # value fetched is known only where the two agree.
+        previous = getattr(self, "memo", None)
+        if previous is not None and previous.written:
+            self.kept_memo = getattr(self, "kept_memo", None) or previous
+        self.memo = MemoModel()
 
     # feeding
 
@@ -416,75 +412,44 @@ class PickleWalker:
                 return
         raise Malformed("no MARK to return to")
 
-    # the modelled memo: its keys exactly as `_pickle` assigns them, and the strings it holds
+    # the modelled memos
+
+    def _memos(self) -> tuple[MemoModel, ...]:
+        return (self.memo,) if self.kept_memo is None else (self.memo, self.kept_memo)
 
     def _memoize(self, op: str, arg: Any) -> None:
         if not self.stack or self.stack[-1] is MARK:
             raise Malformed("memoising an empty stack")
-        if op == "MEMOIZE":
-            key = None if self.memo_lost else self.memo_dense + len(self.memo_sparse)
-        elif arg is None:  # a key too long to read
-            key = None
-        elif op == "PUT":
-            key = _number(arg)
-            if key < 0:
-                raise Malformed("a negative memo key")
-        else:
-            key = int.from_bytes(arg, "little")
-        if key is None:
-            self._lose_memo("a memo key the walk could not read")
-            return
-        self._count_key(key)
         top = self.stack[-1]
-        old = self.memo.pop(key, None)
-        if old is not None:
-            self.memo_bytes -= MEMO_COST + len(old)
-        if type(top) is str:
-            self.memo[key] = top
-            self.memo_bytes += MEMO_COST + len(top)
-            while self.memo_bytes > MAX_MEMO_BYTES:  # the least recently used go first
-                self.memo_full = True
-                oldest = next(iter(self.memo))
-                self.memo_bytes -= MEMO_COST + len(self.memo.pop(oldest))
-        elif top is LOST or top is FLOOR:
-            self.memo_full = True
-
-    def _count_key(self, key: int) -> None:
-        """Count a key written, as `len(memo)` counts them (MEMOIZE writes at that key)."""
-        if key < self.memo_dense or key in self.memo_sparse:
-            return
-        if key == self.memo_dense:
-            self.memo_dense += 1
-            sparse = self.memo_sparse
-            while sparse and self.memo_dense in sparse:
-                sparse.discard(self.memo_dense)
-                self.memo_dense += 1
-        elif len(self.memo_sparse) < MAX_MEMO_SPARSE:
-            self.memo_sparse.add(key)
-        else:
-            self._lose_memo(f"more than {MAX_MEMO_SPARSE} memo keys written out of order")
-
-    def _lose_memo(self, why: str) -> None:
-        if not self.memo_lost:
-            self.give_up(f"{why}: values taken from the memo after it were not followed")
-        self.memo_lost = True
-        self.memo.clear()
-        self.memo_sparse.clear()
-        self.memo_bytes = 0
+        value = LOST if top is FLOOR or top is LOST else top if type(top) is str else None
+        for memo in self._memos():
+            if op == "MEMOIZE":
+                key = memo.next_key()
+            elif arg is None:  # a key too long to read
+                key = None
+            elif op == "PUT":
+                key = _number(arg)
+                if key < 0:
+                    raise Malformed("a negative memo key")
+            else:
+                key = int.from_bytes(arg, "little")
+            memo.write(key, value)
+            if memo.lost:
+                self.give_up(f"{memo.lost}: values taken from the memo were not followed")
 
     def _get(self, op: str, arg: Any) -> None:
-        if arg is None or self.memo_lost:
-            self._push(LOST)
-            return
-        key = _number(arg) if op == "GET" else int.from_bytes(arg, "little")
-        value = self.memo.pop(key, None)
-        if value is not None:
-            self.memo[key] = value  # used again: kept longest
-            self._push(value)
-        elif self.memo_full:
-            self._push(LOST)
-        else:
+        key = None if arg is None else int.from_bytes(arg, "little") if op != "GET" else None
+        if op == "GET" and arg is not None:
+            key = _number(arg)
+        value = self.memo.read(key)
+        if self.kept_memo is not None:
+            kept = self.kept_memo.read(key)
+            if kept != value:  # the two lifetimes disagree: what is fetched is not known
+                value = LOST
+        if value is UNKNOWN_VALUE:
             self._push_opaque(1)
+        else:
+            self._push(value)
 
 
 def _cost(value: Any) -> int:

@@ -364,3 +364,45 @@ def test_nested_archives(wrappers, unwrappers, dangerous):
     result = assert_flagged(data, imports_seen(inner), dangerous=dangerous)
     if not dangerous:
         assert any("nested this deep" in note for note in result.notes)
+
+
+# one unpickler loading pickle after pickle keeps its memo
+
+
+def reused_unpickler_loads(data: bytes) -> list[str]:
+    """Imports of Unpickler.load called again and again on one unpickler (its memo lives on)."""
+    seen: list[str] = []
+
+    class Recording(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            seen.append(f"{module}.{name}")
+            return lambda *args: None
+
+    stream = io.BytesIO(data)
+    unpickler = Recording(stream)
+    while stream.tell() < len(data):
+        unpickler.load()
+    return seen
+
+
+def memoised(*names: bytes) -> bytes:
+    return b"".join(b"\x8c" + bytes([len(n)]) + n + b"\x94" for n in names) + b"0" * len(names)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "loader"),
+    [
+        ((b"posix", b"system"), (b"builtins", b"set"), reused_unpickler_loads),
+        ((b"builtins", b"set"), (b"posix", b"system"), imports_seen),
+    ],
+    ids=["reused-unpickler-imports-it", "fresh-unpickler-imports-it"],
+)
+def test_memo_keys_of_an_earlier_pickle_are_not_trusted(first, second, loader):
+    """The second pickle MEMOIZEs two names and fetches keys 0 and 1: a fresh unpickler
+    finds its own names there, one that loaded the first pickle finds the first's."""
+    data = (
+        b"\x80\x04" + memoised(*first) + b"N."
+        + b"\x80\x04" + memoised(*second) + b"h\x00h\x01\x93)R."
+    )  # fmt: skip
+    result = assert_flagged(data, loader(data))
+    assert "<not followed>" in result.globals
