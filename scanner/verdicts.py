@@ -43,7 +43,7 @@ class Safety:
     def reasons(self) -> tuple[str, ...]:
         """What makes the verdict what it is: the dangerous names, else the suspicious ones
         and what could not be followed."""
-        return self.dangerous_globals or (*self.suspicious_globals, *self.notes)
+        return (self.dangerous_globals or (*self.suspicious_globals, *self.notes))[:10]
 
     def document(self) -> dict[str, Any]:
         return {
