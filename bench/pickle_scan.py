@@ -43,6 +43,9 @@ PIECE = MIB  # what the multipart reader hands on at a time, at most
 class NoScan:
     """The baseline: a scanner that looks at nothing."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
     def feed(self, chunk: bytes) -> None:
         pass
 

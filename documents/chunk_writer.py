@@ -47,8 +47,8 @@ class Inspection:
     whole: bool = True  # False if some bytes may have been missed: never kept then
 
     @classmethod
-    def start(cls) -> "Inspection":
-        return cls(0, hashlib.sha256(), FileScanner())
+    def start(cls, scanner: FileScanner | None = None) -> "Inspection":
+        return cls(0, hashlib.sha256(), scanner or FileScanner())
 
     def feed(self, pieces: list[bytes]) -> None:
         """Hash and scan `pieces`, the bytes that follow those seen (run on a thread)."""

@@ -16,6 +16,7 @@ from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
+from flrepo.scanner.scanning import Scanning
 from flrepo.scanner.verdicts import PicklePolicy
 from flrepo.signing.states import SignaturePolicy
 from pymongo import AsyncMongoClient, WriteConcern
@@ -89,6 +90,7 @@ async def init_database(
     max_concurrent_uploads: int = 16,
     pickle_policy: PicklePolicy = "report",
     signature_policy: SignaturePolicy = "report",
+    scanning: Scanning | None = None,
 ) -> FileStore:
     """Bind the documents to `db_name`, create the indexes, and open the file store.
 
@@ -108,6 +110,7 @@ async def init_database(
         transactions=await has_transactions(client),
         pickle_policy=pickle_policy,
         signature_policy=signature_policy,
+        scanning=scanning,
     )
 
 

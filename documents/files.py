@@ -18,7 +18,9 @@ from flrepo.documents.scan_pool import ScanPool
 from flrepo.documents.signatures import Bundle, Signatures
 from flrepo.documents.upload_registry import UploadRegistry
 from flrepo.documents.upload_shares import UploadShares, UploadSlots, arriving
-from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict
+from flrepo.scanner.scanning import Scanning
+from flrepo.scanner.stream import FileScanner
+from flrepo.scanner.verdicts import NEVER_SCANNED, PicklePolicy, Safety, Verdict, refuses
 from flrepo.signing.states import UNSIGNED, FileSignature, SignaturePolicy, SignatureState
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
@@ -129,6 +131,7 @@ class FileStore:
         pickle_policy: PicklePolicy = "report",
         shares: UploadShares | None = None,
         signature_policy: SignaturePolicy = "report",
+        scanning: Scanning | None = None,
     ) -> None:
         self.db = db
         self.files = db["fs.files"]
@@ -138,6 +141,7 @@ class FileStore:
         self.max_concurrent_uploads = max_concurrent_uploads
         self.transactions = transactions
         self.pickle_policy = pickle_policy
+        self.scanning = scanning or Scanning()  # the allowlists and budget of each scan
         self.signatures = Signatures(signature_policy)
         self.set_shares(shares or UploadShares())
 
@@ -147,6 +151,10 @@ class FileStore:
         self.shares = shares
         self.upload_slots = UploadSlots(self.max_concurrent_uploads, shares.uploads_per_caller)
         self.scans = ScanPool(shares.scan_threads, shares.scan_threads_per_caller)
+
+    def scanner_for(self, filename: str) -> FileScanner:
+        """A pickle scanner for the file named `filename`, with its kind's allowlist."""
+        return FileScanner(self.scanning.allowlist(filename), self.scanning.budget)
 
     async def in_transaction(
         self, operation: Callable[[AsyncClientSession | None], Awaitable[T]]
@@ -194,7 +202,14 @@ class FileStore:
         async with self.upload_slots.hold(owner):
             oid = ObjectId()
             lease = await self.registry.begin_one_shot(oid, stalled)
-            writer = ChunkWriter(self.chunks, lease, 0, Inspection.start(), self.scans, owner)
+            writer = ChunkWriter(
+                self.chunks,
+                lease,
+                0,
+                Inspection.start(self.scanner_for(filename)),
+                self.scans,
+                owner,
+            )
             try:
                 async for chunk in arriving(source.chunks(), self.shares.idle_timeout_s):
                     if max(writer.end + len(chunk), source.min_length) > self.max_bytes:
@@ -248,8 +263,8 @@ class FileStore:
         if sha256 and digest != sha256:
             raise DigestMismatch(f"the file's sha256 is {digest}, not {sha256}")
         safety = inspection.scanner.result()
-        if self.pickle_policy == "refuse" and safety.verdict == Verdict.DANGEROUS:
-            raise DangerousPickle(safety.dangerous_globals)
+        if refuses(self.pickle_policy, safety):
+            raise DangerousPickle(safety.reasons())
         signature = await self.signatures.check(await bundle() if bundle else None, digest)
         if signature.state != SignatureState.UNSIGNED:
             fields = {**fields, "signature": signature.document()}

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from flrepo.documents.files import ByteProgress, FileStore, whole_number
 from flrepo.scanner.stream import FileScanner
-from flrepo.scanner.verdicts import Verdict
+from flrepo.scanner.verdicts import SCANNER
 from gridfs.errors import CorruptGridFile
 
 
@@ -33,17 +33,19 @@ class LabelReport:
 async def label_files(
     files: FileStore, rescan: bool = False, progress: ByteProgress | None = None
 ) -> LabelReport:
-    """Scan the files never scanned (every file with `rescan`), reading each chunk by chunk."""
-    query = {} if rescan else {"safety.verdict": {"$nin": [v.value for v in Verdict]}}
+    """Scan the files never scanned, or scanned by an older scanner (every file with
+    `rescan`), reading each chunk by chunk, with the store's allowlists and budget."""
+    query = {} if rescan else {"safety.scanner": {"$ne": SCANNER}}  # none, or an older one
+    fields = {"_id": 1, "length": 1, "filename": 1}
     todo = [
-        (str(doc["_id"]), whole_number(doc.get("length")))
-        async for doc in files.files.find(query, {"_id": 1, "length": 1}).sort("_id", 1)
+        (str(doc["_id"]), whole_number(doc.get("length")), str(doc.get("filename") or ""))
+        async for doc in files.files.find(query, fields).sort("_id", 1)
     ]
-    total = sum(length for _, length in todo)
+    total = sum(length for _, length, _ in todo)
     report = LabelReport()
     done = 0
-    for file_id, length in todo:
-        scanner = FileScanner()
+    for file_id, length, filename in todo:
+        scanner = FileScanner(files.scanning.allowlist(filename), files.scanning.budget)
         read = 0
         try:
             async for chunk in files.stream(file_id):

@@ -322,7 +322,7 @@ class UploadStore:
         hashed and scanned on the scan pool as the owner's work."""
         inspection = self.kept.take(upload.oid)
         if inspection is None or not inspection.whole or inspection.offset > upload.offset:
-            inspection = Inspection.start()
+            inspection = Inspection.start(self.files.scanner_for(upload.filename))
         chunks = self.files.read_chunks(upload.oid, CHUNK_SIZE, inspection.offset, upload.offset)
         async for data in chunks:
             await self.files.scans.run(upload.owner, inspection.feed, [data])

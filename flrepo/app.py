@@ -156,6 +156,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
                 max_concurrent_uploads=settings.max_concurrent_uploads,
                 pickle_policy=settings.pickle_policy,
                 signature_policy=settings.signature_policy,
+                scanning=settings.scanning,
             )
             files.set_shares(settings.upload_shares)
             stack.callback(files.scans.close)

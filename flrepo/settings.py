@@ -5,11 +5,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flrepo.documents.database import Databases
 from flrepo.documents.upload_shares import UploadShares
+from flrepo.scanner.allowlists import Allowlists
+from flrepo.scanner.budget import Budget
+from flrepo.scanner.limits import BUDGET_S, BUDGET_S_PER_MIB
+from flrepo.scanner.scanning import Scanning
 from flrepo.scanner.verdicts import PicklePolicy
 from flrepo.signing.states import SignaturePolicy
 
@@ -136,7 +140,20 @@ class Settings(BaseSettings):
     )
     pickle_policy: PicklePolicy = Field(
         default="report",
-        description="a DANGEROUS pickle upload: `report` stores and labels it, `refuse` refuses it",
+        description="`report` stores and labels every upload; `refuse` refuses DANGEROUS "
+        "pickles; `refuse-suspicious` refuses SUSPICIOUS and DANGEROUS ones",
+    )
+    pickle_allow: str = Field(
+        default="",
+        description="comma list of modules (or module prefixes) whose pickled globals count "
+        "as safe, each alone or after a kind: `flwr.server.strategy,strategy:mylib.agg`; "
+        "kinds: model, weights, strategy, transformation",
+    )
+    scan_budget_s: float = Field(
+        default=BUDGET_S, gt=0, description="CPU seconds each pickle scan may take at least"
+    )
+    scan_budget_s_per_mib: float = Field(
+        default=BUDGET_S_PER_MIB, ge=0, description="CPU seconds a scan may add per MiB of file"
     )
     signature_policy: SignaturePolicy = Field(
         default="report",
@@ -169,6 +186,12 @@ class Settings(BaseSettings):
     db_port: int = Field(
         default=27017, validation_alias="DB_PORT", description="MongoDB port for DB_ADDRESS"
     )
+
+    @field_validator("pickle_allow")
+    @classmethod
+    def _allowlist_entries(cls, value: str) -> str:
+        Allowlists.parse(value)  # a ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _original_db_address(self) -> "Settings":
@@ -229,6 +252,14 @@ class Settings(BaseSettings):
     @property
     def proxies(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def scanning(self) -> Scanning:
+        """How uploads and `flrepo scan` scan files: allowlists and CPU budget."""
+        return Scanning(
+            Allowlists.parse(self.pickle_allow),
+            Budget(self.scan_budget_s, self.scan_budget_s_per_mib),
+        )
 
     @property
     def databases(self) -> Databases:

@@ -79,6 +79,12 @@ class PickleSafety:
     notes: list[str] = strawberry.field(description="What the scan could not follow, if anything")
     scanner: str | None
     scanned_at: datetime | None
+    suspicious_globals: list[str] = strawberry.field(
+        description="The imports neither known to be innocuous nor allowed by the operator"
+    )
+    allowed_by: list[str] = strawberry.field(
+        description="The FLREPO_PICKLE_ALLOW entries that made imports count as safe"
+    )
 
     @classmethod
     def of(cls, safety: Safety) -> "PickleSafety":
@@ -89,6 +95,8 @@ class PickleSafety:
             notes=list(safety.notes),
             scanner=safety.scanner,
             scanned_at=safety.scanned_at,
+            suspicious_globals=list(safety.suspicious_globals),
+            allowed_by=list(safety.allowed_by),
         )
 
 

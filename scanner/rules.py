@@ -1,6 +1,6 @@
 """How an import is judged: picklescan's lists of dangerous and innocuous globals, plus ours.
 
-An import is written `module attribute`; anything not known to be innocuous is suspicious.
+An import is a pair (module, attribute); anything not known to be innocuous is suspicious.
 """
 
 import _compat_pickle
@@ -9,7 +9,10 @@ from typing import Any
 
 from picklescan.scanner import _safe_globals, _unsafe_globals
 
-UNKNOWN = "<unknown>"  # a STACK_GLOBAL whose names are computed, not literal strings
+Name = tuple[str, str]  # (module, attribute), as the unpickler's find_class gets them
+UNKNOWN: Name = ("<unknown>", "")  # a STACK_GLOBAL whose names are computed, not literal strings
+# A STACK_GLOBAL whose names the walk had known but did not keep (past a bound of its models).
+UNFOLLOWED: Name = ("<not followed>", "")
 
 # Our additions to picklescan's lists.
 DANGEROUS_NAMES = {
@@ -33,7 +36,10 @@ INNOCUOUS_NAMES = {
     "datetime": {"datetime", "date", "time", "timedelta", "timezone"},
     "decimal": {"Decimal"},
     "fractions": {"Fraction"},
-    "numpy": {"ndarray", "dtype"},
+    "numpy": {
+        "ndarray", "dtype", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
+        "uint32", "uint64", "float16", "float32", "float64", "complex64", "complex128",
+    },
     "numpy.core.multiarray": {"_reconstruct", "scalar"},
     "numpy._core.multiarray": {"_reconstruct", "scalar"},
     "numpy.core.numeric": {"_frombuffer"},
@@ -53,16 +59,24 @@ SKLEARN_CLASS = re.compile(r"sklearn(\.\w+)+\.[A-Z]\w*")
 
 
 def classify(name: str) -> str:
-    """'dangerous', 'innocuous' or 'suspicious' for an import written `module attribute`.
+    """'dangerous', 'innocuous' or 'suspicious' for an import written `module attribute`."""
+    module, _, attribute = name.partition(" ")
+    return classify_pair(module, attribute)
+
+
+def classify_pair(module: str, attribute: str) -> str:
+    """'dangerous', 'innocuous' or 'suspicious' for an import of `attribute` from `module`.
 
     Protocol 4 looks dotted attributes up step by step (`posixpath` + `os.system`), so a
     dotted attribute naming a dangerous module or a dunder is dangerous too. Protocols 0-2
     import Python 2 names under their Python 3 names: both are judged.
     """
-    if name == UNKNOWN:
+    if (module, attribute) == UNKNOWN:
         return "dangerous"
-    written = tuple(name.split(" ", 1))
-    module, attribute = _py3_name(*written)
+    if (module, attribute) == UNFOLLOWED:
+        return "suspicious"
+    written = (module, attribute)
+    module, attribute = py3_name(*written)
     if _dangerous(*written) or _dangerous(module, attribute):
         return "dangerous"
     if "." not in attribute and (
@@ -74,9 +88,9 @@ def classify(name: str) -> str:
     return "suspicious"
 
 
-def dotted(name: str) -> str:
+def dotted(name: Name) -> str:
     """An import as Python writes it: `module.attribute`."""
-    return name if name == UNKNOWN else name.replace(" ", ".", 1)
+    return name[0] if name in (UNKNOWN, UNFOLLOWED) else f"{name[0]}.{name[1]}"
 
 
 def _listed(lists: dict[str, Any], module: str, name: str) -> bool:
@@ -109,7 +123,7 @@ def _dangerous(module: str, attribute: str) -> bool:
     )
 
 
-def _py3_name(module: str, attribute: str) -> tuple[str, str]:
+def py3_name(module: str, attribute: str) -> tuple[str, str]:
     """The name Python 3 imports for a protocol 0-2 pickle naming a Python 2 one."""
     if (module, attribute) in _compat_pickle.NAME_MAPPING:
         return _compat_pickle.NAME_MAPPING[(module, attribute)]

@@ -15,10 +15,16 @@ class Verdict(StrEnum):
     UNSCANNED = "UNSCANNED"  # stored before scanning existed, not scanned since
 
 
-# What an upload found DANGEROUS gets: stored with its label, or refused.
-PicklePolicy = Literal["report", "refuse"]
+# What an upload's verdict brings: stored with its label (`report`), or refused when
+# DANGEROUS (`refuse`), or when SUSPICIOUS or DANGEROUS (`refuse-suspicious`).
+PicklePolicy = Literal["report", "refuse", "refuse-suspicious"]
+REFUSED: dict[str, frozenset[Verdict]] = {
+    "report": frozenset(),
+    "refuse": frozenset({Verdict.DANGEROUS}),
+    "refuse-suspicious": frozenset({Verdict.DANGEROUS, Verdict.SUSPICIOUS}),
+}
 
-SCANNER = f"flrepo-pickle-scan/1 (picklescan {version('picklescan')} lists)"
+SCANNER = f"flrepo-pickle-scan/2 (picklescan {version('picklescan')} lists)"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,13 @@ class Safety:
     notes: tuple[str, ...] = ()
     scanner: str | None = None
     scanned_at: datetime | None = None
+    suspicious_globals: tuple[str, ...] = ()  # neither known to be safe nor allowed
+    allowed_by: tuple[str, ...] = ()  # the allowlist entries that made globals count as safe
+
+    def reasons(self) -> tuple[str, ...]:
+        """What makes the verdict what it is: the dangerous names, else the suspicious ones
+        and what could not be followed."""
+        return (self.dangerous_globals or (*self.suspicious_globals, *self.notes))[:10]
 
     def document(self) -> dict[str, Any]:
         return {
@@ -40,6 +53,8 @@ class Safety:
             "notes": list(self.notes),
             "scanner": self.scanner,
             "scannedAt": self.scanned_at,
+            "suspiciousGlobals": list(self.suspicious_globals),
+            "allowedBy": list(self.allowed_by),
         }
 
     @classmethod
@@ -55,7 +70,14 @@ class Safety:
             notes=tuple(doc.get("notes") or ()),
             scanner=doc.get("scanner"),
             scanned_at=scanned_at.replace(tzinfo=UTC) if isinstance(scanned_at, datetime) else None,
+            suspicious_globals=tuple(doc.get("suspiciousGlobals") or ()),  # absent before /2
+            allowed_by=tuple(doc.get("allowedBy") or ()),
         )
 
 
 NEVER_SCANNED = Safety(Verdict.UNSCANNED)
+
+
+def refuses(policy: PicklePolicy, safety: Safety) -> bool:
+    """Whether an upload with this verdict is refused under `policy` (nothing is stored)."""
+    return safety.verdict in REFUSED.get(policy, REFUSED["refuse-suspicious"])

@@ -19,7 +19,9 @@ async def scan(
 ) -> LabelReport:
     client = connect(url)
     try:
-        files = FileStore(client[settings.grid_db_name], settings.max_upload_bytes)
+        files = FileStore(
+            client[settings.grid_db_name], settings.max_upload_bytes, scanning=settings.scanning
+        )
         return await label_files(files, rescan=rescan, progress=progress)
     finally:
         await client.close()
@@ -43,8 +45,10 @@ def add_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
         "scan",
         help="scan stored files for dangerous pickles and label them",
         description="Scan every stored file never scanned (files stored before scanning, "
-        "or taken over from another repository) and store its pickle verdict. Files are "
-        "read chunk by chunk, never unpickled.",
+        "or taken over from another repository) or scanned by an older scanner, and store "
+        "its pickle verdict, with the allowlists and budget of FLREPO_PICKLE_ALLOW and "
+        "FLREPO_SCAN_BUDGET_S*. Files are read chunk by chunk, never unpickled. After "
+        "changing the allowlists, use --rescan.",
     )
     parser.add_argument(
         "--rescan", action="store_true", help="scan every file again, also those already labelled"
