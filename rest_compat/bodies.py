@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from flrepo.documents import ml_model
 from flrepo.documents.errors import InvalidInput
 from flrepo.documents.transformation import MachineCapabilities
-from flrepo.operations.validation import check_name, check_object
+from flrepo.operations.validation import check_name, check_object, exact_names
 from flrepo.transfer.lenient import AS_TEXT, Text, as_text, texts
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
@@ -32,7 +32,17 @@ def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
 # What check_name allows: 1 to 256 characters, no '/', no control character, no leading '$'.
 NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
 NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
-Name = Annotated[str, _checked(check_name, "the name"), WithJsonSchema(NAME_SCHEMA)]
+
+
+def _as_given(value: Any, what: str) -> str:
+    """A name in a path or query, checked for what no name may hold, but not normalised: the
+    operation looks it up in NFC first and then as given, so that records stored before
+    normalisation stay readable over REST as over GraphQL."""
+    with exact_names():
+        return check_name(value, what)
+
+
+Name = Annotated[str, _checked(_as_given, "the name"), WithJsonSchema(NAME_SCHEMA)]
 Key = Annotated[  # a name in a body
     str,
     BeforeValidator(as_text),
