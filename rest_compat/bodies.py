@@ -73,7 +73,7 @@ class TrainingResultBody(BaseModel):
     model_version: Key
     training_id: Key
     configuration_id: Key | None = None
-    results: JSONObject = None
+    results: TextsObject = None  # `Dict[str, Union[str, float]]`: pydantic 1 tried `str` first
 
 
 class StrategyBody(BaseModel):

@@ -63,11 +63,19 @@ async def test_strategy_meta_numbers_become_text(client: httpx.AsyncClient, db: 
     assert stored["meta"] == {"rounds": "5", "fraction": "0.5"}
 
 
-async def test_results_keep_their_numbers(client: httpx.AsyncClient, db: AsyncDatabase):
-    """A listed difference: the original stored metrics as text (pydantic 1 tried str first)."""
-    body = {"model_name": "m", "model_version": "1", "training_id": "t", "results": {"acc": 0.9}}
+async def test_results_store_numbers_as_text(client: httpx.AsyncClient, db: AsyncDatabase):
+    """As the original: pydantic 1 tried `str` first in `Dict[str, Union[str, float]]`, so
+    numbers and booleans became their text; a ranking still reads them as numbers."""
+    results = {"acc": 0.9, "rounds": 3, "done": True, "note": "ok"}
+    body = {"model_name": "m", "model_version": "1", "training_id": "t", "results": results}
     assert (await client.post("/training-results", json=body)).status_code == 201
-    assert (await db.results.find_one({}))["results"] == {"acc": 0.9}
+    stored = (await db.results.find_one({}))["results"]
+    assert stored == {"acc": "0.9", "rounds": "3", "done": "True", "note": "ok"}
+    listed = (await client.get("/training-results")).json()[0]["results"]
+    assert listed == stored
+    query = '{ trainingResults(orderBy: {metric: "acc"}) { trainingId } }'
+    ranked = (await client.post("/graphql", json={"query": query})).json()
+    assert ranked["data"]["trainingResults"] == [{"trainingId": "t"}], ranked
 
 
 async def test_graphql_stays_strict(client: httpx.AsyncClient):
