@@ -6,9 +6,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from beanie import init_beanie
+from flrepo.documents.aliases import AliasMove, ModelAlias
 from flrepo.documents.files import FileStore
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.runs import Round, TrainingRun
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
@@ -18,6 +20,7 @@ from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
 DOCUMENTS = [MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer, Token]
+DOCUMENTS += [TrainingRun, Round, ModelAlias, AliasMove]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"
@@ -92,6 +95,7 @@ async def init_database(
         max_concurrent_uploads=max_concurrent_uploads,
         transactions=await has_transactions(client),
         pickle_policy=pickle_policy,
+        pins=client.get_database(db_name, write_concern=concern)[TrainingRun.Settings.name],
     )
 
 

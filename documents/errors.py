@@ -74,3 +74,11 @@ class Forbidden(RepositoryError):
 
     code = "FORBIDDEN"
     status = 403
+
+
+class Conflict(RepositoryError):
+    """The write contradicts what is stored under the same key (a round recorded again with
+    other content)."""
+
+    code = "CONFLICT"
+    status = 409

@@ -32,6 +32,7 @@ from flrepo.middleware.access import Access, admin_secret, anonymous_scopes
 from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
+from flrepo.operations.runs import Retention, RunPolicy
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import repository_error, rest_app
 from flrepo.settings import Settings
@@ -119,6 +120,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """
     anonymous = anonymous_scopes(settings)
     admin = admin_secret(settings)
+    retention = Retention.parse(settings.round_retention, settings.round_retention_best)
+    run_policy = RunPolicy(settings.protected, retention)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -127,6 +130,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             stack.push_async_callback(client.close)
             app.state.client = client
             app.state.settings = settings
+            app.state.run_policy = rest.state.run_policy = run_policy
             app.state.files = rest.state.files = files = await init_database(
                 client,
                 settings.db_name,

@@ -101,6 +101,23 @@ class Settings(BaseSettings):
         description="a DANGEROUS pickle upload: `report` stores and labels it, `refuse` refuses it",
     )
 
+    # Training runs and model aliases (README: Training runs).
+    protected_aliases: str = Field(
+        default="production",
+        description="comma list of model aliases that only the promote scope may move",
+    )
+    round_retention: str = Field(
+        default="all",
+        pattern=r"^(all|last:[1-9][0-9]{0,8})$",
+        description="round weights kept: `all`, or `last:N` (the last N rounds and the best)",
+    )
+    round_retention_best: str | None = Field(
+        default=None,
+        pattern=r"^.+:(max|min)$",
+        description="with last:N, the best round by `metric:max` or `metric:min`; "
+        "unset: by the run's declared objective",
+    )
+
     # Access control (README: Security).
     anonymous_scopes: str | None = Field(
         default=None,
@@ -168,6 +185,10 @@ class Settings(BaseSettings):
     @property
     def proxies(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def protected(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.protected_aliases.split(",") if a.strip())
 
     @property
     def databases(self) -> Databases:

@@ -2,7 +2,7 @@
 
 import enum
 from datetime import datetime
-from typing import Annotated, NewType, TypeVar
+from typing import TYPE_CHECKING, Annotated, NewType, TypeVar
 
 import strawberry
 from flrepo.documents import (
@@ -20,6 +20,9 @@ from flrepo.scanner.verdicts import Safety, Verdict
 from pydantic import BaseModel
 from strawberry.experimental import pydantic
 from strawberry.scalars import JSON
+
+if TYPE_CHECKING:
+    from flrepo.graph.runs import Round, TrainingRun
 
 Long = NewType("Long", int)
 LONG_SCALAR = strawberry.scalar(
@@ -136,6 +139,12 @@ class Model:
             of(TrainingResult, r) for r in await info.context.loaders.results_of_model.load(key)
         ]
 
+    @strawberry.field(description="The model version's training runs, oldest first")
+    async def runs(self) -> list[Annotated["TrainingRun", strawberry.lazy("flrepo.graph.runs")]]:
+        from flrepo.graph.runs import runs_of_model  # the run types refer to this one
+
+        return await runs_of_model(self.model_name, self.model_version)
+
 
 @pydantic.type(model=training_result.TrainingResult, use_pydantic_alias=False)
 class TrainingResult:
@@ -154,6 +163,12 @@ class TrainingResult:
     async def model(self, info: Info) -> Model | None:
         doc = await info.context.loaders.model.load((self.model_name, self.model_version))
         return of(Model, doc) if doc else None
+
+    @strawberry.field(description="The last round of the run behind the final weights, if any")
+    async def last_round(self) -> Annotated["Round", strawberry.lazy("flrepo.graph.runs")] | None:
+        from flrepo.graph.runs import last_round_of  # the run types refer to this one
+
+        return await last_round_of(self.model_name, self.model_version, self.training_id)
 
 
 @pydantic.type(model=strategy.Strategy, use_pydantic_alias=False)

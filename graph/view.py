@@ -123,6 +123,7 @@ class GraphQLView(GraphQL):
             root_path=request.scope.get("root_path", ""),
             feed=state.feed,
             report=state.metrics.graphql_operation,
+            runs=state.run_policy,
         )
 
     async def parse_http_body(self, request: StreamingRequestAdapter) -> Any:

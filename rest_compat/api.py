@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from flrepo.documents.errors import InvalidInput, RepositoryError, Unauthenticated
 from flrepo.rest_compat import files, inference, models, results, strategies, transformations
 from flrepo.rest_compat.common import check_json_body, refuse_encoded_slash
+from flrepo.rest_compat.runs import router as runs_router
 from flrepo.transfer.errors import internal_error
 from flrepo.transfer.multipart import MultipartError
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from starlette.routing import Match
 
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
 ROUTERS += [inference.services, inference.inferencers]
+ROUTERS += [runs_router]
 
 
 def _shown(error: dict[str, Any]) -> dict[str, Any]:
