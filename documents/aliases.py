@@ -1,8 +1,7 @@
 """Named versions of a model (`production`, `candidate`, ...) and the history of their moves."""
 
-from datetime import datetime
-
 from beanie import Document
+from flrepo.documents.runs import Stamp
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 
@@ -12,7 +11,7 @@ class ModelAlias(Document):
     model_name: str
     alias: str
     model_version: str
-    moved_at: datetime
+    moved_at: Stamp
     moved_by: str
 
     class Settings:
@@ -27,7 +26,7 @@ class AliasMove(Document):
     alias: str
     from_version: str | None = None
     to_version: str
-    moved_at: datetime
+    moved_at: Stamp
     moved_by: str
 
     class Settings:

@@ -5,14 +5,23 @@ pins the files it started from by id and sha256; `pinned_files` lists their ids,
 indexed lookup tells whether a file must be kept (`FileStore.delete` skips such files).
 """
 
-from datetime import datetime
-from typing import Any, ClassVar, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from beanie import Document
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 Direction = Literal["max", "min"]
+
+
+def as_stored(when: datetime) -> datetime:
+    """A time as MongoDB keeps it (milliseconds) and in UTC, as read back (naive) or not."""
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+Stamp = Annotated[datetime, AfterValidator(as_stored)]
 RUN_KEY = [("model_name", ASCENDING), ("model_version", ASCENDING), ("training_id", ASCENDING)]
 
 
@@ -41,7 +50,7 @@ class TrainingRun(Document):
     objective: Objective | None = None
     started_from: list[PinnedFile] = Field(default_factory=list)
     pinned_files: list[str] = Field(default_factory=list)
-    started_at: datetime
+    started_at: Stamp
     started_by: str
 
     class Settings:
@@ -71,7 +80,7 @@ class Round(Document):
     weights_length: int
     aggregator_state_id: str | None = None
     aggregator_state_sha256: str | None = None
-    recorded_at: datetime
+    recorded_at: Stamp
     recorded_by: str
     FILE_FIELD: ClassVar[str] = "weights_id"
 
