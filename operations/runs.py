@@ -18,7 +18,7 @@ from flrepo.documents.strategy import Strategy
 from flrepo.documents.transformation import Transformation
 from flrepo.operations import events
 from flrepo.operations.access import check, requires
-from flrepo.operations.common import insert_new
+from flrepo.operations.common import check_fields, insert_new
 from flrepo.operations.models import model_key
 from flrepo.operations.results import check_metric, result_key
 from flrepo.operations.strategies import strategy_key
@@ -245,6 +245,8 @@ async def record_round(
     key = run_key(model_name, model_version, training_id)
     if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_ROUND:
         raise InvalidInput(f"a round number is a whole number from 1 to {MAX_ROUND}")
+    if weights_sha256 is not None and not isinstance(weights_sha256, str):
+        raise InvalidInput("weights_sha256 must be 64 hexadecimal digits")
     new = Round(
         **key,
         number=number,
@@ -255,6 +257,7 @@ async def record_round(
         recorded_at=datetime.now(UTC),
         recorded_by=check("write").name,
     )
+    check_fields(new.model_dump(exclude={"id"}), f"round {number}")  # before any upload
     run = await TrainingRun.find_one(key)
     if run is None:
         raise NotFound(f"{_what(key)} does not exist; start it first")
@@ -299,6 +302,8 @@ async def list_rounds(
 ) -> list[Round]:
     """One page of a run's rounds, by number."""
     check_page(limit, offset)
+    if offset > MAX_ROUND:
+        raise InvalidInput(f"offset must be at most {MAX_ROUND}")
     key = run_key(model_name, model_version, training_id)
     return await Round.find(key).sort("number").skip(offset).limit(limit).to_list()
 

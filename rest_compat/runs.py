@@ -11,6 +11,7 @@ from flrepo.rest_compat.bodies import Name
 from flrepo.rest_compat.common import Files, Message, errors
 from flrepo.rest_compat.file_routes import add_file_routes
 from flrepo.transfer.forms import JsonAndFiles
+from flrepo.transfer.numbers import count
 from pydantic import BaseModel
 
 router = APIRouter(tags=["training runs"])
@@ -84,9 +85,9 @@ async def checkpoint(name: Name, version: Name, training_id: Name, request: Requ
 
 
 async def find_round(name: str, version: str, training_id: str, number: str) -> Round | None:
-    if not number.isdigit():
+    if (whole := count(number)) is None:
         raise InvalidInput("a round number is a whole number")
-    return await runs.get_round(name, version, training_id, int(number))
+    return await runs.get_round(name, version, training_id, whole)
 
 
 ROUTES = [("GET", RUN + "/rounds/{number}/weights", "Download a round's weights", "weights")]

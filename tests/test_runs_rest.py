@@ -92,6 +92,12 @@ def test_bad_rounds_get_clear_4xx_and_leave_nothing(rest_server, uid):
         timeout=10,
     )
     assert_invalid(other)
+    assert_invalid(post_round(rest_server, path, {"number": 1, "weights_sha256": 5}, b"w"))
+    assert_invalid(post_round(rest_server, path, {"number": 1, "weights_sha256": "0" * 64}, b"w"))
+    huge = "9" * 40
+    assert_invalid(requests.get(rest_server(f"{path}/rounds/{huge}/weights"), timeout=10))
+    assert_invalid(requests.get(rest_server(f"{path}/rounds?offset={huge}"), timeout=10))
+    assert_invalid(requests.get(rest_server(f"{path}/rounds?limit=5000"), timeout=10))
     unknown = f"/training-results/{uid}/1/never-started"
     assert_detail(post_round(rest_server, unknown, {"number": 1}, b"w"), 404)
     assert requests.get(rest_server(unknown + "/checkpoint"), timeout=10).status_code == 404

@@ -7,6 +7,8 @@ from flrepo.transfer.jsonbody import JSONBodyError, loads
 from flrepo.transfer.multipart import MultipartReader, StreamedUpload
 from starlette.requests import Request
 
+MAX_JSON_BYTES = 4 << 20  # the JSON field: a round of 10,000 participants fits
+
 
 class JsonAndFiles:
     """The JSON object in form field `field` (read first), then files in the order sent."""
@@ -26,7 +28,7 @@ class JsonAndFiles:
         )
         await reader.open(field)
         try:
-            fields = loads(await reader.read_field())
+            fields = loads(await reader.read_field(MAX_JSON_BYTES))
         except JSONBodyError as exc:
             raise InvalidInput(f"form field {field!r}: {exc}") from None
         if not isinstance(fields, dict):
