@@ -32,7 +32,8 @@ from flrepo.middleware.access import Access, admin_secret, anonymous_scopes
 from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
-from flrepo.operations.runs import Retention, RunPolicy
+from flrepo.operations.retention import Retention
+from flrepo.operations.runs import RunPolicy
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import repository_error, rest_app
 from flrepo.settings import Settings

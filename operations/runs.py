@@ -2,9 +2,8 @@
 (idempotently), reading them back, resuming from the last one, and round retention."""
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from flrepo.operations.access import check, requires
 from flrepo.operations.common import check_fields, insert_new
 from flrepo.operations.models import model_key
 from flrepo.operations.results import check_metric, result_key
+from flrepo.operations.retention import Retention, apply_retention, best_of
 from flrepo.operations.strategies import strategy_key
 from flrepo.operations.transformations import transformation_key
 from flrepo.operations.validation import (
@@ -35,7 +35,6 @@ MAX_ROUND = 1_000_000_000
 MAX_PARTICIPANTS = 10_000
 MAX_TRANSFORMATIONS = 100
 MAX_RUNS_LISTED = 100
-NAN = float("nan")  # stands for "no number" in the ranking of rounds by a metric
 # A file source, or a function that finds the next file in the request (REST's optional
 # aggregator state, whose presence is known only once the weights before it were read).
 LaterFile = Callable[[], Awaitable[FileSource | None]]
@@ -43,35 +42,11 @@ ROUNDS = Round.Settings.name
 
 
 @dataclass(frozen=True)
-class Retention:
-    """Which rounds keep their weights: all (`keep_last` None), or the last N and the best."""
-
-    keep_last: int | None = None
-    best: Objective | None = None  # else the run's declared objective
-
-    @classmethod
-    def parse(cls, text: str, best: str | None = None) -> "Retention":
-        """`all` or `last:N` (N ≥ 1); `best` is `metric:max` or `metric:min` (or unset)."""
-        objective = None
-        if best:
-            metric, _, direction = best.rpartition(":")
-            if direction not in ("max", "min") or not metric:
-                raise ValueError("expected metric:max or metric:min")
-            objective = Objective(metric=metric, direction=direction)  # type: ignore[arg-type]
-        if text.strip() == "all":
-            return cls(None, objective)
-        match = re.fullmatch(r"\s*last:(\d{1,9})\s*", text)
-        if not match or int(match[1]) < 1:
-            raise ValueError("expected `all` or `last:N` with N at least 1")
-        return cls(int(match[1]), objective)
-
-
-@dataclass(frozen=True)
 class RunPolicy:
     """The server's settings for runs and aliases (FLREPO_PROTECTED_ALIASES, _ROUND_RETENTION)."""
 
     protected_aliases: frozenset[str] = frozenset({"production"})
-    retention: Retention = Retention()
+    retention: Retention = field(default_factory=Retention)
 
 
 def run_key(model_name: str, model_version: str, training_id: str) -> dict[str, str]:
@@ -324,27 +299,6 @@ async def latest_round(model_name: str, model_version: str, training_id: str) ->
     return await Round.find(key).sort("-number").limit(1).first_or_none()
 
 
-def _metric_value(metric: str) -> dict[str, Any]:
-    """`metrics[metric]` as a double (numbers and numeric strings); anything else NaN."""
-    raw = {"$getField": {"field": {"$literal": metric}, "input": {"$ifNull": ["$metrics", {}]}}}
-    numeric = {"$in": [{"$type": raw}, ["double", "int", "long", "decimal", "string"]]}
-    as_double = {"$convert": {"input": raw, "to": "double", "onError": NAN, "onNull": NAN}}
-    return {"$cond": [numeric, as_double, NAN]}
-
-
-async def _best(key: dict[str, str], objective: Objective) -> Round | None:
-    pipeline = [
-        {"$match": key},
-        {"$addFields": {"_metric": _metric_value(objective.metric)}},
-        {"$match": {"$expr": {"$ne": ["$_metric", NAN]}}},
-        {"$sort": {"_metric": -1 if objective.direction == "max" else 1, "number": 1}},
-        {"$limit": 1},
-        {"$project": {"_metric": 0}},
-    ]
-    found = await Round.aggregate(pipeline, projection_model=Round).to_list()
-    return found[0] if found else None
-
-
 @requires("read")
 async def best_round(
     model_name: str, model_version: str, training_id: str, metric: str, direction: Direction
@@ -354,34 +308,7 @@ async def best_round(
     key = run_key(model_name, model_version, training_id)
     if direction not in ("max", "min"):
         raise InvalidInput("direction is max or min")
-    return await _best(key, Objective(metric=check_metric(metric), direction=direction))
-
-
-async def apply_retention(files: FileStore, retention: Retention, run: TrainingRun) -> None:
-    """Delete the weights (and aggregator state) of the rounds the policy does not keep.
-
-    Each round forgets its files before they are deleted, so a crash leaves orphans for the
-    sweep, never a round naming a missing file. Metrics and participants stay.
-    """
-    if retention.keep_last is None:
-        return
-    key = {"model_name": run.model_name, "model_version": run.model_version}
-    key["training_id"] = run.training_id
-    newest = await Round.find(key).sort("-number").limit(retention.keep_last).to_list()
-    keep = {r.number for r in newest}
-    objective = retention.best or run.objective
-    if objective is not None and (best := await _best(key, objective)) is not None:
-        keep.add(best.number)
-    query = {**key, "number": {"$nin": sorted(keep)}, "weights_id": {"$ne": None}}
-    while batch := await Round.find(query).limit(100).to_list():
-        for old in batch:
-            forget = {"weights_id": None, "aggregator_state_id": None}
-            done = await Round.get_pymongo_collection().update_one(
-                {"_id": old.id, "weights_id": old.weights_id}, {"$set": forget}
-            )
-            if done.modified_count:
-                await files.delete(old.weights_id)
-                await files.delete(old.aggregator_state_id)
+    return await best_of(key, Objective(metric=check_metric(metric), direction=direction))
 
 
 @requires("delete")

@@ -4,7 +4,7 @@ stay)."""
 
 import pytest
 from flrepo.documents.integrity import Repository, check
-from flrepo.operations.runs import Retention
+from flrepo.operations.retention import Retention
 from helpers import GraphQL, running_app
 from pydantic import ValidationError
 from runs_client import create_model, participant, record_round, sha256, start_run
