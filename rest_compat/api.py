@@ -20,7 +20,7 @@ from starlette.routing import Match
 
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
 ROUTERS += [inference.services, inference.inferencers]
-ROUTERS += [runs_router]
+ROUTERS.insert(0, runs_router)  # first: see RunRoute
 
 
 def _shown(error: dict[str, Any]) -> dict[str, Any]:

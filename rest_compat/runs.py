@@ -4,6 +4,7 @@ clients that speak only REST (the original service has no such routes)."""
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from flrepo.documents.errors import InvalidInput, NotFound
 from flrepo.documents.runs import Objective, Round
 from flrepo.operations import runs
@@ -13,8 +14,23 @@ from flrepo.rest_compat.file_routes import add_file_routes
 from flrepo.transfer.forms import JsonAndFiles
 from flrepo.transfer.numbers import count
 from pydantic import BaseModel
+from starlette.routing import Match
+from starlette.types import Scope
 
-router = APIRouter(tags=["training runs"])
+
+class RunRoute(APIRoute):
+    """Declines `/training-results/weights/…`, the original's weights route (this router
+    comes first, so that a 405 names the methods of these paths, not of the original's
+    `PUT /training-results/{name}/{version}/{training_id}/{configuration_id}`)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if child.get("path_params", {}).get("name") == "weights":
+            return Match.NONE, {}
+        return match, child
+
+
+router = APIRouter(tags=["training runs"], route_class=RunRoute)
 RUN = "/training-results/{name}/{version}/{training_id}"
 CONFLICT = {409: {"model": Message, "description": "Recorded already, with other content"}}
 FILE = {"type": "string", "format": "binary"}

@@ -124,3 +124,20 @@ def test_alias_moves_reach_a_subscriber(rest_server, uid):
         events = [ws.receive(10)["payload"]["data"]["aliasMoved"] for _ in range(2)]
     assert [(e["fromVersion"], e["toVersion"]) for e in events] == [(None, "1"), ("1", "2")]
     assert {e["movedBy"] for e in events} == {"anonymous"}
+
+
+def test_the_original_weights_route_still_answers_paths_that_look_like_runs(rest_server, uid):
+    """`/training-results/weights/{name}/{version}/{training_id}` with a training id of
+    `rounds` or `checkpoint` is the original's weights download, not a run's route."""
+    for training_id in ("rounds", "checkpoint"):
+        body = {"model_name": uid, "model_version": "1", "training_id": training_id}
+        created = requests.post(rest_server("/training-results"), json=body, timeout=10)
+        assert created.status_code == 201, created.text
+        put = requests.put(
+            rest_server(f"/training-results/{uid}/1/{training_id}/cfg"),
+            files={"file": ("w", b"final weights")},
+            timeout=10,
+        )
+        assert put.status_code == 204, put.text
+        got = requests.get(rest_server(f"/training-results/weights/{uid}/1/{training_id}"))
+        assert got.status_code == 200 and got.json() == "ZmluYWwgd2VpZ2h0cw=="
