@@ -113,3 +113,26 @@ async def test_a_model_lists_its_runs_and_a_result_links_its_last_round(client, 
     assert run["latestCheckpoint"]["number"] == 2
     last = run["trainingResult"]["lastRound"]
     assert last["number"] == 2 and last["weights"]["sha256"] == sha256(b"w2")
+
+
+async def test_starting_a_run_again_answers_it_or_refuses_other_inputs(gql, db):
+    await started(gql)
+    again = await start_run(gql, KEY, objective={"metric": "accuracy", "direction": "MAX"})
+    assert again["trainingId"] == "run-1"
+    other = await gql.error(
+        'mutation { startTrainingRun(modelName: "cnn", modelVersion: "1", trainingId: "run-1") '
+        "{ trainingId } }"
+    )
+    assert other["extensions"]["code"] == "CONFLICT"
+    for missing in ('strategyName: "nope"', 'transformationIds: ["nope"]'):
+        error = await gql.error(
+            f'mutation {{ startTrainingRun(modelName: "cnn", modelVersion: "1", '
+            f'trainingId: "run-2", {missing}) {{ trainingId }} }}'
+        )
+        assert error["extensions"]["code"] == "NOT_FOUND", missing
+    absent = await gql.error(
+        'mutation { startTrainingRun(modelName: "none", modelVersion: "1", trainingId: "t") '
+        "{ trainingId } }"
+    )
+    assert absent["extensions"]["code"] == "NOT_FOUND"
+    assert await db.runs.count_documents({}) == 1
