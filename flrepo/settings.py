@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     anonymous_scopes: str | None = Field(
         default=None,
         description="What callers without a token may do: a comma list of read, write, delete, "
-        "admin, or `none`; unset: read,write,delete on loopback, read elsewhere",
+        "admin, promote, or `none`; unset: read,write,delete on loopback, read elsewhere",
     )
     admin_token: SecretStr | None = Field(default=None, description="A secret with every scope")
     cors_origins: str = Field(default="", description="Comma list of origins that may write")
