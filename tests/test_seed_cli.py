@@ -142,8 +142,9 @@ def test_restore_and_dump_print_summaries(names, mongodb_url, tmp_path, capsys):
     archive = tmp_path / "out.dump.gz"
     assert main(["seed", "dump", str(archive), "--gzip", "--mongodb-url", mongodb_url]) == 0
     out = capsys.readouterr().out
-    # the sample's six, and the empty services and inferencers the restore indexed
-    assert f"dumped 8 namespaces to {archive} (gzip archive" in out
+    # the sample's six, and the empty services, inferencers, runs, rounds, aliases and
+    # alias moves the restore indexed
+    assert f"dumped 12 namespaces to {archive} (gzip archive" in out
     assert "repository_grid.fs.chunks: 5 documents" in out
     assert archive.read_bytes()[:2] == b"\x1f\x8b"
     assert not list(tmp_path.glob(".*partial*"))
