@@ -153,12 +153,15 @@ class TrainingRun:
 
     @strawberry.field(description="The model, strategy and transformation files it started from")
     async def started_from(self, info: Info) -> StartedFrom:
-        pinned = {role: [await _pinned(info, p) for p in self.pins if p.role == role] for role in (
-            "model", "strategy", "transformation")}  # fmt: skip
+        pins = [await _pinned(info, pin) for pin in self.pins]
+        roles = [pin.role for pin in self.pins]
+        of_role = {
+            role: [p for p, r in zip(pins, roles, strict=True) if r == role] for role in roles
+        }
         return StartedFrom(
-            model=(pinned["model"] or [None])[0],
-            strategy=(pinned["strategy"] or [None])[0],
-            transformations=pinned["transformation"],
+            model=next(iter(of_role.get("model", [])), None),
+            strategy=next(iter(of_role.get("strategy", [])), None),
+            transformations=of_role.get("transformation", []),
         )
 
     @strawberry.field(description="Rounds by number")

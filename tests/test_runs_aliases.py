@@ -137,11 +137,13 @@ async def test_moves_that_change_nothing_or_name_nothing(settings, mongodb_url, 
 
 async def test_tokens_can_be_created_with_the_promote_scope(settings, mongodb_url, db):
     env = {**os.environ, "FLREPO_DB_NAME": settings.db_name}
+    command = [flrepo_command(), "token", "create", "release", "--scopes", "read,promote"]
     made = subprocess.run(
-        [flrepo_command(), "token", "create", "release", "--scopes", "read,promote",
-         "--mongodb-url", mongodb_url],
+        [*command, "--mongodb-url", mongodb_url],
         env={**env, "FLREPO_GRID_DB_NAME": settings.grid_db_name},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
     assert (await db.tokens.find_one({"name": "release"}))["scopes"] == ["read", "promote"]
