@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
@@ -32,7 +33,7 @@ from flrepo.middleware.access import Access, admin_secret, anonymous_scopes
 from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
-from flrepo.operations.retention import Retention
+from flrepo.operations.retention import Retention, apply_to_every_run
 from flrepo.operations.runs import RunPolicy
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import repository_error, rest_app
@@ -148,6 +149,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
             every_s, sweep_once = sweeper(Repository(meta, files.db), settings)
             await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
+            retain = functools.partial(apply_to_every_run, files, run_policy.retention)
+            await stack.enter_async_context(running(every(every_s, retain, "round retention")))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             log.info("callers without a token may: %s", ", ".join(sorted(anonymous)) or "nothing")
             explorer.log_asset_status()

@@ -81,3 +81,12 @@ async def apply_retention(files: FileStore, retention: Retention, run: TrainingR
             if done.modified_count:
                 await files.delete(old.weights_id)
                 await files.delete(old.aggregator_state_id)
+
+
+async def apply_to_every_run(files: FileStore, retention: Retention) -> None:
+    """Apply `retention` to every run, as the server's sweep does: a policy set since a
+    run's last round applies to it too."""
+    if retention.keep_last is None:
+        return
+    async for run in TrainingRun.find({}).sort("_id"):
+        await apply_retention(files, retention, run)

@@ -4,7 +4,7 @@ stay)."""
 
 import pytest
 from flrepo.documents.integrity import Repository, check
-from flrepo.operations.retention import Retention
+from flrepo.operations.retention import Retention, apply_to_every_run
 from helpers import GraphQL, running_app
 from pydantic import ValidationError
 from runs_client import create_model, participant, record_round, sha256, start_run
@@ -80,3 +80,12 @@ def test_retention_settings_are_checked():
             Settings(round_retention=bad)
     with pytest.raises(ValidationError):
         Settings(round_retention_best="loss")
+
+
+async def test_the_sweep_applies_a_policy_set_since_the_last_round(app, client, db, grid):
+    await six_rounds(client, {"metric": "loss", "direction": "MIN"})
+    assert await kept(db, grid) == [1, 2, 3, 4, 5, 6]
+    await apply_to_every_run(app.state.files, Retention.parse("last:1"))
+    assert await kept(db, grid) == [2, 6]  # the last, and the best by the run's objective
+    await apply_to_every_run(app.state.files, Retention.parse("last:1"))  # again: no change
+    assert await kept(db, grid) == [2, 6]
