@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flrepo.documents.aliases import AliasMove
 from flrepo.documents.errors import RepositoryError
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.runs import Round
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.tasks import cancel_and_wait
 from flrepo.documents.training_result import TrainingResult
@@ -36,10 +38,12 @@ RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
 
 # The file-id field of each watched collection: an update of it means the file was replaced.
-FILE_FIELDS = {
+FILE_FIELDS: dict[str, str | None] = {
     document.Settings.name: document.FILE_FIELD
     for document in (MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer)
 }
+# Rounds as they are recorded, and the moves of model aliases (a history: inserts only).
+FILE_FIELDS |= {Round.Settings.name: Round.FILE_FIELD, AliasMove.Settings.name: None}
 OPERATIONS = ["insert", "update", "replace", "delete"]
 
 
@@ -74,7 +78,7 @@ def _kind(event: dict[str, Any]) -> ChangeKind:
     if operation == "delete":
         return ChangeKind.DELETED
     updated = (event.get("updateDescription") or {}).get("updatedFields") or {}
-    file_field = FILE_FIELDS[event["ns"]["coll"]]
+    file_field = FILE_FIELDS.get(event["ns"]["coll"])
     return ChangeKind.FILE_REPLACED if file_field in updated else ChangeKind.META_UPDATED
 
 

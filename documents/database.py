@@ -6,12 +6,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from beanie import init_beanie
+from flrepo.documents.aliases import AliasMove, ModelAlias
 from flrepo.documents.files import FileStore
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.keys import SigningKey
 from flrepo.documents.listing_indexes import LISTING_INDEXES
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.revisions import FileRevision
+from flrepo.documents.runs import Round, TrainingRun
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.token import Token
 from flrepo.documents.training_result import TrainingResult
@@ -33,6 +35,7 @@ DOCUMENTS = [
     FileRevision,
     SigningKey,  # the keys signatures are verified against
 ]
+DOCUMENTS += [TrainingRun, Round, ModelAlias, AliasMove]
 
 JOURNALED = "journaled"
 ACKNOWLEDGED = "acknowledged"
@@ -111,6 +114,7 @@ async def init_database(
         pickle_policy=pickle_policy,
         signature_policy=signature_policy,
         scanning=scanning,
+        pins=client.get_database(db_name, write_concern=concern)[TrainingRun.Settings.name],
     )
 
 

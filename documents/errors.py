@@ -100,3 +100,11 @@ class SignatureRefused(RepositoryError):
 
     code = "SIGNATURE_REFUSED"
     status = 422
+
+
+class Conflict(RepositoryError):
+    """The write contradicts what is stored under the same key (a round recorded again with
+    other content)."""
+
+    code = "CONFLICT"
+    status = 409

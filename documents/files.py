@@ -25,6 +25,7 @@ from flrepo.signing.states import UNSIGNED, FileSignature, SignaturePolicy, Sign
 from gridfs.errors import CorruptGridFile
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.client_session import TransactionOptions
 from pymongo.errors import DuplicateKeyError
@@ -132,8 +133,10 @@ class FileStore:
         shares: UploadShares | None = None,
         signature_policy: SignaturePolicy = "report",
         scanning: Scanning | None = None,
+        pins: AsyncCollection | None = None,
     ) -> None:
         self.db = db
+        self.pins = pins  # training runs: a file one of them pins is never deleted
         self.files = db["fs.files"]
         self.chunks = db["fs.chunks"]
         self.registry = UploadRegistry(db)
@@ -408,14 +411,22 @@ class FileStore:
             await self.files.update_one({"_id": oid}, {"$set": {"uploadedName": name}})
         return await self.get(file_id)
 
+    async def pinned(self, file_id: str, session: AsyncClientSession | None = None) -> bool:
+        """Whether a training run pins the file (one indexed lookup)."""
+        if self.pins is None:
+            return False
+        found = await self.pins.find_one({"pinned_files": file_id}, {"_id": 1}, session=session)
+        return found is not None
+
     async def delete(self, file_id: str | None, session: AsyncClientSession | None = None) -> None:
         """Delete the file if it exists; a null or dangling id is not an error.
 
         The `fs.files` document goes first, so a crash in between leaves orphaned chunks
-        (for the sweep), never a file with chunks missing.
+        (for the sweep), never a file with chunks missing. A file that a training run
+        pins is kept: the run still serves it (and it is no orphan while the run exists).
         """
         oid = object_id(file_id)
-        if oid is None:
+        if oid is None or await self.pinned(str(oid), session):
             return
         await self.files.delete_one({"_id": oid}, session=session)
         await self.chunks.delete_many({"files_id": oid}, session=session)

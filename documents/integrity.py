@@ -27,6 +27,7 @@ from flrepo.documents.files import (
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
 from flrepo.documents.revisions import KEYS, FileRevision, drop
+from flrepo.documents.runs import Round, TrainingRun
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
@@ -39,6 +40,10 @@ REFERENCES = [
     (document.Settings.name, document.FILE_FIELD)
     for document in (MLModel, TrainingResult, Strategy, Transformation, Service, Inferencer)
 ]
+# Training runs: each round's files, and the files a run pins (a list of ids).
+REFERENCES += [(Round.Settings.name, "weights_id"), (Round.Settings.name, "aggregator_state_id")]
+PINS = (TrainingRun.Settings.name, "pinned_files")
+REFERENCES += [PINS]
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class Repository:
         for collection, id_field in REFERENCES:
             query = {id_field: {"$type": "string"}}
             async for doc in self.db[collection].find(query, {id_field: 1}):
-                ids.add(doc[id_field])
+                ids.update(_ids(doc[id_field]))
         async for doc in self.revisions.find({"file_id": {"$type": "string"}}, {"file_id": 1}):
             ids.add(doc["file_id"])
         return ids
@@ -107,6 +112,12 @@ class Repository:
         """Delete the chunks of `files_id` unless they became a file (that file keeps them)."""
         if await self.files.find_one({"_id": files_id}, {"_id": 1}) is None:
             await self.chunks.delete_many({"files_id": files_id})
+
+
+def _ids(value: Any) -> list[str]:
+    """The file ids a reference field holds: one string, or a list of them (a run's pins)."""
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, str)]
 
 
 def _age_s(when: datetime | None, now: datetime) -> float:
@@ -240,16 +251,17 @@ async def find_missing(repo: Repository) -> list[tuple[Finding, tuple[str, str, 
     for collection, id_field in REFERENCES:
         query = {id_field: {"$exists": True, "$nin": [None, ""]}}
         async for doc in repo.db[collection].find(query, {id_field: 1}):
-            file_id = doc[id_field]
-            oid = object_id(file_id) if isinstance(file_id, str) else None
-            if oid and await repo.files.find_one({"_id": oid}, {"_id": 1}):
-                continue
-            # look again: a replacement may have moved it on since
-            if not await repo.db[collection].find_one({"_id": doc["_id"], id_field: file_id}):
-                continue
-            subject = f"{collection} {doc['_id']}: {id_field} {file_id!r} names no file"
-            finding = Finding("reference to a missing file", subject)
-            found.append((finding, (collection, id_field, doc["_id"], file_id)))
+            held = doc[id_field]
+            for file_id in _ids(held) if isinstance(held, list) else [held]:
+                oid = object_id(file_id) if isinstance(file_id, str) else None
+                if oid and await repo.files.find_one({"_id": oid}, {"_id": 1}):
+                    continue
+                # look again: a replacement may have moved it on since
+                if not await repo.db[collection].find_one({"_id": doc["_id"], id_field: file_id}):
+                    continue
+                subject = f"{collection} {doc['_id']}: {id_field} {file_id!r} names no file"
+                finding = Finding("reference to a missing file", subject)
+                found.append((finding, (collection, id_field, doc["_id"], file_id)))
     return found
 
 
@@ -326,9 +338,10 @@ async def check(
             if await remove_orphan(repo, finding, target):
                 report.repaired.append(finding)
         for finding, (collection, id_field, doc_id, file_id) in missing:
-            nulled = await repo.db[collection].update_one(
-                {"_id": doc_id, id_field: file_id}, {"$set": {id_field: None}}
-            )
+            unset = {"$set": {id_field: None}}
+            if (collection, id_field) == PINS:  # a run forgets only the missing file
+                unset = {"$pull": {id_field: file_id}}
+            nulled = await repo.db[collection].update_one({"_id": doc_id, id_field: file_id}, unset)
             if nulled.modified_count:
                 report.repaired.append(finding)
         for finding, revision in lost:

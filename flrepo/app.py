@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
@@ -33,6 +34,8 @@ from flrepo.middleware.access import Access, admin_secret, anonymous_scopes
 from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
 from flrepo.operations.files import get_file
+from flrepo.operations.retention import Retention, apply_to_every_run
+from flrepo.operations.runs import RunPolicy
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import rest_app
 from flrepo.settings import Settings
@@ -139,6 +142,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
     """
     anonymous = anonymous_scopes(settings)
     admin = admin_secret(settings)
+    retention = Retention.parse(settings.round_retention, settings.round_retention_best)
+    run_policy = RunPolicy(settings.protected, retention)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -147,6 +152,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             stack.push_async_callback(client.close)
             app.state.client = client
             app.state.settings = settings
+            app.state.run_policy = rest.state.run_policy = run_policy
             app.state.files = rest.state.files = files = await init_database(
                 client,
                 settings.db_name,
@@ -168,6 +174,8 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             stack.push_async_callback(app.state.feed.stop)
             every_s, sweep_once = sweeper(Repository(meta, files.db), settings)
             await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
+            retain = functools.partial(apply_to_every_run, files, run_policy.retention)
+            await stack.enter_async_context(running(every(every_s, retain, "round retention")))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             log_anonymous_scopes(settings, anonymous)
             explorer.log_asset_status()

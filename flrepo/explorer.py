@@ -204,6 +204,18 @@ query BestResults {
   }
 }
 
+# A training curve: every round of a run with its metrics, the best and latest rounds,
+# and the exact files it started from (fill in your run's key)
+query TrainingCurve {
+  trainingRun(modelName: "mnist", modelVersion: "1", trainingId: "run-1") {
+    objective { metric direction }
+    rounds(limit: 100) { number metrics participantCount recordedAt }
+    bestRound { number metrics }
+    latestCheckpoint { number weights { downloadUrl } aggregatorState { downloadUrl } }
+    startedFrom { model { name sha256 } strategy { name sha256 } }
+  }
+}
+
 # Training results as they are added, from any server on this database
 subscription NewResults {
   trainingResultAdded {
@@ -211,6 +223,17 @@ subscription NewResults {
     modelVersion
     trainingId
     results
+  }
+}
+
+# Rounds as an aggregator records them, live: a training curve that draws itself
+subscription LiveRounds {
+  roundRecorded {
+    modelName
+    trainingId
+    number
+    metrics
+    participantCount
   }
 }
 """

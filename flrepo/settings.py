@@ -161,11 +161,28 @@ class Settings(BaseSettings):
         "refuses unsigned, invalid and untrusted uploads",
     )
 
+    # Training runs and model aliases (README: Training runs).
+    protected_aliases: str = Field(
+        default="production",
+        description="comma list of model aliases that only the promote scope may move",
+    )
+    round_retention: str = Field(
+        default="all",
+        pattern=r"^(all|last:[1-9][0-9]{0,8})$",
+        description="round weights kept: `all`, or `last:N` (the last N rounds and the best)",
+    )
+    round_retention_best: str | None = Field(
+        default=None,
+        pattern=r"^.+:(max|min)$",
+        description="with last:N, the best round by `metric:max` or `metric:min`; "
+        "unset: by the run's declared objective",
+    )
+
     # Access control (README: Security).
     anonymous_scopes: str | None = Field(
         default=None,
         description="What callers without a token may do: a comma list of read, write, delete, "
-        "admin, or `none`; unset: read,write,delete on loopback, read elsewhere",
+        "admin, promote, or `none`; unset: read,write,delete on loopback, read elsewhere",
     )
     admin_token: SecretStr | None = Field(default=None, description="A secret with every scope")
     cors_origins: str = Field(default="", description="Comma list of origins that may write")
@@ -260,6 +277,10 @@ class Settings(BaseSettings):
             Allowlists.parse(self.pickle_allow),
             Budget(self.scan_budget_s, self.scan_budget_s_per_mib),
         )
+
+    @property
+    def protected(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.protected_aliases.split(",") if a.strip())
 
     @property
     def databases(self) -> Databases:

@@ -21,6 +21,7 @@ from flrepo.graph.inputs import (
 )
 from flrepo.graph.permissions import CanRead
 from flrepo.graph.reporting import OperationReport
+from flrepo.graph.runs import RunMutation, RunQuery, RunSubscription
 from flrepo.graph.signatures import SIGNATURE, signed
 from flrepo.graph.types import (
     LONG_SCALAR,
@@ -89,7 +90,7 @@ def page(limit: int | None) -> int:
 
 
 @strawberry.type
-class Query:
+class Query(RunQuery):
     @strawberry.field(description="Models, oldest first")
     async def models(
         self,
@@ -270,7 +271,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(RunMutation):
     @strawberry.mutation
     async def create_model(self, input: CreateModelInput) -> Model:
         doc = input.to_pydantic()
@@ -526,7 +527,7 @@ def feed_of(info: Info) -> ChangeFeed:
 
 
 @strawberry.type
-class Subscription:
+class Subscription(RunSubscription):
     @strawberry.subscription(
         description="Training results as they are created", permission_classes=[CanRead]
     )

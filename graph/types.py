@@ -3,7 +3,7 @@
 import enum
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Generic, NewType, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, NewType, TypeVar
 
 import strawberry
 from flrepo.documents import (
@@ -26,6 +26,9 @@ from flrepo.scanner.verdicts import Safety, Verdict
 from pydantic import BaseModel
 from strawberry.experimental import pydantic
 from strawberry.scalars import JSON
+
+if TYPE_CHECKING:
+    from flrepo.graph.runs import Round, TrainingRun
 
 Long = NewType("Long", int)
 LONG_SCALAR = strawberry.scalar(
@@ -209,6 +212,15 @@ class Model:
         key = (self.model_name, self.model_version)
         return await load_revisions(info, ml_model.MLModel, key, limit, offset)
 
+    @strawberry.field(description="The model version's training runs, oldest first")
+    async def runs(
+        self, limit: NestedLimit = NESTED_PAGE, offset: int | None = 0
+    ) -> list[Annotated["TrainingRun", strawberry.lazy("flrepo.graph.runs")]]:
+        from flrepo.graph.runs import runs_of_model  # the run types refer to this one
+
+        check_page(limit, offset or 0)
+        return await runs_of_model(self.model_name, self.model_version, limit, offset or 0)
+
 
 @pydantic.type(model=training_result.TrainingResult, use_pydantic_alias=False)
 class TrainingResult:
@@ -234,6 +246,12 @@ class TrainingResult:
     ) -> list[FileRevision]:
         key = (self.model_name, self.model_version, self.training_id)
         return await load_revisions(info, training_result.TrainingResult, key, limit, offset)
+
+    @strawberry.field(description="The last round of the run behind the final weights, if any")
+    async def last_round(self) -> Annotated["Round", strawberry.lazy("flrepo.graph.runs")] | None:
+        from flrepo.graph.runs import last_round_of  # the run types refer to this one
+
+        return await last_round_of(self.model_name, self.model_version, self.training_id)
 
 
 @pydantic.type(model=strategy.Strategy, use_pydantic_alias=False)

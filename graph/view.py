@@ -124,6 +124,7 @@ class GraphQLView(GraphQL):
             feed=state.feed,
             report=state.metrics.graphql_operation,
             refused=lambda status: setattr(request.state, "refused_status", status),
+            runs=state.run_policy,
         )
 
     async def parse_http_body(self, request: StreamingRequestAdapter) -> Any:

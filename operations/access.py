@@ -17,8 +17,10 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from flrepo.documents.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from flrepo.operations.validation import UnsafeName, check_name, exact_names
 
-Scope = Literal["read", "write", "delete", "admin"]
-SCOPES: tuple[Scope, ...] = ("read", "write", "delete", "admin")
+Scope = Literal["read", "write", "delete", "admin", "promote"]
+# `promote`: moving a protected model alias (FLREPO_PROTECTED_ALIASES); `admin` may too.
+SCOPES: tuple[Scope, ...] = ("read", "write", "delete", "admin", "promote")
+IMPLIED: dict[str, str] = {"promote": "admin"}  # a scope, and the scope that also grants it
 audit = logging.getLogger("flrepo.audit")
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,7 +70,7 @@ def check(scope: Scope) -> Caller:
     caller = _caller.get()
     if caller.bad_token:
         raise Unauthenticated("Invalid, expired or revoked token")
-    if scope in caller.scopes:
+    if scope in caller.scopes or IMPLIED.get(scope) in caller.scopes:
         return caller
     if caller.foreign_origin is not None and scope != "read":
         raise Forbidden(

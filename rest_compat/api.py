@@ -3,11 +3,13 @@ GraphQL: its routers, route for route, with the error answers and checks of tran
 
 from fastapi import Depends, FastAPI
 from flrepo.rest_compat import files, inference, models, results, strategies, transformations
+from flrepo.rest_compat.runs import router as runs_router
 from flrepo.transfer.error_answers import HANDLERS, method_not_allowed
 from flrepo.transfer.request_checks import check_json_body, refuse_encoded_slash
 
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
 ROUTERS += [inference.services, inference.inferencers]
+ROUTERS.insert(0, runs_router)  # first: see RunRoute
 ROUTES = [route for router in ROUTERS for route in router.routes]
 
 

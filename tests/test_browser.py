@@ -273,7 +273,7 @@ def test_graphiql_opens_with_an_example_and_runs_a_subscription(server, model, b
     page.keyboard.type('subscription { trainingResultAdded(modelName: "m1") { trainingId } }')
     expect(editor.locator(".view-lines")).to_contain_text("trainingResultAdded")
     # GraphiQL parses the editor's text a moment after typing: until then it still sees the
-    # example's three operations and answers the button with a menu. Ask again until it runs.
+    # example's operations and answers the button with a menu. Ask again until it runs.
     deadline = time.monotonic() + 60
     while subscriptions_open(server) < 1:
         if time.monotonic() > deadline:

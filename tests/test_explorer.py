@@ -188,7 +188,9 @@ async def test_graphiql_opens_with_operations_valid_against_the_schema(tmp_path)
     document = parse(explorer.DEFAULT_QUERY)
     assert validate(build_schema(schema.as_str()), document) == []
     kinds = [d.operation.value for d in document.definitions]
-    assert kinds == ["query", "query", "subscription"]
+    assert kinds == ["query", "query", "query", "subscription", "subscription"]
+    names = [d.name.value for d in document.definitions]
+    assert {"TrainingCurve", "LiveRounds"} <= set(names)
     answer = await client(Explorer(tmp_path)).get("/graphql", headers={"Accept": "text/html"})
     page = answer.text
     (shown,) = re.findall(r'data-default-query="([^"]*)"', page)

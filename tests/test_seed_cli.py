@@ -142,9 +142,9 @@ def test_restore_and_dump_print_summaries(names, mongodb_url, tmp_path, capsys):
     archive = tmp_path / "out.dump.gz"
     assert main(["seed", "dump", str(archive), "--gzip", "--mongodb-url", mongodb_url]) == 0
     out = capsys.readouterr().out
-    # the sample's six, and the empty services, inferencers and file revisions the restore
-    # indexed, and the results' ranking rows
-    assert f"dumped 10 namespaces to {archive} (gzip archive" in out
+    # the sample's six, and the empty services, inferencers, file revisions, runs, rounds,
+    # aliases and alias moves the restore indexed, and the results' ranking rows
+    assert f"dumped 14 namespaces to {archive} (gzip archive" in out
     assert "repository_grid.fs.chunks: 5 documents" in out
     assert archive.read_bytes()[:2] == b"\x1f\x8b"
     assert not list(tmp_path.glob(".*partial*"))

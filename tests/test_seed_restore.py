@@ -80,11 +80,15 @@ async def test_dump_is_what_mongorestore_reads(mongo, settings, mongodb_url, tmp
     parsed = parse_strictly(path.read_bytes())
     names = sorted(f"{m['db']}.{m['collection']}" for m in parsed["prelude"])
     assert names == [
+        "repository.alias_moves",  # empty, as are aliases, inferencers, rounds and runs
+        "repository.aliases",
         "repository.file_revisions",  # empty, created with its indexes at startup
         "repository.inferencers",  # empty, created with its unique index at startup
         "repository.models",
         "repository.result_ranks",  # the ranking rows: restored with their results
         "repository.results",
+        "repository.rounds",
+        "repository.runs",
         "repository.services",
         "repository.strategies",
         "repository.transformations",
