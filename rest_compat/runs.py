@@ -9,8 +9,9 @@ from flrepo.documents.errors import InvalidInput, NotFound
 from flrepo.documents.runs import Objective, Round
 from flrepo.operations import runs
 from flrepo.rest_compat.bodies import Name
-from flrepo.rest_compat.common import Files, Message, errors
 from flrepo.rest_compat.file_routes import add_file_routes
+from flrepo.transfer.dependencies import Files
+from flrepo.transfer.documented_answers import Message, errors
 from flrepo.transfer.forms import JsonAndFiles
 from flrepo.transfer.numbers import count
 from pydantic import BaseModel
