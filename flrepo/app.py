@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.exception_handlers import http_exception_handler
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -38,6 +39,7 @@ from flrepo.operations.retention import Retention, apply_to_every_run
 from flrepo.operations.runs import RunPolicy
 from flrepo.operations.validation import MAX_DOCUMENT_BYTES
 from flrepo.rest_compat.api import rest_app
+from flrepo.rest_runs.routes import router as runs_router
 from flrepo.settings import Settings
 from flrepo.transfer.downloads import file_response
 from flrepo.transfer.error_answers import repository_error
@@ -73,6 +75,11 @@ async def download_file(request: Request) -> Response:
     if record is None:
         return JSONResponse({"detail": "no such file"}, status_code=404)
     return file_response(request, files, record)
+
+
+def rest_face() -> FastAPI:
+    """The REST routes as served: the training runs' first (see `RunRoute`), the original's."""
+    return rest_app(first=[runs_router])
 
 
 async def every(interval_s: float, job: Callable[[], Awaitable[None]], what: str) -> None:
@@ -201,7 +208,7 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
         per_caller=settings.websocket_share,
         max_lifetime_s=settings.ws_max_lifetime_s,
     )
-    rest = rest_app()
+    rest = rest_face()
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),

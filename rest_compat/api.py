@@ -1,20 +1,21 @@
 """The original REST API (API.md §3) as a FastAPI application, over the same operations as
 GraphQL: its routers, route for route, with the error answers and checks of transfer/."""
 
-from fastapi import Depends, FastAPI
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Depends, FastAPI
 from flrepo.rest_compat import files, inference, models, results, strategies, transformations
-from flrepo.rest_compat.runs import router as runs_router
 from flrepo.transfer.error_answers import HANDLERS, method_not_allowed
 from flrepo.transfer.request_checks import check_json_body, refuse_encoded_slash
 
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
 ROUTERS += [inference.services, inference.inferencers]
-ROUTERS.insert(0, runs_router)  # first: see RunRoute
-ROUTES = [route for router in ROUTERS for route in router.routes]
 
 
-def rest_app() -> FastAPI:
-    """The REST routes; the file store is read from `app.state.files`."""
+def rest_app(first: Sequence[APIRouter] = ()) -> FastAPI:
+    """The REST routes, `first`'s before the original's, so that theirs are matched first;
+    the file store is read from `app.state.files`."""
+    routers = [*first, *ROUTERS]
     app = FastAPI(
         title="FL Repository REST API",
         version="1.0",
@@ -23,8 +24,11 @@ def rest_app() -> FastAPI:
         redoc_url=None,
         strict_content_type=False,  # a JSON body without Content-Type is read, as it always was
         dependencies=[Depends(refuse_encoded_slash), Depends(check_json_body)],
-        exception_handlers={**HANDLERS, 405: method_not_allowed(ROUTES)},
+        exception_handlers={
+            **HANDLERS,
+            405: method_not_allowed([route for router in routers for route in router.routes]),
+        },
     )
-    for router in ROUTERS:
+    for router in routers:
         app.include_router(router)
     return app

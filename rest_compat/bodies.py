@@ -6,32 +6,14 @@ is stored as "1", `"storage": "10"` as 10.0, `"GPU": "true"` as true) and refuse
 refused, and what cannot be stored (NaN, `$` keys).
 """
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from flrepo.documents import ml_model
-from flrepo.documents.errors import InvalidInput
 from flrepo.documents.transformation import MachineCapabilities
 from flrepo.operations.validation import check_name, check_object, exact_names
 from flrepo.transfer.lenient import AS_TEXT, Text, as_text, texts
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
-
-
-def _checked(check: Callable[[Any, str], Any], what: str) -> AfterValidator:
-    """`check` as a pydantic validator: its InvalidInput becomes a value error (422)."""
-
-    def validate(value: Any) -> Any:
-        try:
-            return check(value, what)
-        except InvalidInput as exc:
-            raise ValueError(str(exc)) from None
-
-    return AfterValidator(validate)
-
-
-# What check_name allows: 1 to 256 characters, no '/', no control character, no leading '$'.
-NAME_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256}
-NAME_SCHEMA["pattern"] = "^[^$/\\x00-\\x1f\\x7f-\\x9f][^/\\x00-\\x1f\\x7f-\\x9f]*$"
+from flrepo.transfer.validators import NAME_SCHEMA, checked
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 
 def _as_given(value: Any, what: str) -> str:
@@ -42,16 +24,16 @@ def _as_given(value: Any, what: str) -> str:
         return check_name(value, what)
 
 
-Name = Annotated[str, _checked(_as_given, "the name"), WithJsonSchema(NAME_SCHEMA)]
+Name = Annotated[str, checked(_as_given, "the name"), WithJsonSchema(NAME_SCHEMA)]
 Key = Annotated[  # a name in a body
     str,
     BeforeValidator(as_text),
-    _checked(check_name, "the name"),
+    checked(check_name, "the name"),
     WithJsonSchema({"anyOf": [NAME_SCHEMA, *AS_TEXT]}),
 ]
 STORABLE = "No key at any depth starts with '$' or holds a NUL; integers fit in 64 bits."
 JSONObject = Annotated[
-    dict[str, Any] | None, _checked(check_object, "the object"), Field(description=STORABLE)
+    dict[str, Any] | None, checked(check_object, "the object"), Field(description=STORABLE)
 ]
 # A JSON object the original declared `Dict[str, str]`: its numbers are stored as text.
 TextsObject = Annotated[JSONObject, BeforeValidator(texts)]
@@ -86,7 +68,7 @@ class StrategyMetaBody(BaseModel):
     meta: Annotated[
         dict[str, Any],
         BeforeValidator(texts),
-        _checked(check_object, "meta"),
+        checked(check_object, "meta"),
         Field(description=STORABLE),
     ]
 

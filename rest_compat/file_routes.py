@@ -12,13 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
 from flrepo.rest_compat.bodies import Name
-from flrepo.rest_compat.common import Files, errors
+from flrepo.transfer.dependencies import Files
+from flrepo.transfer.documented_answers import RAW, errors
 from flrepo.transfer.downloads import file_response
 from flrepo.transfer.form_upload import MULTIPART, Digest, Upload
 from starlette.responses import Response
-
-RAW = {200: {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}}
-
 
 NO_CONTENT = {"status_code": 204, "response_class": Response}  # no Content-Type, as the original
 OPTIONS: dict[str, dict[str, Any]] = {

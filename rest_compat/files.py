@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
 from flrepo.documents.files import StoredFile
 from flrepo.operations import files
-from flrepo.rest_compat.common import Files
+from flrepo.transfer.dependencies import Files
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 

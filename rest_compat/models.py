@@ -6,8 +6,9 @@ from fastapi import APIRouter, Query
 from flrepo.documents.errors import NotFound
 from flrepo.operations import models
 from flrepo.rest_compat.bodies import ModelBody, ModelMeta, Name
-from flrepo.rest_compat.common import CREATED, UPDATED, document, errors, listing
+from flrepo.rest_compat.common import CREATED, UPDATED, document, listing
 from flrepo.rest_compat.file_routes import add_file_routes
+from flrepo.transfer.documented_answers import errors
 from starlette.responses import JSONResponse, Response
 
 router = APIRouter(tags=["models"])

@@ -4,9 +4,11 @@ from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
 from flrepo.operations import results
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
-from flrepo.rest_compat.common import CREATED, Files, errors, listing
-from flrepo.rest_compat.file_routes import RAW, add_file_routes
+from flrepo.rest_compat.common import CREATED, listing
+from flrepo.rest_compat.file_routes import add_file_routes
 from flrepo.transfer.base64_body import base64_response
+from flrepo.transfer.dependencies import Files
+from flrepo.transfer.documented_answers import RAW, errors
 from flrepo.transfer.downloads import file_response
 from starlette.responses import Response
 

@@ -49,6 +49,7 @@ def test_the_contracts_see_every_part(tmp_path):
         "graph",
         "operations",
         "rest_compat",
+        "rest_runs",
         "scanner",
         "seed",
         "transfer",

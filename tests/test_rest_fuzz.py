@@ -12,12 +12,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 import schemathesis
-from flrepo.rest_compat.api import rest_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from pymongo import MongoClient
 from rest_fixtures import Server, put_file, running_server
 from schemathesis import GenerationMode, checks
+
+from flrepo.app import rest_face
 
 pytest_plugins = ["rest_fixtures"]
 
@@ -69,7 +70,7 @@ def api(fuzzed_server: Server) -> schemathesis.BaseSchema:
 # The routes, named as in the document, known before any server runs: one test each.
 ROUTES = sorted(
     f"{method.upper()} {path}"
-    for path, operations in rest_app().openapi()["paths"].items()
+    for path, operations in rest_face().openapi()["paths"].items()
     for method in operations
 )
 

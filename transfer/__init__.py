@@ -1,1 +1,1 @@
-"""HTTP plumbing both faces share: the streaming multipart reader and file responses."""
+"""HTTP plumbing the faces share: multipart, file responses, what the REST routes depend on."""

@@ -1,21 +1,33 @@
 """`/training-results/{name}/{version}/{training_id}/...`: training runs and their rounds, for
 clients that speak only REST (the original service has no such routes)."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from flrepo.documents.errors import InvalidInput, NotFound
 from flrepo.documents.runs import Objective, Round
 from flrepo.operations import runs
-from flrepo.rest_compat.bodies import Name
-from flrepo.rest_compat.common import Files, Message, errors
-from flrepo.rest_compat.file_routes import add_file_routes
+from flrepo.operations.validation import check_name, exact_names
+from flrepo.transfer.dependencies import Files
+from flrepo.transfer.documented_answers import RAW, Message, errors
+from flrepo.transfer.downloads import file_response
 from flrepo.transfer.forms import JsonAndFiles
 from flrepo.transfer.numbers import count
-from pydantic import BaseModel
+from flrepo.transfer.validators import NAME_SCHEMA, checked
+from pydantic import BaseModel, WithJsonSchema
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
+
+
+def _as_given(value: Any, what: str) -> str:
+    """A name in a path, checked but not normalised, as the original's routes take theirs."""
+    with exact_names():
+        return check_name(value, what)
+
+
+Name = Annotated[str, checked(_as_given, "the name"), WithJsonSchema(NAME_SCHEMA)]
 
 
 class RunRoute(APIRoute):
@@ -100,11 +112,22 @@ async def checkpoint(name: Name, version: Name, training_id: Name, request: Requ
     return shown(doc, request)
 
 
-async def find_round(name: str, version: str, training_id: str, number: str) -> Round | None:
+WEIGHTS = RUN + "/rounds/{number}/weights"
+RAW_FILE = {"response_class": Response, "responses": {**RAW, **errors(404)}}
+
+
+@router.get(WEIGHTS, summary="Download a round's weights", **RAW_FILE)
+async def weights(
+    name: Name, version: Name, training_id: Name, number: Name, files: Files, request: Request
+) -> Response:
+    # No docstring: it would become the operation's description. Ranges, HEAD and 304 as any file.
     if (whole := count(number)) is None:
         raise InvalidInput("a round number is a whole number")
-    return await runs.get_round(name, version, training_id, whole)
+    doc = await runs.get_round(name, version, training_id, whole)
+    record = await files.get(doc.weights_id) if doc else None
+    if record is None:
+        raise NotFound("no such training-results, or it has no file")
+    return file_response(request, files, record, "application/octet-stream")
 
 
-ROUTES = [("GET", RUN + "/rounds/{number}/weights", "Download a round's weights", "weights")]
-add_file_routes(router, ROUTES, find=find_round)
+router.add_api_route(WEIGHTS, weights, methods=["HEAD"], include_in_schema=False)

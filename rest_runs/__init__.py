@@ -1,0 +1,1 @@
+"""The REST face of training runs and their rounds: routes of our own, beside the original's."""
