@@ -50,9 +50,9 @@ FORM = {"type": "object", "required": ["round", "weights"], "properties": {
     "round": {"type": "string", "description": "JSON: number, metrics, participants"},
     "weights": FILE, "aggregator_state": FILE}}  # fmt: skip
 MULTIPART = {"requestBody": {"content": {"multipart/form-data": {"schema": FORM}}}}
-STARTED = {**errors(404), **CONFLICT}
+STARTED = {**errors(400, 404, 415), **CONFLICT}
 ROUND_FIELDS = ("number", "metrics", "participants", "weights_sha256")  # of the JSON field
-RECORDED = {"responses": {**errors(404, 413), **CONFLICT}, "openapi_extra": MULTIPART}
+RECORDED = {"responses": {**errors(400, 404, 413), **CONFLICT}, "openapi_extra": MULTIPART}
 
 
 class RunBody(BaseModel):
