@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from flrepo.documents.files import FileStore
+from flrepo.operations.streams import DocumentStream
+from flrepo.transfer.json_stream import json_array_response
 from pydantic import BaseModel
 
 
@@ -78,5 +80,8 @@ def document(doc: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
     return doc.model_dump(mode="json", by_alias=True, exclude={"id", *(exclude or set())})
 
 
-def listing(docs: list[Any], exclude: set[str] | None = None) -> JSONResponse:
-    return JSONResponse([document(doc, exclude) for doc in docs])
+def listing(docs: DocumentStream[Any], exclude: set[str] | None = None) -> Response:
+    """The documents as a JSON array, written batch by batch as the cursor is read."""
+    return json_array_response(
+        [document(doc, exclude) for doc in batch] async for batch in docs.batches()
+    )

@@ -5,7 +5,7 @@ from types import ModuleType
 
 from fastapi import APIRouter
 from flrepo.documents.inference import Inferencer, Service
-from flrepo.operations import inference
+from flrepo.operations import inference, streams
 from flrepo.rest_compat.bodies import MachineCapabilitiesBody, Name
 from flrepo.rest_compat.common import CREATED, UPDATED, listing
 from flrepo.rest_compat.file_routes import add_file_routes
@@ -46,7 +46,7 @@ def _router(word: str, body: type[BaseModel], document: type, ops: ModuleType) -
     @router.get(f"/{word}", summary=f"List {word}s", response_model=list[Body])
     @router.get(f"/{word}/", include_in_schema=False)
     async def list_all() -> Response:
-        docs = await getattr(ops, f"list_{word}s")(limit=None)
+        docs = await getattr(streams, f"stream_{word}s")()
         return listing(docs, {document.FILE_FIELD})
 
     file_routes = [

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 from flrepo.documents.transformation import Transformation
-from flrepo.operations import transformations
+from flrepo.operations import streams, transformations
 from flrepo.rest_compat.bodies import Name, TransformationBody
 from flrepo.rest_compat.common import CREATED, UPDATED, listing
 from flrepo.rest_compat.file_routes import add_file_routes
@@ -32,7 +32,7 @@ async def update_meta(id: Name, body: TransformationBody) -> None:
 )
 @router.get("/transformation/", include_in_schema=False)
 async def list_all() -> Response:
-    docs = await transformations.list_transformations(limit=None)
+    docs = await streams.stream_transformations()
     return listing(docs, {Transformation.FILE_FIELD})
 
 
