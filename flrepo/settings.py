@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     orphan_grace_s: float = Field(
         default=3600.0, ge=0, description="age before an unreferenced file counts as an orphan"
     )
+    oplog_retention_s: float = Field(
+        default=600.0, gt=0, description="embedded database: seconds its oplog keeps a write"
+    )
+    oplog_max_entries: int = Field(
+        default=2_000, gt=0, description="embedded database: writes its oplog keeps at most"
+    )
     max_websockets: int = Field(default=1000, gt=0, description="WebSocket connections at once")
     max_subscriptions: int = Field(
         default=20, gt=0, description="subscriptions (operations) per WebSocket at once"
