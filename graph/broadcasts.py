@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 Key = tuple[str, str, str | None, bool]
+FAIR_SLICE = 32  # subscribers woken before the event loop turns to other work
 TOO_SLOW_MESSAGE = "fell too far behind the change stream"  # as the change feed says
 Encode = Callable[[object], str]
 
@@ -112,6 +113,15 @@ class Broadcast:
         for listener in list(self.listeners):
             listener.put(kind, item)
 
+    async def _send_fairly(self, kind: str, item: Any) -> None:
+        """Put in every queue, a slice at a time: each put wakes a sender, and the requests
+        in progress (the write that caused the event among them) take their turn between
+        slices rather than wait for every socket."""
+        for n, listener in enumerate(list(self.listeners), 1):
+            listener.put(kind, item)
+            if n % FAIR_SLICE == 0:
+                await asyncio.sleep(0)
+
     async def _run(self, source: Source) -> None:
         first = True
         try:
@@ -125,7 +135,9 @@ class Broadcast:
                         return
                     first = False
                     text = self._encode(next_payload(result))
-                    self._send("next", ExecutionResult(data=Encoded(text), errors=None))
+                    await self._send_fairly(
+                        "next", ExecutionResult(data=Encoded(text), errors=None)
+                    )
             self._send("done", None)
         except Exception as exc:
             self._send("raise", exc)
