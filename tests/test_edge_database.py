@@ -38,7 +38,8 @@ def test_serve_passes_the_settings_on(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert (settings.oplog_retention_s, settings.oplog_max_entries) == (120, 345)
     with database_url(settings):
         children = psutil.Process().children(recursive=True)
-        lines = [c.cmdline() for c in children if "secantusd" in " ".join(c.cmdline())]
+        ours = str(tmp_path / "data" / "db")  # not the session's database, another child
+        lines = [c.cmdline() for c in children if ours in c.cmdline()]
     assert len(lines) == 1, lines
     assert option(lines[0], "--oplog-retention-seconds") == "120"
     assert option(lines[0], "--oplog-max-entries") == "345"
