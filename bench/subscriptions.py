@@ -3,6 +3,11 @@
     python bench/subscriptions.py                         # 100 subscribers, 500 results
     python bench/subscriptions.py --subscribers 20 --events 2000
     python bench/subscriptions.py --mongodb-url mongodb://localhost:27017/?replicaSet=rs0
+    python bench/subscriptions.py --latency --subscribers 1000 --events 30
+
+With `--latency`, results are posted one at a time over REST instead: it prints how long
+after its POST the last subscriber receives each result (p50, p99), and the POST's own time
+with no subscribers and with all of them listening.
 
 Results are inserted straight into the database in batches, so the figure is about delivery:
 change stream -> feed -> every subscriber's WebSocket, counted when the clients have received
@@ -14,12 +19,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -61,6 +68,7 @@ def server(mongodb_url: str, db_name: str, max_subscriptions: int) -> Iterator[s
         "FLREPO_DB_NAME": db_name,
         "FLREPO_GRID_DB_NAME": db_name + "_grid",
         "FLREPO_MAX_WEBSOCKETS": str(max_subscriptions + 10),
+        "FLREPO_WEBSOCKETS_PER_CALLER": str(max_subscriptions + 10),  # all from one address
     }
     command = [str(flrepo), "serve", "--port", str(port), "--mongodb-url", mongodb_url]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -152,8 +160,91 @@ async def over_websockets(url: str, mongodb_url: str, db_name: str, n: int, even
     return n * events / (max(done) - start)
 
 
+LATENCY_QUERY = 'subscription { trainingResultAdded(modelName: "late") { trainingId } }'
+
+
+async def arrivals(url: str, ready: asyncio.Event, seen: dict[str, list[float]]) -> None:
+    """One subscriber noting when each result arrives, until cancelled."""
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": LATENCY_QUERY}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        ready.set()
+        async for frame in ws:
+            message = json.loads(frame)
+            if message["type"] == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+            elif message["type"] == "next":
+                training_id = message["payload"]["data"]["trainingResultAdded"]["trainingId"]
+                seen.setdefault(training_id, []).append(time.perf_counter())
+
+
+def timed_posts(url: str, count: int, tag: str) -> dict[str, tuple[float, float]]:
+    """POST `count` results one at a time: each one's (start, duration). Runs in a process
+    of its own, so that the subscribers' reading here does not slow its client down
+    (perf_counter is the system's monotonic clock, the same in both)."""
+    timed = {}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for n in range(count):
+            body = {"model_name": "late", "model_version": "1", "training_id": f"{tag}{n}"}
+            start = time.perf_counter()
+            response = client.post("/training-results", json=body)
+            timed[body["training_id"]] = (start, time.perf_counter() - start)
+            assert response.status_code == 201, response.text
+            time.sleep(0.2)  # each event delivered before the next
+    return timed
+
+
+async def posts(url: str, count: int, tag: str) -> dict[str, tuple[float, float]]:
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return await loop.run_in_executor(pool, timed_posts, url, count, tag)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def latency(url: str, n: int, events: int) -> None:
+    quiet = await posts(url, events, "quiet")
+    seen: dict[str, list[float]] = {}
+    readies = [asyncio.Event() for _ in range(n)]
+    tasks = [asyncio.create_task(arrivals(url, r, seen)) for r in readies]
+    await asyncio.gather(*(r.wait() for r in readies))
+    while await subscriptions_open(url) < 1:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1)
+    busy = await posts(url, events, "busy")
+    await asyncio.sleep(2)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    last = [max(seen[id]) - start for id, (start, _) in busy.items() if len(seen.get(id, [])) == n]
+    quiet_post = percentile([d for _, d in quiet.values()], 0.5)
+    busy_post = percentile([d for _, d in busy.values()], 0.5)
+    print(f"{n} subscribers of one subscription, {events} results posted one at a time")
+    print(f"  delivered to every subscriber:   {len(last)} of {events}")
+    print(f"  last subscriber's latency:       p50 {percentile(last, 0.5) * 1000:6.1f} ms   "
+          f"p99 {percentile(last, 0.99) * 1000:6.1f} ms")  # fmt: skip
+    print(f"  POST, no subscribers:            p50 {quiet_post * 1000:6.1f} ms")
+    print(f"  POST, {n} subscribers:  " + " " * (10 - len(str(n))) +
+          f"p50 {busy_post * 1000:6.1f} ms   ({busy_post / quiet_post:.2f} x)")  # fmt: skip
+
+
 async def run(args: argparse.Namespace, mongodb_url: str) -> None:
     db_name = "bench" + uuid.uuid4().hex[:8]
+    if args.latency:
+        try:
+            with server(mongodb_url, db_name, args.subscribers) as url:
+                await latency(url, args.subscribers, args.events)
+        finally:
+            client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+            await client.drop_database(db_name)
+            await client.close()
+        return
     try:
         raw = await raw_stream(mongodb_url, db_name, args.events)
         with server(mongodb_url, db_name, args.subscribers) as url:
@@ -178,6 +269,7 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--mongodb-url", help="use this MongoDB instead of an in-memory one")
+    parser.add_argument("--latency", action="store_true", help="time each result's delivery")
     args = parser.parse_args()
     with database(args.mongodb_url) as url:
         asyncio.run(run(args, url))

@@ -21,9 +21,18 @@ ROWS_GRACE = timedelta(minutes=1)  # rows this young may belong to a result bein
 async def backfill(db: AsyncDatabase, batch: int = BATCH) -> int:
     """Rank the unranked results and flag the unflagged models; how many were updated."""
     done = 0
-    while docs := await db["results"].find({NUMERIC: {"$exists": False}}).limit(batch).to_list():
-        await rank(db, docs)
-        done += len(docs)
+    # one cursor, read a batch at a time: a query per batch would scan the collection again
+    # each time for the next unranked results
+    pending: list[dict[str, Any]] = []
+    async for doc in db["results"].find({NUMERIC: {"$exists": False}}, batch_size=batch):
+        pending.append(doc)
+        if len(pending) == batch:
+            await rank(db, pending)
+            done += len(pending)
+            pending = []
+    if pending:
+        await rank(db, pending)
+        done += len(pending)
     while models := (
         await db["models"]
         .find({TRAINED: {"$exists": False}}, {"model_name": 1, "model_version": 1})

@@ -280,11 +280,46 @@ class Supervisor(threading.Thread):
             self.join()
 
 
+# The oplog holds every write, GridFS chunks included, until it is pruned: SecantusDB's own
+# limits (an hour, 100,000 writes) let it grow to about the size of what was stored. An edge
+# disk keeps ten minutes (the change feed's resume window across a restart) and 2,000 writes
+# (at most 2,000 chunks of 255 KiB, about 0.5 GB).
+OPLOG_RETENTION_S = 600.0
+OPLOG_MAX_ENTRIES = 2_000
+
+
+def embedded_command(
+    port: int,
+    data_dir: Path,
+    oplog_retention_s: float = OPLOG_RETENTION_S,
+    oplog_max_entries: int = OPLOG_MAX_ENTRIES,
+) -> list[str]:
+    """The command line of the embedded database on `port`, storing in `data_dir/db`."""
+    return [
+        *(secantus_command(), "--host", "127.0.0.1", "--port", str(port)),
+        *("--storage-path", str(data_dir / "db"), "--sync-on-commit"),
+        *("--oplog-retention-seconds", str(max(1, round(oplog_retention_s)))),
+        *("--oplog-max-entries", str(oplog_max_entries)),
+    ]
+
+
+def disk_bytes(data_dir: Path) -> int:
+    """Bytes the embedded database's files take in `data_dir` (its `db` folder)."""
+    folder = data_dir / "db"
+    files = folder.rglob("*") if folder.is_dir() else iter(())
+    return sum(path.stat().st_size for path in files if path.is_file())
+
+
 @contextlib.contextmanager
-def embedded_database(data_dir: Path) -> Iterator[str]:
+def embedded_database(
+    data_dir: Path,
+    oplog_retention_s: float = OPLOG_RETENTION_S,
+    oplog_max_entries: int = OPLOG_MAX_ENTRIES,
+) -> Iterator[str]:
     """Run SecantusDB on `data_dir/db` for the duration of the block; yield its MongoDB URL.
 
-    It commits durably (`--sync-on-commit`), and is restarted should it die meanwhile.
+    It commits durably (`--sync-on-commit`), keeps an oplog bounded for an edge disk, and is
+    restarted should it die meanwhile.
     """
     data_dir = data_dir.resolve()
     lock_file = _lock(data_dir)
@@ -292,8 +327,7 @@ def embedded_database(data_dir: Path) -> Iterator[str]:
         port = free_port()
         url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         log_path = data_dir / "db.log"
-        command = [secantus_command(), "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--storage-path", str(data_dir / "db"), "--sync-on-commit"]
+        command = embedded_command(port, data_dir, oplog_retention_s, oplog_max_entries)
         supervisor = Supervisor(command, url, log_path, ("127.0.0.1", port))
         try:
             try:

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     orphan_grace_s: float = Field(
         default=3600.0, ge=0, description="age before an unreferenced file counts as an orphan"
     )
+    oplog_retention_s: float = Field(
+        default=600.0, gt=0, description="embedded database: seconds its oplog keeps a write"
+    )
+    oplog_max_entries: int = Field(
+        default=2_000, gt=0, description="embedded database: writes its oplog keeps at most"
+    )
     revision_retention_days: float = Field(
         default=7.0,
         ge=0,

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from flrepo.documents.tasks import cancel_and_wait
+from flrepo.graph.broadcasts import Broadcasts, Encoded, SharedStreams
 from flrepo.graph.context import Context
 from flrepo.graph.literals import long_number
 from flrepo.operations.access import current_caller
@@ -63,6 +64,15 @@ class LimitedWebSocket(ASGIWebSocketAdapter):
         except RuntimeError:  # closed between the check and the send
             raise WebSocketDisconnected from None
 
+    async def send_text(self, text: str) -> None:
+        """A message already encoded as JSON, as `send_json` sends one."""
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            raise WebSocketDisconnected
+        try:
+            await self.ws.send_text(text)
+        except (RuntimeError, WebSocketDisconnect):
+            raise WebSocketDisconnected from None
+
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
@@ -75,6 +85,10 @@ class CheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     has been open `context.limits`' lifetime."""
 
     async def handle(self) -> None:
+        broadcasts = self.view.__dict__.get("broadcasts")  # one registry per view (process)
+        if broadcasts is None:
+            broadcasts = self.view.broadcasts = Broadcasts(_encoder(self.view))  # type: ignore[attr-defined]
+        self.schema = SharedStreams(self.schema, broadcasts)
         watch = asyncio.create_task(self._watch(), name="websocket token check")
         try:
             await super().handle()
@@ -124,10 +138,30 @@ class CheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_subscribe(message)
 
+    async def send_message(self, message: Message) -> None:
+        """A shared subscription's `next` is sent as encoded once for all its subscribers."""
+        payload = message.get("payload")
+        if isinstance(payload, dict) and isinstance(payload.get("data"), Encoded):
+            id_text = _encoder(self.view)(message["id"])  # type: ignore[typeddict-item]
+            text = f'{{"id":{id_text},"type":"next","payload":{payload["data"].text}}}'
+            await self.websocket.send_text(text)  # type: ignore[attr-defined]
+            return
+        await super().send_message(message)
+
     async def handle_task_exception(self, error: Exception) -> None:
         if isinstance(error, WebSocketDisconnected):  # the socket went while a result was sent
             return
         await super().handle_task_exception(error)
+
+
+def _encoder(view: Any) -> Any:
+    """The view's JSON encoder, as text (it is what `send_json` sends)."""
+
+    def encode(value: object) -> str:
+        encoded = view.encode_json(value)
+        return encoded.decode() if isinstance(encoded, bytes) else encoded
+
+    return encode
 
 
 async def _token_holds() -> bool:

@@ -126,7 +126,8 @@ async def _looked_up(
 
 
 def _nothing(result: object) -> bool:
-    return result is None or (isinstance(result, list) and not result)
+    """None, an empty list, or an empty stream of documents (false when empty, like a list)."""
+    return result is None or not result
 
 
 def _may_be_stored_unnormalised(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:

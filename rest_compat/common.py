@@ -2,8 +2,10 @@
 
 from typing import Any
 
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from flrepo.operations.streams import DocumentStream
 from flrepo.transfer.documented_answers import errors
+from flrepo.transfer.json_stream import json_array_response
 from pydantic import BaseModel
 
 # The answers of the routes that create and that update metadata, on every router; a 204 has
@@ -18,5 +20,8 @@ def document(doc: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
     return doc.model_dump(mode="json", by_alias=True, exclude={"id", *(exclude or set())})
 
 
-def listing(docs: list[Any], exclude: set[str] | None = None) -> JSONResponse:
-    return JSONResponse([document(doc, exclude) for doc in docs])
+def listing(docs: DocumentStream[Any], exclude: set[str] | None = None) -> Response:
+    """The documents as a JSON array, written batch by batch as the cursor is read."""
+    return json_array_response(
+        [document(doc, exclude) for doc in batch] async for batch in docs.batches()
+    )

@@ -9,6 +9,7 @@ transformations, and the inference deployment's services and inferencers.
 from types import ModuleType
 
 from fastapi import APIRouter
+from flrepo.operations import streams
 from flrepo.rest_compat.bodies import Name
 from flrepo.rest_compat.common import CREATED, UPDATED, listing
 from flrepo.rest_compat.file_routes import add_file_routes
@@ -38,7 +39,7 @@ def id_router(word: str, body: type[BaseModel], document: type, ops: ModuleType)
     @router.get(f"/{word}", summary=f"List {word}s", response_model=list[Body])
     @router.get(f"/{word}/", include_in_schema=False)
     async def list_all() -> Response:
-        docs = await getattr(ops, f"list_{word}s")(limit=None)
+        docs = await getattr(streams, f"stream_{word}s")()
         return listing(docs, {document.FILE_FIELD})
 
     file_routes = [

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from flrepo.documents.errors import NotFound
-from flrepo.operations import models
+from flrepo.operations import models, streams
 from flrepo.rest_compat.bodies import ModelBody, ModelMeta, Name
 from flrepo.rest_compat.common import CREATED, UPDATED, document, listing
 from flrepo.rest_compat.file_routes import add_file_routes
@@ -30,7 +30,7 @@ async def update_meta(name: Name, version: Name, meta: ModelMeta) -> None:
 async def list_all(
     trained: Annotated[bool, Query(description="only models with training results")] = False,
 ) -> Response:
-    return listing(await models.list_models(trained=True if trained else None, limit=None))
+    return listing(await streams.stream_models(trained))
 
 
 @router.get(

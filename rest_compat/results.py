@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request
 from flrepo.documents.errors import NotFound
-from flrepo.operations import results
+from flrepo.operations import results, streams
 from flrepo.rest_compat.bodies import Name, TrainingResultBody
 from flrepo.rest_compat.common import CREATED, listing
 from flrepo.rest_compat.file_routes import add_file_routes
@@ -29,7 +29,7 @@ async def create(body: TrainingResultBody) -> None:
 )
 @router.get("/training-results/", include_in_schema=False)
 async def list_all() -> Response:
-    return listing(await results.list_results(limit=None))
+    return listing(await streams.stream_results())
 
 
 @router.head("/training-results/weights/{name}/{version}/{training_id}", include_in_schema=False)
@@ -58,7 +58,7 @@ async def weights(
     response_model=list[TrainingResultBody],
 )
 async def list_of_model(name: Name, version: Name) -> Response:
-    return listing(await results.list_results(name, version, limit=None))
+    return listing(await streams.stream_results(name, version))
 
 
 FILE_ROUTES = [

@@ -1,7 +1,7 @@
 """`/strategy` routes: FL strategies and their pickled objects."""
 
 from fastapi import APIRouter
-from flrepo.operations import strategies
+from flrepo.operations import strategies, streams
 from flrepo.rest_compat.bodies import Name, StrategyBody, StrategyMetaBody
 from flrepo.rest_compat.common import CREATED, UPDATED, listing
 from flrepo.rest_compat.file_routes import add_file_routes
@@ -24,7 +24,7 @@ async def update_meta(name: Name, body: StrategyMetaBody) -> None:
 @router.get("/strategy", summary="List strategies", response_model=list[StrategyBody])
 @router.get("/strategy/", include_in_schema=False)
 async def list_all() -> Response:
-    return listing(await strategies.list_strategies(limit=None))
+    return listing(await streams.stream_strategies())
 
 
 FILE_ROUTES = [

@@ -210,7 +210,7 @@ async def test_an_unexpected_error_is_a_500_that_closes_the_connection(app, monk
     async def broken(*args, **kwargs):
         raise RuntimeError("something the code did not expect")
 
-    monkeypatch.setattr("flrepo.rest_compat.strategies.strategies.list_strategies", broken)
+    monkeypatch.setattr("flrepo.rest_compat.strategies.streams.stream_strategies", broken)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/strategy")

@@ -7,14 +7,16 @@ import sys
 from flrepo.cli.options import add_database_options, database_url, settings_from
 from flrepo.documents.database import connect, durable_writes
 from flrepo.documents.integrity import Report, Repository, check
-from flrepo.embedded import require_database
+from flrepo.documents.storage_use import live_bytes
+from flrepo.embedded import disk_bytes, require_database
 from flrepo.seed.progress import Update, byte_progress
 from flrepo.settings import Settings
 
 
 async def run_check(
     settings: Settings, url: str, grace_s: float, repair: bool, progress: Update | None
-) -> Report:
+) -> tuple[Report, int]:
+    """The report, and the bytes of live data and indexes after it (and any repair)."""
     client = connect(url)
     try:
         concern = await durable_writes(client, settings.write_concern)
@@ -22,9 +24,17 @@ async def run_check(
             client.get_database(settings.db_name, write_concern=concern),
             client.get_database(settings.grid_db_name, write_concern=concern),
         )
-        return await check(repo, grace_s, repair, progress)
+        report = await check(repo, grace_s, repair, progress)
+        return report, await live_bytes(client, settings.db_name, settings.grid_db_name)
     finally:
         await client.close()
+
+
+def storage_line(live: int, disk: int | None) -> str:
+    """Live bytes, against the embedded database's bytes on disk (SecantusDB cannot compact:
+    the space of deleted data is reused by later writes, never given back to the disk)."""
+    line = f"storage: {live:,} bytes of live data and indexes"
+    return line if disk is None else f"{line}, {disk:,} bytes on disk (with the oplog)"
 
 
 def check_command(args: argparse.Namespace) -> int:
@@ -35,7 +45,9 @@ def check_command(args: argparse.Namespace) -> int:
         if settings.mongodb_url:
             require_database(url)
         with byte_progress("checking") as bar:
-            report = asyncio.run(run_check(settings, url, grace_s, args.repair, bar))
+            report, live = asyncio.run(run_check(settings, url, grace_s, args.repair, bar))
+        disk = None if settings.mongodb_url else disk_bytes(settings.data_dir.resolve())
+    print(storage_line(live, disk), file=sys.stderr)
     for finding in report.findings:
         print(("repaired " if finding in report.repaired else "") + str(finding))
     left = report.unrepaired if args.repair else report.findings

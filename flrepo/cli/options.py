@@ -72,7 +72,9 @@ def database_url(settings: Settings) -> Iterator[str]:
     if settings.mongodb_url:
         yield settings.mongodb_url
         return
-    with embedded_database(settings.data_dir) as url:
+    with embedded_database(
+        settings.data_dir, settings.oplog_retention_s, settings.oplog_max_entries
+    ) as url:
         log.warning(
             "using the embedded development database in %s; for production set "
             "FLREPO_MONGODB_URL (or --mongodb-url) to a MongoDB server",

@@ -2,7 +2,8 @@
 
 uvicorn's `limit_concurrency` accepts every connection and answers 503 only once a request
 arrives, and a connection that never sends its headers is never timed out; so idle
-connections could hold every file descriptor. This HTTP/1.1 protocol (uvicorn's h11 one):
+connections could hold every file descriptor. These HTTP/1.1 protocols (uvicorn's h11 and
+httptools ones, the latter the one `flrepo serve` runs):
 
 - closes a connection that has not sent a request's complete headers within
   `header_timeout_s` of opening, or of its previous answer (slow or silent clients);
@@ -15,6 +16,7 @@ import asyncio
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
@@ -26,13 +28,16 @@ REFUSAL = (
 )
 
 
-class CappedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a connection cap and a header timeout (class attributes,
-    set by `capped_protocol`)."""
+class Capped(asyncio.Protocol):
+    """A connection cap and a header timeout (class attributes, set by `capped_protocol`),
+    mixed into one of uvicorn's HTTP protocols."""
 
     cap = 1000
     header_timeout_s = 10.0
     header_deadline: asyncio.TimerHandle | None = None
+    connections: set[asyncio.Protocol]
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -43,7 +48,7 @@ class CappedH11Protocol(H11Protocol):
         self._arm()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         if not self.transport.is_closing():
             self._arm()
 
@@ -54,15 +59,13 @@ class CappedH11Protocol(H11Protocol):
 
     def waiting_for_request(self) -> bool:
         """No request in progress: none received yet, or the last one answered."""
-        return self.conn.their_state is h11.IDLE and (
-            self.cycle is None or self.cycle.response_complete
-        )
+        raise NotImplementedError
 
     def _evict_idle(self) -> bool:
         for other in self.connections:
             if (
                 other is not self
-                and isinstance(other, CappedH11Protocol)
+                and isinstance(other, Capped)
                 and not other.transport.is_closing()
                 and other.waiting_for_request()
             ):
@@ -86,10 +89,51 @@ class CappedH11Protocol(H11Protocol):
             transport.close()
 
 
-def capped_protocol(cap: int, header_timeout_s: float) -> type[CappedH11Protocol]:
-    """The protocol class for uvicorn's `http` setting, with these limits."""
-    return type(
-        "CappedH11Protocol",
-        (CappedH11Protocol,),
-        {"cap": cap, "header_timeout_s": header_timeout_s},
-    )
+class CappedH11Protocol(Capped, H11Protocol):
+    """uvicorn's h11 protocol, capped."""
+
+    def waiting_for_request(self) -> bool:
+        return self.conn.their_state is h11.IDLE and (
+            self.cycle is None or self.cycle.response_complete
+        )
+
+
+class CappedHttpToolsProtocol(Capped, HttpToolsProtocol):
+    """uvicorn's httptools protocol, capped, and with h11's bound on a request's head:
+    httptools buffers a header until it ends, whatever its length."""
+
+    max_header_bytes = 64 * 1024
+    header_bytes = 0
+
+    def waiting_for_request(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self.waiting_for_request()
+        if waiting:
+            self.header_bytes += len(data)
+        super().data_received(data)
+        if not waiting or self.transport.is_closing() or not self.waiting_for_request():
+            self.header_bytes = 0
+        elif self.header_bytes > self.max_header_bytes:
+            self.send_400_response("Invalid HTTP request received.")  # as h11 answers it
+
+    def on_response_complete(self) -> None:
+        self.header_bytes = 0
+        super().on_response_complete()
+
+
+PROTOCOLS: dict[str, type[Capped]] = {
+    "h11": CappedH11Protocol,
+    "httptools": CappedHttpToolsProtocol,
+}
+
+
+def capped_protocol(
+    cap: int, header_timeout_s: float, http: str = "httptools", max_header_bytes: int = 64 * 1024
+) -> type[Capped]:
+    """The protocol class for uvicorn's `http` setting (`h11` or `httptools`), with these
+    limits."""
+    base = PROTOCOLS[http]
+    limits = {"cap": cap, "header_timeout_s": header_timeout_s}
+    return type(base.__name__, (base,), {**limits, "max_header_bytes": max_header_bytes})

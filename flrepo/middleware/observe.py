@@ -16,6 +16,8 @@ access_log = logging.getLogger("flrepo.middleware.access")
 refusals = logging.getLogger("flrepo.refused")
 refusals.addFilter(RepeatFilter(every_s=10))  # a client retrying in a loop: one line in 10 s
 UNMATCHED = "unmatched"
+MAX_SERIES = 1024
+
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -43,6 +45,24 @@ class Observer:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, ...]] = {}
+
+    def _children(self, method: str, route: str, status: int) -> tuple[Any, ...]:
+        """The four metric series of a request, looked up once per (method, route, status):
+        prometheus_client's `labels()` takes a lock and builds its key on every call."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            metrics = self.metrics
+            series = (
+                metrics.requests.labels(method, route, str(status)),
+                metrics.latency.labels(method, route),
+                metrics.received.labels(route),
+                metrics.sent.labels(route),
+            )
+            if len(self._series) < MAX_SERIES:  # methods are the client's: keep it bounded
+                self._series[key] = series
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -87,10 +107,11 @@ class Observer:
             duration = time.perf_counter() - start
             route = route_label(scope, outer_root_path)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(duration)
-            self.metrics.received.labels(route).inc(received)
-            self.metrics.sent.labels(route).inc(sent)
+            requests, latency, received_bytes, sent_bytes = self._children(method, route, status)
+            requests.inc()
+            latency.observe(duration)
+            received_bytes.inc(received)
+            sent_bytes.inc(sent)
             fields: dict[str, Any] = {
                 "method": method,
                 "path": scope["path"],
