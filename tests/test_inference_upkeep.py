@@ -55,7 +55,8 @@ async def populate(files) -> dict[str, bytes]:
     service = Service(service_id="svc", description="gRPC", needs={"RAM": 1.0})
     await inference.create_service(service)
     await inference.create_inferencer(Inferencer(inferencer_id="inf", library="torch"))
-    objects = {"service/svc": os.urandom(700_000), "inferencer/inf": b"inferencer"}
+    # random bytes after a byte no pickle opcode or archive starts with: NOT_PICKLE every run
+    objects = {"service/svc": b"\x00" + os.urandom(700_000), "inferencer/inf": b"inferencer"}
     await inference.upload_service_file(files, "svc", Bytes(objects["service/svc"]))
     await inference.upload_inferencer_file(files, "inf", Bytes(objects["inferencer/inf"]))
     return objects
