@@ -94,10 +94,13 @@ async def every(interval_s: float, job: Callable[[], Awaitable[None]], what: str
             log.exception("%s failed; trying again in %.0f s", what, interval_s)
 
 
-def sweeper(repo: Repository, settings: Settings) -> tuple[float, Callable[[], Awaitable[None]]]:
+def sweeper(
+    repo: Repository, settings: Settings, also: Callable[[], Awaitable[Any]] | None = None
+) -> tuple[float, Callable[[], Awaitable[None]]]:
     """The server's one sweep and how often it runs: expired uploads and revisions past their
-    retention every run (every ten minutes, or every half expiry if that is shorter), orphans
-    every FLREPO_SWEEP_INTERVAL_S (never if 0), which is a whole number of runs."""
+    retention every run (every ten minutes, or every half expiry if that is shorter), then
+    `also` (the training rounds' retention), orphans every FLREPO_SWEEP_INTERVAL_S (never if
+    0), which is a whole number of runs."""
     every_s = min(SWEEP_EVERY_S, max(1.0, settings.upload_expiry.total_seconds() / 2))
     orphans_every = 0  # runs from one orphan sweep to the next; 0: none
     if settings.sweep_interval_s:
@@ -112,6 +115,8 @@ def sweeper(repo: Repository, settings: Settings) -> tuple[float, Callable[[], A
         retention = settings.revision_retention
         for finding in await sweep(repo, settings.orphan_grace_s, orphans, retention=retention):
             log.info("sweep removed %s", finding)
+        if also is not None:
+            await also()
 
     return every_s, run
 
@@ -179,10 +184,9 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()
             stack.push_async_callback(app.state.feed.stop)
-            every_s, sweep_once = sweeper(Repository(meta, files.db), settings)
-            await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
             retain = functools.partial(apply_to_every_run, files, run_policy.retention)
-            await stack.enter_async_context(running(every(every_s, retain, "round retention")))
+            every_s, sweep_once = sweeper(Repository(meta, files.db), settings, retain)
+            await stack.enter_async_context(running(every(every_s, sweep_once, "the sweep")))
             log.info("serving databases %s and %s", settings.db_name, settings.grid_db_name)
             log_anonymous_scopes(settings, anonymous)
             explorer.log_asset_status()
