@@ -8,13 +8,13 @@ that takes no limit.
 A connection counts `first` items; its `edges` list is that page, not one more factor.
 """
 
-import copy
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -36,9 +36,9 @@ from graphql import (
 )
 from strawberry.extensions import (
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.base import BaseSchema
 
@@ -241,16 +241,34 @@ def graphql_schema(schema: BaseSchema) -> GraphQLSchema:
     return build_schema(schema.as_str())
 
 
-class ObjectEstimate(SchemaExtension):
-    """Refuse, before execution and with code QUERY_TOO_COMPLEX, queries that may return
-    more than `max_objects` objects."""
+class QueryLimits(ValidationCache):
+    """Validation (cached, as Strawberry's ValidationCache does) with the limits' rules, and
+    then, for a valid document, the object estimate: queries over `limits` are refused before
+    they run. The token, depth and alias limits are Strawberry's (their rules, reused as they
+    are); the object estimate is coded QUERY_TOO_COMPLEX.
 
-    def __init__(self, max_objects: int) -> None:
-        self.max_objects = max_objects
+    One extension rather than one per limit and one for the cache: Strawberry enters every
+    extension's hooks on every request.
+    """
+
+    def __init__(self, limits: Limits, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        super().__init__(maxsize=256)
+        self.limits = limits
+        self.rules = rules
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.limits.max_tokens
+        context.validation_rules = (*context.validation_rules, *self.rules)
+        yield
 
     def on_validate(self) -> Iterator[None]:
-        """Listed after ValidationCache, this runs once the document is known to be valid."""
         context = self.execution_context
+        # ValidationCache's own step, then the estimate: both before the yield, since Strawberry
+        # reads the errors inside the validation step
+        context.pre_execution_errors = self.cached_validate_document(
+            context.schema._schema, context.graphql_document, context.validation_rules
+        )
         if context.graphql_document is not None and not context.pre_execution_errors:
             try:
                 check_cost(
@@ -258,22 +276,17 @@ class ObjectEstimate(SchemaExtension):
                     context.graphql_document,
                     context.operation_name,
                     context.variables or {},
-                    self.max_objects,
+                    self.limits.max_objects,
                 )
             except TooComplex as exc:
                 context.pre_execution_errors = [GraphQLError(str(exc), extensions={"code": CODE})]
         yield
 
 
-def limiters(limits: Limits) -> list[Callable[[], SchemaExtension]]:
-    """Factories of Strawberry's token, depth and alias limiters set to `limits`.
-
-    Each request gets a copy of its own, as Strawberry wants; the validation rule each limiter
-    made stays one class, so that ValidationCache (keyed by the rules) still finds documents.
-    """
-    made = [
-        MaxTokensLimiter(max_token_count=limits.max_tokens),
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-    ]
-    return [functools.partial(copy.copy, extension) for extension in made]
+def query_limits(limits: Limits) -> Callable[[], SchemaExtension]:
+    """A factory of QueryLimits. The rules are made once, so that they stay the same classes
+    and ValidationCache (keyed by the rules) finds the documents it validated."""
+    depth = QueryDepthLimiter(max_depth=limits.max_depth).validation_rules
+    aliases = MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules
+    rules = (*depth, *aliases)
+    return functools.partial(QueryLimits, limits, rules)

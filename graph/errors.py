@@ -2,8 +2,10 @@
 
 import logging
 import re
+from collections.abc import Iterator
 
 from flrepo.documents.errors import RepositoryError, TooManyRequests
+from flrepo.graph.reporting import report_operation
 from graphql.error import GraphQLError
 from pydantic import ValidationError
 from strawberry.extensions import MaskErrors
@@ -22,10 +24,18 @@ LIMITERS = {
 
 
 class ErrorCodes(MaskErrors):
-    """Domain errors keep their message and code; anything else becomes INTERNAL_SERVER_ERROR."""
+    """Domain errors keep their message and code; anything else becomes INTERNAL_SERVER_ERROR.
+    Each executed operation is also reported to the metrics (`report_operation`): here rather
+    than in an extension of its own, since Strawberry enters every extension's hooks on every
+    request."""
 
     def __init__(self) -> None:
         super().__init__(error_message="Internal server error.")
+
+    def on_execute(self) -> Iterator[None]:
+        """After execution only: a query that did not parse or validate is not reported."""
+        yield
+        report_operation(self.execution_context)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         """Each error with its code; a query over a limit gets one error, for the first limit

@@ -1,9 +1,7 @@
 """Reports each executed query or mutation's root fields to whoever counts them."""
 
-from collections.abc import Iterator
-
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 REFUSED = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}  # error codes of a refused access
 
@@ -15,35 +13,31 @@ def _refusal(error: GraphQLError) -> int | None:
     return status if status in (401, 403) else REFUSED.get(code)
 
 
-class OperationReport(SchemaExtension):
-    """Calls `context.report(type, field, ok)` for each root field of an executed operation.
+def report_operation(execution: ExecutionContext) -> None:
+    """Call `context.report(type, field, ok)` for each root field of an executed operation.
 
     Labels are schema field names (validation has rejected anything else), never client-chosen
     operation names, so that they stay a small, fixed set.
     """
-
-    def on_execute(self) -> Iterator[None]:
-        yield
-        execution = self.execution_context
-        report = getattr(execution.context, "report", None)
-        document = execution.graphql_document
-        if report is None or document is None:
+    report = getattr(execution.context, "report", None)
+    document = execution.graphql_document
+    if report is None or document is None:
+        return
+    operation_type = execution.operation_type.value
+    if operation_type == "subscription":
+        return
+    errors = (execution.result.errors if execution.result else None) or []
+    ok = not errors
+    refused = getattr(execution.context, "refused", None)
+    codes = [_refusal(error) for error in errors]
+    if operation_type == "mutation" and refused is not None and any(codes):
+        refused(max(code for code in codes if code))
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            execution.operation_name is None
+            or (definition.name and definition.name.value == execution.operation_name)
+        ):
+            for selection in definition.selection_set.selections:
+                field = selection.name.value if isinstance(selection, FieldNode) else "fragment"
+                report(operation_type, field, ok)
             return
-        operation_type = execution.operation_type.value
-        if operation_type == "subscription":
-            return
-        errors = (execution.result.errors if execution.result else None) or []
-        ok = not errors
-        refused = getattr(execution.context, "refused", None)
-        codes = [_refusal(error) for error in errors]
-        if operation_type == "mutation" and refused is not None and any(codes):
-            refused(max(code for code in codes if code))
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode) and (
-                execution.operation_name is None
-                or (definition.name and definition.name.value == execution.operation_name)
-            ):
-                for selection in definition.selection_set.selections:
-                    field = selection.name.value if isinstance(selection, FieldNode) else "fragment"
-                    report(operation_type, field, ok)
-                return

@@ -6,7 +6,7 @@ from typing import Annotated
 import strawberry
 from flrepo.documents.changes import ChangeFeed
 from flrepo.graph.cache import CachedParser
-from flrepo.graph.cost import Limits, ObjectEstimate, limiters
+from flrepo.graph.cost import Limits, query_limits
 from flrepo.graph.errors import ErrorCodes
 from flrepo.graph.inputs import (
     CreateModelInput,
@@ -20,7 +20,6 @@ from flrepo.graph.inputs import (
     TransformationInput,
 )
 from flrepo.graph.permissions import CanRead
-from flrepo.graph.reporting import OperationReport
 from flrepo.graph.runs import RunMutation, RunQuery, RunSubscription
 from flrepo.graph.signatures import SIGNATURE, signed
 from flrepo.graph.types import (
@@ -56,7 +55,6 @@ from flrepo.operations import (
     transformations,
 )
 from graphql.error import GraphQLError
-from strawberry.extensions import ValidationCache
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
@@ -576,16 +574,7 @@ def make_schema(limits: Limits) -> RepositorySchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # The limiters add validation rules; validation (cached) runs before ObjectEstimate,
-        # which measures only valid documents.
-        extensions=[
-            ErrorCodes,
-            OperationReport,
-            lambda: CachedParser(maxsize=256),
-            *limiters(limits),
-            lambda: ValidationCache(maxsize=256),
-            lambda: ObjectEstimate(limits.max_objects),
-        ],
+        extensions=[ErrorCodes, lambda: CachedParser(maxsize=256), query_limits(limits)],
         config=StrawberryConfig(scalar_map={Long: LONG_SCALAR}),
     )
 
