@@ -288,10 +288,10 @@ OPLOG_RETENTION_S = 600.0
 OPLOG_MAX_ENTRIES = 2_000
 
 # What the database grows by while a large file is written is bounded by its WiredTiger cache:
-# chunks are evicted once they are written out, but dirty pages gather up to a share of the
-# cache first (bench/database_memory.py, a 1 GiB upload: +97 MB with 512 MiB, +176 MB with
+# chunks leave the cache once written out, but dirty pages gather up to a share of it first
+# (bench/database_memory.py, a 1 GiB upload: +110-127 MB with 512 MiB, +171-176 MB with
 # SecantusDB's default of 1 GiB, +339 MB with 4 GiB). Given on the command line, so that a
-# secantusd.toml the database would find in its folders cannot raise it.
+# secantusd.toml the database finds in its search path cannot raise it.
 CACHE_SIZE = "512M"
 
 
