@@ -287,6 +287,13 @@ class Supervisor(threading.Thread):
 OPLOG_RETENTION_S = 600.0
 OPLOG_MAX_ENTRIES = 2_000
 
+# What the database grows by while a large file is written is bounded by its WiredTiger cache:
+# chunks leave the cache once written out, but dirty pages gather up to a share of it first
+# (bench/database_memory.py, a 1 GiB upload: +110-127 MB with 512 MiB, +171-176 MB with
+# SecantusDB's default of 1 GiB, +339 MB with 4 GiB). Given on the command line, so that a
+# secantusd.toml the database finds in its search path cannot raise it.
+CACHE_SIZE = "512M"
+
 
 def embedded_command(
     port: int,
@@ -298,6 +305,7 @@ def embedded_command(
     return [
         *(secantus_command(), "--host", "127.0.0.1", "--port", str(port)),
         *("--storage-path", str(data_dir / "db"), "--sync-on-commit"),
+        *("--cache-size", CACHE_SIZE),
         *("--oplog-retention-seconds", str(max(1, round(oplog_retention_s)))),
         *("--oplog-max-entries", str(oplog_max_entries)),
     ]

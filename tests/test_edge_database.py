@@ -22,6 +22,7 @@ def test_the_oplog_is_bounded_for_an_edge_disk(tmp_path: Path):
     assert option(command, "--oplog-retention-seconds") == "600"
     assert option(command, "--oplog-max-entries") == "2000"
     assert option(command, "--storage-path") == str(tmp_path / "db")
+    assert option(command, "--cache-size") == "512M"  # bounds its growth during an upload
     tuned = embedded_command(5000, tmp_path, oplog_retention_s=30, oplog_max_entries=50)
     assert option(tuned, "--oplog-retention-seconds") == "30"
     assert option(tuned, "--oplog-max-entries") == "50"
