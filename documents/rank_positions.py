@@ -69,7 +69,9 @@ def bounds(start: str) -> tuple[str, str]:
     return start, start[:-1] + "\x01"
 
 
-def positions(metric: str, direction: str, key: float, rid: Any, doc: dict[str, Any]) -> dict:
+def positions(
+    metric: str, direction: str, key: float, rid: Any, doc: dict[str, Any]
+) -> dict[str, str]:
     """The row's field of each variant whose filter values `doc` holds as strings (a ranking
     filters by strings only, so a row without them is in none of that variant's rankings)."""
     out = {}
