@@ -28,8 +28,9 @@ import httpx
 from bson import ObjectId
 from flrepo.documents.ordering import ORDER
 from flrepo.documents.ranks import RANKS, numeric_metrics, rank_rows
+from flrepo.operations import readiness
 from flrepo.operations.common import listing_cursor
-from flrepo.operations.ranking import KEY, Ranking
+from flrepo.operations.ranking import Ranking
 from pymongo import AsyncMongoClient
 
 from flrepo.app import create_app
@@ -122,6 +123,7 @@ async def measure(url: str, n: int, repeat: int) -> dict[str, tuple[float, float
     app = create_app(settings, url)
     out: dict[str, tuple[float, float]] = {}
     async with app.router.lifespan_context(app):
+        await readiness.wait()  # the startup backfill (nothing to do here) has looked
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b", timeout=600) as c:
 
@@ -133,9 +135,10 @@ async def measure(url: str, n: int, repeat: int) -> dict[str, tuple[float, float
 
             deep = await db.results.find().sort(ORDER).skip(n - 101).limit(1).to_list()
             cursor = listing_cursor(deep[0])
-            rows = db[RANKS].find({"metric": "accuracy", "dir": "desc"}).sort(KEY)
+            ranking = Ranking("accuracy", True, {})
+            rows = db[RANKS].find(ranking.rows_query()).sort(ranking.field, 1)
             row = (await rows.skip(n - 250).limit(1).to_list())[0]  # the page ends before the tail
-            ranked_cursor = Ranking("accuracy", True, {}).cursor(row["key"], row["rid"])
+            ranked_cursor = ranking.cursor(row["key"], row["rid"])
             index = db.results.find().sort(ORDER).limit(100)
 
             async def baseline() -> None:

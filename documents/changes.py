@@ -22,6 +22,7 @@ from flrepo.documents.aliases import AliasMove
 from flrepo.documents.errors import RepositoryError
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.ranks import NUMERIC
 from flrepo.documents.runs import Round
 from flrepo.documents.strategy import Strategy
 from flrepo.documents.tasks import cancel_and_wait
@@ -169,6 +170,10 @@ class ChangeFeed:
                 "$match": {
                     "ns.coll": {"$in": list(FILE_FIELDS)},
                     "operationType": {"$in": OPERATIONS},
+                    # a result marked ranked (or unmarked) by the background backfill:
+                    # nothing a client sees has changed
+                    f"updateDescription.updatedFields.{NUMERIC}": {"$exists": False},
+                    "updateDescription.removedFields": {"$ne": NUMERIC},
                 }
             }
         ]

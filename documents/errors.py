@@ -108,3 +108,11 @@ class Conflict(RepositoryError):
 
     code = "CONFLICT"
     status = 409
+
+
+class NotReady(RepositoryError):
+    """What the answer reads is still being brought up to date after a start (the rankings
+    and the `trained` flags of documents written behind the server's back); retry soon."""
+
+    code = "NOT_READY"
+    status = 503

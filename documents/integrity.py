@@ -26,6 +26,7 @@ from flrepo.documents.files import (
 )
 from flrepo.documents.inference import Inferencer, Service
 from flrepo.documents.ml_model import MLModel
+from flrepo.documents.ranks import drop_old_rows
 from flrepo.documents.revisions import KEYS, FileRevision, drop
 from flrepo.documents.runs import Round, TrainingRun
 from flrepo.documents.strategy import Strategy
@@ -359,6 +360,8 @@ async def repair_listings(db: AsyncDatabase) -> list[Finding]:
     """Rank every result again, drop ranking rows of deleted results, and backfill what the
     listing indexes need (a crash between a write and its ranking leaves such gaps)."""
     found = []
+    if await drop_old_rows(db):
+        found.append(Finding("ranking rows of an older version", "dropped; ranked again"))
     filled = await backfill(db)
     if filled:
         found.append(Finding("not indexed for listings", f"{filled} documents"))

@@ -2,10 +2,15 @@
 
 A result's `results` stay as the original service stored them (strings mostly). Beside
 them the result keeps `metrics_numeric`, a list of `{k: name, v: number}` for the metrics
-that are numbers, and the collection `result_ranks` holds one row per (result, metric,
-direction) whose `key` an index sorts: `v` ascending, `-v` descending, so that ties come in
-the result's `_id` order both ways. Metric names are values there, never field paths, so any
-name (dots, dollars) can be ranked by, and one index serves every metric.
+that are numbers, and the collection `result_positions` holds one row per (result, metric,
+direction) with its `key`: `v` ascending, `-v` descending, so that ties come in the result's
+id order both ways. The row's place in each ranking it belongs to is one string per set of
+filters (documents/rank_positions.py), each with its own index. Metric names are values
+there, never field paths, so any name (dots, dollars) can be ranked by, and one index per
+set of filters serves every metric.
+
+Rows written before the positions lived in `result_ranks`; the startup drops that
+collection and has every result ranked again (`drop_old_rows`).
 """
 
 import math
@@ -13,13 +18,14 @@ import re
 from typing import Any
 
 from bson import Decimal128
+from flrepo.documents.rank_positions import VARIANTS, positions
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-RANKS = "result_ranks"
+RANKS = "result_positions"
+OLD_RANKS = "result_ranks"  # rows without positions, from before them
 NUMERIC = "metrics_numeric"
 DIRECTIONS = {"asc": 1.0, "desc": -1.0}
-FILTERS = ("model_name", "model_version", "configuration_id")
 MAX_RANKED = 100  # metrics ranked per result: bounds the rows one write adds
 MAX_METRIC_NAME = 256  # the longest name a ranking accepts
 
@@ -27,17 +33,9 @@ MAX_METRIC_NAME = 256  # the longest name a ranking accepts
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def _tail(*prefix: str) -> IndexModel:
-    fields = ["metric", "dir", *prefix, "key", "rid"]
-    return IndexModel([(field, ASCENDING) for field in fields])
-
-
 RANK_INDEXES = [
     IndexModel([("rid", ASCENDING), ("metric", ASCENDING), ("dir", ASCENDING)], unique=True),
-    _tail(),
-    _tail("model_name"),
-    _tail("model_name", "model_version"),
-    _tail("configuration_id"),
+    *[IndexModel([(field, ASCENDING)]) for field in VARIANTS.values()],
 ]
 
 
@@ -76,12 +74,13 @@ def numeric_metrics(results: Any) -> list[dict[str, Any]]:
 
 def rank_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The rows that rank the result `doc` (a stored document, with `_id`)."""
-    fixed = {field: doc.get(field) for field in FILTERS}
-    return [
-        {"rid": doc["_id"], "metric": m["k"], "dir": d, "key": sign * m["v"], **fixed}
-        for m in numeric_metrics(doc.get("results"))
-        for d, sign in DIRECTIONS.items()
-    ]
+    rows = []
+    for m in numeric_metrics(doc.get("results")):
+        for d, sign in DIRECTIONS.items():
+            key = sign * m["v"] + 0.0  # + 0.0: -0.0 becomes 0.0, as in the positions
+            row = {"rid": doc["_id"], "metric": m["k"], "dir": d, "key": key}
+            rows.append(row | positions(m["k"], d, key, doc["_id"], doc))
+    return rows
 
 
 async def rank(db: AsyncDatabase, docs: list[dict[str, Any]]) -> None:
@@ -127,3 +126,14 @@ async def rank_new(db: AsyncDatabase, doc: dict[str, Any]) -> dict[str, Any]:
 async def unrank(db: AsyncDatabase, result_id: Any) -> None:
     """Remove the rows of a deleted result."""
     await db[RANKS].delete_many({"rid": result_id})
+
+
+async def drop_old_rows(db: AsyncDatabase) -> bool:
+    """If rows from before the positions remain (`result_ranks`), unmark every result so
+    that the backfill ranks it again, then drop them; whether there were any. Unmarked
+    first: a crash in between leaves the old rows, and this runs again at the next start."""
+    if not await db.list_collection_names(filter={"name": OLD_RANKS}):
+        return False
+    await db["results"].update_many({NUMERIC: {"$exists": True}}, {"$unset": {NUMERIC: ""}})
+    await db.drop_collection(OLD_RANKS)
+    return True

@@ -20,7 +20,6 @@ from starlette.routing import Route, WebSocketRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flrepo import explorer
-from flrepo.documents.backfill import backfill
 from flrepo.documents.changes import ChangeFeed
 from flrepo.documents.database import connect, init_database
 from flrepo.documents.errors import Forbidden, Unauthenticated
@@ -34,6 +33,7 @@ from flrepo.metrics import Metrics, metrics_page
 from flrepo.middleware.access import Access, admin_secret, anonymous_scopes
 from flrepo.middleware.body_limit import BodyLimit
 from flrepo.middleware.observe import Observer
+from flrepo.operations import readiness
 from flrepo.operations.files import get_file
 from flrepo.operations.retention import Retention, apply_to_every_run
 from flrepo.operations.runs import RunPolicy
@@ -179,7 +179,9 @@ def create_app(settings: Settings, mongodb_url: str) -> Starlette:
             files.set_shares(settings.upload_shares)
             stack.callback(files.scans.close)
             meta = client.get_database(settings.db_name, write_concern=files.db.write_concern)
-            await backfill(meta)
+            # documents written behind the server's back are ranked and flagged while it
+            # serves; what reads them answers NOT_READY until then (operations/readiness.py)
+            await stack.enter_async_context(running(readiness.prepare(meta)))
             app.state.uploads = UploadStore(files, settings.upload_expiry)
             app.state.feed = ChangeFeed(client[settings.db_name])
             await app.state.feed.start()

@@ -5,6 +5,7 @@ from typing import Any
 from flrepo.documents.files import FileStore
 from flrepo.documents.ml_model import MLModel, ModelMeta
 from flrepo.documents.trained import TRAINED, settle_trained
+from flrepo.operations import readiness
 from flrepo.operations.access import requires
 from flrepo.operations.common import (
     FileSource,
@@ -38,6 +39,7 @@ def _filters(model_name: str | None, library: str | None, trained: bool | None) 
     if library is not None:
         query["meta.library"] = check_name(library, "library")
     if trained is not None:
+        readiness.check()  # models of a restore are flagged in the background at startup
         query[TRAINED] = trained  # kept on the model as results come and go (documents/trained)
     return query
 

@@ -1,20 +1,23 @@
 """Results ranked by one metric, read from the ranking rows (documents/ranks.py).
 
-The numbers come first, from an index on (metric, direction, filters, key, result id); the
-results without that metric as a number follow in `_id` order, walked on the `_id` index.
+The numbers come first: one range of the rows' position field for the ranking's filters
+(documents/rank_positions.py), read in that field's index order; the results without that
+metric as a number follow in `_id` order, walked on the `_id` index.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from flrepo.documents.errors import InvalidInput
+from flrepo.documents.rank_positions import FILTERS, VARIANTS, bounds, position, prefix
 from flrepo.documents.ranks import NUMERIC, RANKS
 from flrepo.documents.training_result import TrainingResult
 from flrepo.operations.cursors import FORGED, Page, after, decode, encode, keyset
 
 RANKED = "ranked"  # cursor kind: (metric, direction, key, result id); key null in the tail
-KEY = [("key", 1), ("rid", 1)]
 BY_ID = [("_id", 1)]
+ROW = {"_id": 0, "rid": 1, "key": 1}  # what a page reads of its rows
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,25 @@ class Ranking:
     def direction(self) -> str:
         return "desc" if self.descending else "asc"
 
-    def rows_query(self) -> dict[str, Any]:
-        return {"metric": self.metric, "dir": self.direction, **self.query}
+    @property
+    def filters(self) -> tuple[str, ...]:
+        return tuple(field for field in FILTERS if field in self.query)
+
+    @property
+    def field(self) -> str:
+        """The rows' position field of this ranking's set of filters."""
+        return VARIANTS[self.filters]
+
+    @property
+    def prefix(self) -> str:
+        """What the positions of this ranking's rows begin with."""
+        values = [self.query[field] for field in self.filters]
+        return prefix([self.metric, self.direction, *values])
+
+    def rows_query(self, start: str | None = None) -> dict[str, Any]:
+        """The ranking's rows (after the position `start`): one range of `field`."""
+        low, high = bounds(self.prefix)
+        return {self.field: {"$gt" if start else "$gte": start or low, "$lt": high}}
 
     def tail_query(self) -> dict[str, Any]:
         return {**self.query, f"{NUMERIC}.k": {"$ne": self.metric}}
@@ -39,11 +59,14 @@ class Ranking:
     async def page(self, offset: int, limit: int) -> list[TrainingResult]:
         """Items `offset` to `offset + limit` of the ranking."""
         rows = TrainingResult.get_pymongo_collection().database[RANKS]
-        cursor = rows.find(self.rows_query()).sort(KEY)
+        cursor = rows.find(self.rows_query(), ROW).sort(self.field, 1)
         found = await cursor.skip(offset).limit(limit).to_list()
         out = [doc for _, doc in await self._results(found)]
         if len(out) < limit:
-            numbers = await rows.count_documents(self.rows_query())
+            # a short page that holds numbers ends them; else they end before `offset`
+            numbers = offset + len(found)
+            if not found:
+                numbers = await rows.count_documents(self.rows_query())
             skip = max(0, offset - numbers)
             collection = TrainingResult.get_pymongo_collection()
             tail = collection.find(self.tail_query()).sort(BY_ID).hint(BY_ID)
@@ -54,7 +77,7 @@ class Ranking:
     async def connection(self, first: int, cursor: str | None) -> Page[TrainingResult]:
         """`first` items after the item `cursor` names."""
         in_tail = False
-        start: list[dict[str, Any]] | None = None
+        start: str | None = None
         tail_start: list[dict[str, Any]] | None = None
         if cursor is not None:
             metric, direction, key, rid = decode(cursor, RANKED, 4)
@@ -63,15 +86,15 @@ class Ranking:
             if key is None:
                 in_tail = True
                 tail_start = after(["_id"], [rid])
-            elif isinstance(key, int | float) and not isinstance(key, bool):
-                start = after(["key", "rid"], [float(key), rid])
             else:
-                raise_forged()
+                start = position(self.prefix, number(key), rid)
         edges: list[tuple[str, TrainingResult]] = []
         more = False
         if not in_tail:
             rows = TrainingResult.get_pymongo_collection().database[RANKS]
-            found, more = await keyset(rows, self.rows_query(), KEY, first, start)
+            walk = rows.find(self.rows_query(start), ROW).sort(self.field, 1)
+            found = await walk.limit(first + 1).to_list()
+            found, more = found[:first], len(found) > first
             ranked = await self._results(found)
             edges = [(self.cursor(row["key"], row["rid"]), doc) for row, doc in ranked]
             if more:
@@ -100,3 +123,16 @@ class Ranking:
 
 def raise_forged() -> None:
     raise InvalidInput(FORGED)
+
+
+def number(key: Any) -> float:
+    """The key a cursor holds, as the finite double a row holds; InvalidInput otherwise."""
+    if isinstance(key, bool) or not isinstance(key, int | float):
+        raise_forged()
+    try:
+        value = float(key)
+    except OverflowError:
+        raise InvalidInput(FORGED) from None
+    if not math.isfinite(value):
+        raise_forged()
+    return value

@@ -9,6 +9,7 @@ from flrepo.documents.files import FileStore
 from flrepo.documents.ranks import rank_new, unrank
 from flrepo.documents.trained import settle_trained
 from flrepo.documents.training_result import TrainingResult
+from flrepo.operations import readiness
 from flrepo.operations.access import requires
 from flrepo.operations.common import (
     FileSource,
@@ -54,6 +55,7 @@ async def list_results(
     if limit == 0:
         return []
     ranking = Ranking(check_metric(order_by_metric), descending, query)
+    readiness.check()  # a restore's results are ranked in the background at startup
     return await ranking.page(offset, limit or 100)
 
 
@@ -73,6 +75,7 @@ async def results_connection(
         return await find_connection(TrainingResult, query, first, after)
     check_first(first)
     ranking = Ranking(check_metric(order_by_metric), descending, query)
+    readiness.check()  # a restore's results are ranked in the background at startup
     return await ranking.connection(first, after)
 
 

@@ -18,6 +18,7 @@ from flrepo.documents.strategy import Strategy
 from flrepo.documents.trained import TRAINED
 from flrepo.documents.training_result import TrainingResult
 from flrepo.documents.transformation import Transformation
+from flrepo.operations import readiness
 from flrepo.operations.access import requires
 from flrepo.operations.validation import check_name
 
@@ -71,6 +72,8 @@ async def open_stream(cls: type[D], query: dict[str, Any]) -> DocumentStream[D]:
 @requires("read")
 async def stream_models(trained: bool = False) -> DocumentStream[MLModel]:
     """Every model, or only those with training results (the flag kept on each model)."""
+    if trained:
+        readiness.check()  # models of a restore are flagged in the background at startup
     return await open_stream(MLModel, {TRAINED: True} if trained else {})
 
 

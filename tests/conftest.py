@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from flrepo.operations import readiness
 from helpers import GraphQL, in_memory_database
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -90,6 +91,7 @@ async def app(settings: Settings, mongodb_url: str) -> AsyncIterator[Starlette]:
     """The whole server on the test's databases, its lifespan running."""
     app = create_app(settings, mongodb_url)
     async with app.router.lifespan_context(app):
+        await readiness.wait()  # the startup backfill (of an empty database): not raced
         yield app
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from flrepo.operations import readiness
 from hang_dump import LOGS
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -53,10 +54,15 @@ def in_memory_database(*options: str) -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_app(settings: Settings, mongodb_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, and an HTTP client that talks to it in-process."""
+async def running_app(
+    settings: Settings, mongodb_url: str, ready: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and an HTTP client that talks to it in-process;
+    with `ready`, once its startup backfill is done (operations/readiness.py)."""
     app = create_app(settings, mongodb_url)
     async with app.router.lifespan_context(app):
+        if ready:
+            await readiness.wait()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

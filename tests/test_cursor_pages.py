@@ -197,7 +197,7 @@ async def test_a_deleted_result_leaves_the_ranking(gql, db):
     await gql.data(
         'mutation { deleteTrainingResult(modelName: "m", modelVersion: "1", trainingId: "i") }'
     )
-    assert await db.result_ranks.count_documents({"metric": "accuracy"}) == 2 * 5
+    assert await db.result_positions.count_documents({"metric": "accuracy"}) == 2 * 5
     order = {"metric": "accuracy"}
     assert await walk(gql, 2, order=order) == ["b", "h", "a", "d", "f", "c", "e", "g", "j"]
 

@@ -4,7 +4,7 @@ The queries are caught as the server sends them (a command listener), then expla
 same database. On MongoDB the plan must walk an index in sort order (no SORT stage). The
 embedded database (SecantusDB) reports a SORT stage over any filtered scan sorted on more
 than one field, even where the index gives that order; there the scan must still be the
-index the query was written for, never a collection scan.
+index the query was written for, never a collection scan. Rankings show no SORT on either.
 """
 
 from collections.abc import Iterator
@@ -14,7 +14,8 @@ import pytest
 from helpers import GraphQL, running_app
 from pymongo import monitoring
 
-LISTED = {"models", "results", "strategies", "transformations", "result_ranks", "fs.files"}
+RANKS = "result_positions"
+LISTED = {"models", "results", "strategies", "transformations", RANKS, "fs.files"}
 
 
 class FindRecorder(monitoring.CommandListener):
@@ -158,6 +159,7 @@ async def test_every_listing_query_is_served_by_an_index(recorder, settings, mon
     collections = {command["find"] for _, command in recorder.finds}
     assert collections == LISTED
     problems = []
+    rankings = 0
     for database, command in recorder.finds:
         explained = await mongo[database].command(
             {"explain": {k: v for k, v in command.items() if not k.startswith("$") and k != "lsid"}}
@@ -183,4 +185,12 @@ async def test_every_listing_query_is_served_by_an_index(recorder, settings, mon
         sorted_anyway = by_name or (secantus and command.get("filter") and len(sort_fields) > 1)
         if "SORT" in kinds and not sorted_anyway:
             problems.append(what)
+        # A ranking reads one range of one position field in that field's order: an index
+        # walk without a SORT on either database (documents/rank_positions.py).
+        if command["find"] == RANKS:
+            filtered = list(command.get("filter") or {})
+            if "SORT" in kinds or not index or index != sort_fields or filtered != index:
+                problems.append("ranking rows " + what + f" {index}")
+            rankings += 1
     assert not problems, "\n".join(problems)
+    assert rankings >= 8  # every ranking query above read its rows so

@@ -85,7 +85,7 @@ async def test_dump_is_what_mongorestore_reads(mongo, settings, mongodb_url, tmp
         "repository.file_revisions",  # empty, created with its indexes at startup
         "repository.inferencers",  # empty, created with its unique index at startup
         "repository.models",
-        "repository.result_ranks",  # the ranking rows: restored with their results
+        "repository.result_positions",  # the ranking rows: restored with their results
         "repository.results",
         "repository.rounds",
         "repository.runs",

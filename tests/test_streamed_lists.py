@@ -7,6 +7,7 @@ import time
 import tracemalloc
 from typing import Any
 
+import flrepo.operations.readiness
 import httpx
 import pytest
 from bson import Int64
@@ -23,7 +24,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 
-import flrepo.app
 from flrepo.app import create_app
 from flrepo.settings import Settings
 
@@ -189,7 +189,7 @@ async def test_a_list_of_100k_results_takes_bounded_memory(
     """Filled before the server starts, so that its change feed does not read the inserts;
     the startup's ranking backfill of what was written behind its back (test_trained_flag.py)
     is left out, as it is not what is measured here and would rank all 100k first."""
-    monkeypatch.setattr(flrepo.app, "backfill", no_backfill)
+    monkeypatch.setattr(flrepo.operations.readiness, "backfill", no_backfill)
     count = 100_000
     for start in range(0, count, 20_000):
         await fill(db, "results", [

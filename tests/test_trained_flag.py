@@ -92,7 +92,7 @@ async def test_backfill_flags_models_and_ranks_results_written_directly(gql, db)
     stored = await db.results.find_one({"model_name": "y"})
     assert stored["results"] == {"a": "2"}  # the original's layout is kept
     assert stored["metrics_numeric"] == [{"k": "a", "v": 2.0}]
-    assert await db.result_ranks.count_documents({}) == 4  # 2 results x 2 directions
+    assert await db.result_positions.count_documents({}) == 4  # 2 results x 2 directions
 
 
 async def test_startup_backfills(settings, mongodb_url, mongo):
@@ -107,14 +107,14 @@ async def test_startup_backfills(settings, mongodb_url, mongo):
         assert await listed(gql, True) == ["m"]
         ranked = await gql.data('{ trainingResults(orderBy: {metric: "acc"}) { trainingId } }')
         assert ranked["trainingResults"] == [{"trainingId": "t"}]
-    assert await db.result_ranks.count_documents({"metric": "acc"}) == 2
+    assert await db.result_positions.count_documents({"metric": "acc"}) == 2
 
 
 async def test_check_repair_rebuilds_the_ranking(gql, db, grid):
     await create_result(gql, "m", "keep")
     await db.results.update_one({"training_id": "keep"}, {"$set": {"results": {"acc": 1}}})
     old = ObjectId.from_datetime(datetime.now(UTC) - timedelta(hours=1))
-    await db.result_ranks.insert_many(
+    await db.result_positions.insert_many(
         [  # a crash between a delete and its rows' removal; a create about to insert
             {"_id": old, "rid": "gone", "metric": "acc", "dir": "desc", "key": -5.0},
             {"rid": "coming", "metric": "acc", "dir": "desc", "key": -6.0},
@@ -122,7 +122,7 @@ async def test_check_repair_rebuilds_the_ranking(gql, db, grid):
     )
     report = await check(Repository(db, grid), grace_s=0, repair=True)
     assert [f.kind for f in report.repaired] == ["ranking rows of deleted results"]
-    rows = await db.result_ranks.find({}, {"_id": 0, "metric": 1, "dir": 1, "key": 1}).to_list()
+    rows = await db.result_positions.find({}, {"_id": 0, "metric": 1, "dir": 1, "key": 1}).to_list()
     assert sorted(rows, key=lambda r: (r["dir"], r["key"])) == [
         {"metric": "acc", "dir": "asc", "key": 1.0},
         {"metric": "acc", "dir": "desc", "key": -6.0},
