@@ -1,6 +1,8 @@
 """Reports each executed query or mutation's root fields to whoever counts them."""
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode
+from collections.abc import Callable
+
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.types import ExecutionContext
 
 REFUSED = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403}  # error codes of a refused access
@@ -32,10 +34,20 @@ def report_operation(execution: ExecutionContext) -> None:
     codes = [_refusal(error) for error in errors]
     if operation_type == "mutation" and refused is not None and any(codes):
         refused(max(code for code in codes if code))
+    report_fields(report, operation_type, document, execution.operation_name, ok)
+
+
+def report_fields(
+    report: Callable[[str, str, bool], None],
+    operation_type: str,
+    document: DocumentNode,
+    operation_name: str | None,
+    ok: bool,
+) -> None:
+    """`report(type, field, ok)` for each root field of the operation that ran."""
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode) and (
-            execution.operation_name is None
-            or (definition.name and definition.name.value == execution.operation_name)
+            operation_name is None or (definition.name and definition.name.value == operation_name)
         ):
             for selection in definition.selection_set.selections:
                 field = selection.name.value if isinstance(selection, FieldNode) else "fragment"

@@ -8,6 +8,7 @@ from cross_web import HTTPException, StarletteRequestAdapter
 from flrepo.graph.context import Context
 from flrepo.graph.cost import Limits
 from flrepo.graph.literals import long_number
+from flrepo.graph.plain_queries import PlainQueries
 from flrepo.graph.schema import make_schema
 from flrepo.graph.sockets import CheckedTransportWS, LimitedWebSocket
 from flrepo.operations.access import current_caller
@@ -78,9 +79,13 @@ class GraphQLView(GraphQL):
         self.max_lifetime_s = max_lifetime_s
         self.connections = 0
         self.by_caller: dict[str, int] = {}  # open WebSockets per caller key (none at 0)
+        self.plain: PlainQueries | None = PlainQueries(self.schema, self.limits, self._context)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
+            if self.plain is not None and self.plain.wanted(scope):
+                await self.plain(scope, receive, send, super().__call__)
+                return
             await super().__call__(scope, receive, send)
             return
         if self.connections >= self.max_connections:
@@ -117,6 +122,9 @@ class GraphQLView(GraphQL):
         return await super().execute_single(*args, **kwargs)
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        return await self._context(request)
+
+    async def _context(self, request: Request) -> Context:
         state = request.app.state
         return Context(
             files=state.files,
@@ -138,11 +146,17 @@ class GraphQLView(GraphQL):
         return data
 
     def parse_json(self, data: str | bytes) -> Any:
-        """Strict JSON: NaN, Infinity and crashing depths are refused with a 400."""
+        """Strict JSON: NaN, Infinity and crashing depths are refused with a 400, and so is
+        anything but an object or a list of objects (Strawberry would fail on it with a 500)."""
         try:
-            return jsonbody.loads(data)
+            parsed = jsonbody.loads(data)
         except jsonbody.JSONBodyError as exc:
             raise HTTPException(400, f"Unable to parse request body as JSON: {exc}") from None
+        if not isinstance(parsed, dict) and not (
+            isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed)
+        ):
+            raise HTTPException(400, "The JSON must be an object (or a list of objects)")
+        return parsed
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return await self.ide_page(request)
