@@ -6,7 +6,7 @@ parent: the database applies each parent's limit, so no more than a page of each
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from beanie import Document
@@ -77,19 +77,27 @@ async def pages_of_children(
     return await (await collection.aggregate(pipeline, batchSize=BATCH)).to_list()
 
 
-@dataclass
 class Loaders:
-    files: FileStore
-    file: DataLoader[str, StoredFile | None] = field(init=False)
-    model: DataLoader[ModelKey, MLModel | None] = field(init=False)
-    results_of_model: DataLoader[ResultsPage, list[TrainingResult]] = field(init=False)
-    revisions: DataLoader[RevisionsPage, list[FileRevision]] = field(init=False)
+    """One request's loaders, each made when first used (most requests use none)."""
 
-    def __post_init__(self) -> None:
-        self.file = DataLoader(self._load_files)
-        self.model = DataLoader(self._load_models)
-        self.results_of_model = DataLoader(self._load_results)
-        self.revisions = DataLoader(self._load_revisions)
+    def __init__(self, files: FileStore) -> None:
+        self.files = files
+
+    @cached_property
+    def file(self) -> DataLoader[str, StoredFile | None]:
+        return DataLoader(self._load_files)
+
+    @cached_property
+    def model(self) -> DataLoader[ModelKey, MLModel | None]:
+        return DataLoader(self._load_models)
+
+    @cached_property
+    def results_of_model(self) -> DataLoader[ResultsPage, list[TrainingResult]]:
+        return DataLoader(self._load_results)
+
+    @cached_property
+    def revisions(self) -> DataLoader[RevisionsPage, list[FileRevision]]:
+        return DataLoader(self._load_revisions)
 
     async def _load_files(self, ids: list[str]) -> list[StoredFile | None]:
         found = await self.files.get_many(ids)

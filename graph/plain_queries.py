@@ -9,6 +9,7 @@ batches, GET, a document that does not parse, validate or fit) goes Strawberry's
 that each refusal is made in one place.
 """
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,6 +50,7 @@ class PlainQueries:
         self.rules = (*specified_rules, *checks.rules)
         self.execute = schema._get_execute_function()
         self.errors = ErrorCodes()
+        self.checked = functools.lru_cache(maxsize=256)(self._check)
 
     @staticmethod
     def wanted(scope: Scope) -> bool:
@@ -104,9 +106,29 @@ class PlainQueries:
         query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
-        if not isinstance(name, str | None) or len(query.encode()) > self.limits.max_bytes:
+        if not isinstance(name, str | None):
             return None
-        if long_number(query) is not None:
+        checked = self.checked(query, name)
+        if checked is None:
+            return None
+        document, fits = checked
+        if variables:  # the object estimate reads the limits that variables set
+            try:
+                check_cost(
+                    graphql_schema(self.schema), document, name, variables,
+                    self.limits.max_objects,
+                )  # fmt: skip
+            except TooComplex:
+                return None
+        elif not fits:
+            return None
+        return document, name, variables
+
+    def _check(self, query: str, name: str | None) -> tuple[DocumentNode, bool] | None:
+        """The document of a query that fits the size, parses, holds the named query operation
+        and validates, and whether it fits the object estimate without variables; else None.
+        Kept for the next request of the same text (`checked`)."""
+        if len(query.encode()) > self.limits.max_bytes or long_number(query) is not None:
             return None
         try:
             document = self.parse(query, max_tokens=self.limits.max_tokens)
@@ -118,13 +140,10 @@ class PlainQueries:
         if self.validate(self.schema._schema, document, self.rules):
             return None
         try:
-            check_cost(
-                graphql_schema(self.schema), document, name, variables or {},
-                self.limits.max_objects,
-            )  # fmt: skip
+            check_cost(graphql_schema(self.schema), document, name, {}, self.limits.max_objects)
         except TooComplex:
-            return None
-        return document, name, variables
+            return document, False
+        return document, True
 
 
 async def _read(receive: Receive) -> tuple[bytes, Message | None]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from fastapi import APIRouter, Depends, FastAPI
 from flrepo.rest_compat import files, inference, models, results, strategies, transformations
 from flrepo.transfer.error_answers import HANDLERS, method_not_allowed
-from flrepo.transfer.request_checks import check_json_body, refuse_encoded_slash
+from flrepo.transfer.request_checks import check_request
 
 ROUTERS = [m.router for m in (models, files, results, strategies, transformations)]
 ROUTERS += [inference.services, inference.inferencers]
@@ -23,7 +23,7 @@ def rest_app(first: Sequence[APIRouter] = ()) -> FastAPI:
         docs_url=None,  # /docs is served by the explorer, from local assets
         redoc_url=None,
         strict_content_type=False,  # a JSON body without Content-Type is read, as it always was
-        dependencies=[Depends(refuse_encoded_slash), Depends(check_json_body)],
+        dependencies=[Depends(check_request)],
         exception_handlers={
             **HANDLERS,
             405: method_not_allowed([route for router in routers for route in router.routes]),

@@ -7,7 +7,14 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 
 
-async def refuse_encoded_slash(request: Request) -> None:
+async def check_request(request: Request) -> None:
+    """Both checks below: one dependency of the application, since FastAPI's handling of each
+    dependency costs every request."""
+    refuse_encoded_slash(request)
+    await check_json_body(request)
+
+
+def refuse_encoded_slash(request: Request) -> None:
     """The server decodes the path before routing, so a name holding an encoded '/' would be
     split into other parameters (DELETE /model/a%2F1 deleting model a version 1). No name may
     hold a '/': no route takes such a path."""
