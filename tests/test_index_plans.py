@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from commands import watching
 from helpers import GraphQL, running_app
 from pymongo import monitoring
 
@@ -18,40 +19,18 @@ RANKS = "result_positions"
 LISTED = {"models", "results", "strategies", "transformations", RANKS, "fs.files"}
 
 
-class FindRecorder(monitoring.CommandListener):
-    """The sorted `find` commands sent to the watched databases."""
-
-    def __init__(self) -> None:
-        self.databases: set[str] = set()
-        self.finds: list[tuple[str, dict[str, Any]]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        command = event.command
-        watched = event.database_name in self.databases and event.command_name == "find"
-        if watched and command.get("find") in LISTED and command.get("sort"):
-            self.finds.append((event.database_name, dict(command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_recorder: FindRecorder | None = None
+def sorted_find(event: monitoring.CommandStartedEvent) -> tuple[str, dict[str, Any]] | None:
+    """A sorted `find` of a listed collection, with its database."""
+    command = event.command
+    if event.command_name == "find" and command.get("find") in LISTED and command.get("sort"):
+        return event.database_name, dict(command)
+    return None
 
 
 @pytest.fixture
-def recorder(settings) -> Iterator[FindRecorder]:
-    """PyMongo cannot unregister a listener: one serves the session, told what to watch."""
-    global _recorder
-    if _recorder is None:
-        _recorder = FindRecorder()
-        monitoring.register(_recorder)
-    _recorder.databases = {settings.db_name, settings.grid_db_name}
-    _recorder.finds.clear()
-    yield _recorder
-    _recorder.databases = set()
+def finds(settings) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    with watching({settings.db_name, settings.grid_db_name}, sorted_find) as found:
+        yield found
 
 
 def stages(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -140,14 +119,14 @@ async def run_connection(gql: GraphQL, field: str, key: str, args: str) -> None:
         after = page["pageInfo"]["endCursor"]
 
 
-async def test_every_listing_query_is_served_by_an_index(recorder, settings, mongodb_url, mongo):
+async def test_every_listing_query_is_served_by_an_index(finds, settings, mongodb_url, mongo):
     async with running_app(settings, mongodb_url) as client:
         gql = GraphQL(client)
         await seed(gql)
         await mongo[settings.grid_db_name]["fs.files"].insert_many(
             [{"filename": f"model/m{i}/1", "length": 0, "chunkSize": 1} for i in range(3)]
         )
-        recorder.finds.clear()
+        finds.clear()
         for query, variables in QUERIES:
             await gql.data(query, **variables)
         for field, key, args in CONNECTIONS:
@@ -155,12 +134,12 @@ async def test_every_listing_query_is_served_by_an_index(recorder, settings, mon
     secantus = "secantusVersion" in await mongo.admin.command("buildInfo") or (
         "secantusVersion" in await mongo.server_info()
     )
-    assert len(recorder.finds) >= len(QUERIES) + len(CONNECTIONS)
-    collections = {command["find"] for _, command in recorder.finds}
+    assert len(finds) >= len(QUERIES) + len(CONNECTIONS)
+    collections = {command["find"] for _, command in finds}
     assert collections == LISTED
     problems = []
     rankings = 0
-    for database, command in recorder.finds:
+    for database, command in finds:
         explained = await mongo[database].command(
             {"explain": {k: v for k, v in command.items() if not k.startswith("$") and k != "lsid"}}
         )

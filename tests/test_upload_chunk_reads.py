@@ -16,6 +16,7 @@ import httpx
 import pytest
 from callers import PATCH as PATCH_HEADERS
 from callers import multipart, tus_create
+from commands import watching
 from flrepo.documents.chunk_writer import CHUNK_SIZE
 from helpers import GraphQL, running_app, split
 from pymongo import monitoring
@@ -25,40 +26,17 @@ PATCH = 16 * 1024 * 1024 + 777  # tus requests that end inside a chunk, so the n
 WRITES = {"insert"}  # commands that read no stored chunk
 
 
-class ChunkCommands(monitoring.CommandListener):
-    """The commands sent to `fs.chunks` of the watched database."""
-
-    def __init__(self) -> None:
-        self.database = ""
-        self.commands: list[dict[str, Any]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        name = event.command_name
-        target = event.command.get("collection" if name == "getMore" else name)
-        if event.database_name == self.database and target == "fs.chunks":
-            self.commands.append({"name": name, **event.command})
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_listener: ChunkCommands | None = None
+def chunk_command(event: monitoring.CommandStartedEvent) -> dict[str, Any] | None:
+    """A command sent to `fs.chunks`, with its name."""
+    name = event.command_name
+    target = event.command.get("collection" if name == "getMore" else name)
+    return {"name": name, **event.command} if target == "fs.chunks" else None
 
 
 @pytest.fixture
 def chunk_commands(settings) -> Iterator[list[dict[str, Any]]]:
-    """PyMongo cannot unregister a listener: one serves the session, told what to watch."""
-    global _listener
-    if _listener is None:
-        _listener = ChunkCommands()
-        monitoring.register(_listener)
-    _listener.database = settings.grid_db_name
-    _listener.commands = []
-    yield _listener.commands
-    _listener.database = ""
+    with watching({settings.grid_db_name}, chunk_command) as commands:
+        yield commands
 
 
 def one_chunk(query: dict[str, Any]) -> bool:
