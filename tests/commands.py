@@ -28,7 +28,8 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-_commands: Commands | None = None
+_commands = Commands()
+monitoring.register(_commands)  # at import: a listener reaches only clients made after it
 
 
 @contextlib.contextmanager
@@ -37,10 +38,6 @@ def watching(databases: Iterable[str], keep: Keep) -> Iterator[list[Any]]:
 
     PyMongo cannot unregister a listener: one serves the session, told what to watch.
     """
-    global _commands
-    if _commands is None:
-        _commands = Commands()
-        monitoring.register(_commands)
     _commands.databases, _commands.keep, _commands.kept = set(databases), keep, []
     try:
         yield _commands.kept
