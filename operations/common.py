@@ -1,15 +1,17 @@
 """What the per-collection operations share: inserts, updates, file attachment, deletes."""
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from beanie import Document, UpdateResponse
+from bson import json_util
 from flrepo.documents.errors import AlreadyExists, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import CREATED_AT, ORDER, insert_stamped
 from flrepo.documents.revisions import REVISED, FileRevision, drop_all_of, keep
 from flrepo.operations.access import current_caller
-from flrepo.operations.cursors import Page, after, check_first, decode, encode, keyset
+from flrepo.operations.cursors import EARLIEST, Page, after, check_first, decode, encode
 from flrepo.operations.validation import (
     check_document_size,
     check_page,
@@ -17,6 +19,7 @@ from flrepo.operations.validation import (
     check_storable,
     clean_uploaded_name,
 )
+from flrepo.operations.window_ends import BEGINNING, WindowEnds
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -28,16 +31,76 @@ class Overtaken(Exception):
     """Another upload swapped the file between our read and our write: read again."""
 
 
+ENDS = WindowEnds()  # of each list's walk (its database, collection and filter)
+ORDER_FIELDS = [field for field, _ in ORDER]
+LISTED = "listed"  # the cursor kind of listing order
+
+
+def utc(time: Any) -> Any:
+    """A stored time (naive, UTC) comparable with a cursor's (aware); else as it is."""
+    return time.replace(tzinfo=dt.UTC) if isinstance(time, dt.datetime) else time
+
+
+def bounded(parts: list[dict[str, Any]], end: Any) -> list[dict[str, Any]]:
+    """`parts` (queries read in turn, as from cursors.after) read up to the time `end`.
+
+    From the beginning: the documents without a time, then the times up to `end`; a part
+    with a range of times gets `end` as its upper bound.
+    """
+    if parts == [{}]:
+        return [{CREATED_AT: None}, {CREATED_AT: {"$gte": EARLIEST, "$lte": end}}]
+    out = []
+    for part in parts:
+        times = part.get(CREATED_AT)
+        ranged = isinstance(times, dict)
+        out.append({**part, CREATED_AT: {**times, "$lte": end}} if ranged else part)
+    return out
+
+
+async def listing(
+    cls: type[D], query: dict[str, Any], parts: list[dict[str, Any]], skip: int, count: int
+) -> list[dict[str, Any]]:
+    """Documents `skip` to `skip + count` of the walk of `query` in listing order that `parts`
+    (cursors.after) start, read up to the end of a window read before where one is kept.
+
+    Each part is an index walk (listing_indexes: the filter's fields, then the order).
+    """
+    collection = cls.get_pymongo_collection()
+
+    async def read(end: Any) -> list[dict[str, Any]]:
+        if end is None:
+            parts_read = parts
+        elif skip:  # not bounded: the documents without a time before it would be counted
+            return []
+        else:
+            parts_read = bounded(parts, end)
+        out: list[dict[str, Any]] = []
+        for part in parts_read:
+            if len(out) == count:
+                break
+            walk = collection.find({**query, **part}).sort(ORDER).skip(skip)  # skip: one part
+            out += await walk.limit(count - len(out)).to_list()
+        return out
+
+    start = BEGINNING if parts == [{}] else utc(parts[0][CREATED_AT])
+    return await ENDS.read(
+        (collection.database.name, collection.name, json_util.dumps(query)),
+        read,
+        count,
+        lambda doc: utc(doc.get(CREATED_AT)),
+        start=start,
+        skip=skip,
+    )
+
+
 async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offset: int) -> list[D]:
     """Documents matching `query` in the order the database received them, one page of them."""
     check_page(limit, offset)
     if limit == 0:
         return []
-    return await cls.find(query).sort(ORDER).skip(offset).limit(limit).to_list()
-
-
-ORDER_FIELDS = [field for field, _ in ORDER]
-LISTED = "listed"  # the cursor kind of listing order
+    if limit is None:
+        return await cls.find(query).sort(ORDER).skip(offset).to_list()
+    return [cls.model_validate(doc) for doc in await listing(cls, query, [{}], offset, limit)]
 
 
 def listing_cursor(doc: dict[str, Any]) -> str:
@@ -47,14 +110,12 @@ def listing_cursor(doc: dict[str, Any]) -> str:
 async def find_connection(
     cls: type[D], query: dict[str, Any], first: int, cursor: str | None
 ) -> Page[D]:
-    """`first` documents matching `query` in listing order, after the item `cursor` names.
-
-    Every part is an index walk (listing_indexes: the filter's fields, then the order).
-    """
+    """`first` documents matching `query` in listing order, after the item `cursor` names."""
     check_first(first)
-    start = None if cursor is None else after(ORDER_FIELDS, decode(cursor, LISTED, 2))
-    docs, more = await keyset(cls.get_pymongo_collection(), query, ORDER, first, start)
-    return Page([(listing_cursor(doc), cls.model_validate(doc)) for doc in docs], more)
+    start = [{}] if cursor is None else after(ORDER_FIELDS, decode(cursor, LISTED, 2))
+    docs = await listing(cls, query, start, 0, first + 1)
+    edges = [(listing_cursor(doc), cls.model_validate(doc)) for doc in docs[:first]]
+    return Page(edges, len(docs) > first)
 
 
 def check_fields(fields: dict[str, Any], what: str) -> None:

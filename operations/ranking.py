@@ -14,10 +14,12 @@ from flrepo.documents.rank_positions import FILTERS, VARIANTS, bounds, position,
 from flrepo.documents.ranks import NUMERIC, RANKS
 from flrepo.documents.training_result import TrainingResult
 from flrepo.operations.cursors import FORGED, Page, after, decode, encode, keyset
+from flrepo.operations.window_ends import BEGINNING, WindowEnds
 
 RANKED = "ranked"  # cursor kind: (metric, direction, key, result id); key null in the tail
 BY_ID = [("_id", 1)]
 ROW = {"_id": 0, "rid": 1, "key": 1}  # what a page reads of its rows
+ENDS = WindowEnds()  # of each ranking's walk (its position field and prefix)
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,31 @@ class Ranking:
         values = [self.query[field] for field in self.filters]
         return prefix([self.metric, self.direction, *values])
 
-    def rows_query(self, start: str | None = None) -> dict[str, Any]:
-        """The ranking's rows (after the position `start`): one range of `field`."""
+    def rows_query(self, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+        """The ranking's rows (after the position `start`, up to `end` included): one range
+        of `field`."""
         low, high = bounds(self.prefix)
-        return {self.field: {"$gt" if start else "$gte": start or low, "$lt": high}}
+        upper = {"$lte": end} if end is not None else {"$lt": high}
+        return {self.field: {"$gt" if start else "$gte": start or low, **upper}}
+
+    async def rows(self, start: str | None, skip: int, count: int) -> list[dict[str, Any]]:
+        """Rows `skip` to `skip + count` of the ranking after the position `start`, read up
+        to the end of a window read before where one is kept (`window_ends`)."""
+        collection = TrainingResult.get_pymongo_collection().database[RANKS]
+        fields = {**ROW, self.field: 1}
+
+        async def read(end: str | None) -> list[dict[str, Any]]:
+            walk = collection.find(self.rows_query(start, end), fields).sort(self.field, 1)
+            return await walk.skip(skip).limit(count).to_list()
+
+        return await ENDS.read(
+            (collection.database.name, self.field, self.prefix),
+            read,
+            count,
+            lambda row: row[self.field],
+            start=BEGINNING if start is None else start,
+            skip=skip,
+        )
 
     def tail_query(self) -> dict[str, Any]:
         return {**self.query, f"{NUMERIC}.k": {"$ne": self.metric}}
@@ -59,8 +82,7 @@ class Ranking:
     async def page(self, offset: int, limit: int) -> list[TrainingResult]:
         """Items `offset` to `offset + limit` of the ranking."""
         rows = TrainingResult.get_pymongo_collection().database[RANKS]
-        cursor = rows.find(self.rows_query(), ROW).sort(self.field, 1)
-        found = await cursor.skip(offset).limit(limit).to_list()
+        found = await self.rows(None, offset, limit)
         out = [doc for _, doc in await self._results(found)]
         if len(out) < limit:
             # a short page that holds numbers ends them; else they end before `offset`
@@ -91,9 +113,7 @@ class Ranking:
         edges: list[tuple[str, TrainingResult]] = []
         more = False
         if not in_tail:
-            rows = TrainingResult.get_pymongo_collection().database[RANKS]
-            walk = rows.find(self.rows_query(start), ROW).sort(self.field, 1)
-            found = await walk.limit(first + 1).to_list()
+            found = await self.rows(start, 0, first + 1)
             found, more = found[:first], len(found) > first
             ranked = await self._results(found)
             edges = [(self.cursor(row["key"], row["rid"]), doc) for row, doc in ranked]

@@ -1,0 +1,68 @@
+"""Where the furthest window read lately from the beginning of a walk ended, to bound the
+next reads of that walk.
+
+A walk is one index range read in sort order (a list's filter and order, a ranking). The
+embedded database reads every key of a range before it applies a limit, so a first page
+costs as much as the whole range; MongoDB reads only the window either way. Bounded by the
+sort value of the last item of a window read before (`$lte`), a read of a window that lies
+before that item examines only what lies before it.
+
+A bounded read that finds the whole window has found the right one, whatever was written
+since the end was kept: everything past the bound comes after all it found. One that finds
+less (items deleted, or the window lies further) is read again without the bound. Kept in
+process, a few bytes a walk: no shared state to go stale, a restart only costs one read.
+"""
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+MAX_WALKS = 1024  # walks whose end is kept, the least recently read dropped first
+MAX_END = 2_000  # windows ending further in are not kept: their reads are long anyway
+BEGINNING = object()  # a read from the walk's beginning
+
+
+class WindowEnds:
+    """Per walk: how many items the furthest window read lately from its beginning held, and
+    the sort value of its last item."""
+
+    def __init__(self) -> None:
+        self.ends: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()
+
+    def clear(self) -> None:
+        self.ends.clear()
+
+    async def read(
+        self,
+        walk: Hashable,
+        read: Callable[[Any], Awaitable[list[T]]],
+        count: int,
+        last: Callable[[T], Any],
+        *,
+        start: Any = BEGINNING,
+        skip: int = 0,
+    ) -> list[T]:
+        """`read(end)`: up to `count` items of `walk` (after `skip`, after the sort value
+        `start`), none after the sort value `end` (None: no bound). `last`: an item's sort
+        value, None when it cannot bound a read."""
+        kept = self.ends.get(walk)
+        found: list[T] = []
+        if kept is not None and (start is BEGINNING or start is None or start < kept[1]):
+            found = await read(kept[1])
+        if len(found) < count:
+            found = await read(None)
+        if start is BEGINNING and found and len(found) == count:
+            self._keep(walk, skip + count, last(found[-1]))
+        return found
+
+    def _keep(self, walk: Hashable, end: int, value: Any) -> None:
+        """Keep where a window ended, unless a further one's end is kept (the bound that
+        serves the third page also serves the first)."""
+        kept = self.ends.get(walk)
+        if value is None or end > MAX_END or (kept is not None and end < kept[0]):
+            return
+        self.ends[walk] = (end, value)
+        self.ends.move_to_end(walk)
+        if len(self.ends) > MAX_WALKS:
+            self.ends.popitem(last=False)
