@@ -8,7 +8,9 @@ training results over 20 model names x 5 versions (an `accuracy` stored as a str
 original did), with their ranking rows, and 200 models of which those 100 are trained. The
 server then runs in process and each GraphQL query is timed (median of --repeat) beside the
 database's own index-served `find().sort().limit(100)` on the same data, timed just before
-each query. Printed: milliseconds, the median ratio to that baseline, the growth per 10x.
+each query. The first pages are timed as a running server serves them (the ends of windows
+read before kept, `operations/window_ends`) and cold, with none kept (as after a restart).
+Printed: milliseconds, the median ratio to that baseline, the growth per 10x.
 """
 
 import argparse
@@ -28,7 +30,8 @@ import httpx
 from bson import ObjectId
 from flrepo.documents.ordering import ORDER
 from flrepo.documents.ranks import RANKS, numeric_metrics, rank_rows
-from flrepo.operations import readiness
+from flrepo.operations import common, readiness
+from flrepo.operations import ranking as ranking_module
 from flrepo.operations.common import listing_cursor
 from flrepo.operations.ranking import Ranking
 from pymongo import AsyncMongoClient
@@ -40,9 +43,11 @@ from flrepo.settings import Settings
 NAMES, VERSIONS, BATCH = 20, 5, 5_000
 ROWS = [
     "first page",
+    "first page, cold",
     "deep page (offset)",
     "deep page (cursor)",
     "ranking first page",
+    "ranking first page, cold",
     "ranking deep page (cursor)",
     "models(trained:true)",
 ]
@@ -144,11 +149,19 @@ async def measure(url: str, n: int, repeat: int) -> dict[str, tuple[float, float
             async def baseline() -> None:
                 await index.clone().to_list()
 
+            async def cold(call: Awaitable[Any]) -> Any:
+                """`call`, with no window end kept (as after a restart: window_ends)."""
+                common.ENDS.clear()
+                ranking_module.ENDS.clear()
+                return await call
+
             calls: dict[str, Callable[[], Awaitable[Any]]] = {
                 "first page": lambda: gql(FIRST),
+                "first page, cold": lambda: cold(gql(FIRST)),
                 "deep page (offset)": lambda: gql(DEEP, o=n - 100),
                 "deep page (cursor)": lambda: gql(CURSOR, a=cursor),
                 "ranking first page": lambda: gql(RANKING),
+                "ranking first page, cold": lambda: cold(gql(RANKING)),
                 "ranking deep page (cursor)": lambda: gql(RANKED, a=ranked_cursor),
                 "models(trained:true)": lambda: gql(TRAINED),
             }
