@@ -127,10 +127,11 @@ async def test_every_listing_query_is_served_by_an_index(finds, settings, mongod
             [{"filename": f"model/m{i}/1", "length": 0, "chunkSize": 1} for i in range(3)]
         )
         finds.clear()
-        for query, variables in QUERIES:
-            await gql.data(query, **variables)
-        for field, key, args in CONNECTIONS:
-            await run_connection(gql, field, key, args)
+        for _ in range(2):  # again: reads bounded by the end of a window read before
+            for query, variables in QUERIES:
+                await gql.data(query, **variables)
+            for field, key, args in CONNECTIONS:
+                await run_connection(gql, field, key, args)
     secantus = "secantusVersion" in await mongo.admin.command("buildInfo") or (
         "secantusVersion" in await mongo.server_info()
     )
@@ -172,4 +173,6 @@ async def test_every_listing_query_is_served_by_an_index(finds, settings, mongod
                 problems.append("ranking rows " + what + f" {index}")
             rankings += 1
     assert not problems, "\n".join(problems)
+    windows = [c for _, c in finds if "$lte" in str(c.get("filter"))]
+    assert {c["find"] for c in windows} >= {"results", "models", RANKS}
     assert rankings >= 8  # every ranking query above read its rows so
