@@ -1,5 +1,6 @@
 """The GraphQL schema: thin fields over the resolvers in `operations`."""
 
+import functools
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -568,8 +569,12 @@ class RepositorySchema(strawberry.Schema):
         pass
 
 
+@functools.lru_cache(maxsize=8)
 def make_schema(limits: Limits) -> RepositorySchema:
-    """The schema, refusing queries over `limits` (but for their size, checked by the view)."""
+    """The schema, refusing queries over `limits` (but for their size, checked by the view).
+
+    One per set of limits and process: building it takes tens of milliseconds, and it holds
+    nothing of one server (its caches are of query texts)."""
     return RepositorySchema(
         query=Query,
         mutation=Mutation,
