@@ -107,12 +107,18 @@ def running_server(
 
 
 def _wait_for_health(url: str, proc: subprocess.Popen, log: Path) -> None:
+    """Until the server answers, and has ranked what was written behind its back (until
+    then `GET /model?trained=true` asks to retry with a 503: operations/readiness.py)."""
     deadline = time.monotonic() + START_TIMEOUT_S
+    path = "/healthz"
     while True:
         if proc.poll() is not None:
             pytest.fail(f"flrepo serve exited with {proc.returncode}:\n{log.read_text()}")
         with contextlib.suppress(requests.ConnectionError):
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
+            status = requests.get(url + path, timeout=2).status_code
+            if path == "/healthz" and status == 200:
+                path = "/model?trained=true"
+            elif path != "/healthz" and status != 503:
                 return
         if time.monotonic() > deadline:
             pytest.fail(f"flrepo serve did not answer /healthz:\n{log.read_text()}")
