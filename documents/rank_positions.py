@@ -55,6 +55,8 @@ def id_text(rid: Any) -> str:
     then those with other ids, in the order of that text."""
     if isinstance(rid, ObjectId):
         return str(rid)
+    if isinstance(rid, float) and rid == 0:
+        rid = 0.0  # -0.0 is the same id to MongoDB (and to ==)
     return "~" + json_util.dumps(rid, json_options=json_util.CANONICAL_JSON_OPTIONS)
 
 
