@@ -6,12 +6,12 @@ from typing import Any, Generic, TypeVar
 
 from beanie import Document, UpdateResponse
 from bson import json_util
-from flrepo.documents.errors import AlreadyExists, NotFound
+from flrepo.documents.errors import AlreadyExists, InvalidInput, NotFound
 from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import CREATED_AT, ORDER, insert_stamped
 from flrepo.documents.revisions import REVISED, FileRevision, drop_all_of, keep
 from flrepo.operations.access import current_caller
-from flrepo.operations.cursors import EARLIEST, Page, after, check_first, decode, encode
+from flrepo.operations.cursors import EARLIEST, FORGED, Page, after, check_first, decode, encode
 from flrepo.operations.validation import (
     check_document_size,
     check_page,
@@ -112,7 +112,12 @@ async def find_connection(
 ) -> Page[D]:
     """`first` documents matching `query` in listing order, after the item `cursor` names."""
     check_first(first)
-    start = [{}] if cursor is None else after(ORDER_FIELDS, decode(cursor, LISTED, 2))
+    start = [{}]
+    if cursor is not None:
+        key = decode(cursor, LISTED, 2)
+        if not isinstance(key[0], dt.datetime | None):  # a time, or none (the original's)
+            raise InvalidInput(FORGED)
+        start = after(ORDER_FIELDS, key)
     docs = await listing(cls, query, start, 0, first + 1)
     edges = [(listing_cursor(doc), cls.model_validate(doc)) for doc in docs[:first]]
     return Page(edges, len(docs) > first)

@@ -115,6 +115,9 @@ FORGED = [
     b64('["listed", null, {"$where": "sleep(100)"}]'),
     b64('["listed", [1, 2], 3]'),
     b64('["listed", {"$regex": ".*"}, 1]'),
+    b64('["listed", "2026-01-01", {"$oid": "5f0000000000000000000000"}]'),  # a time of
+    b64('["listed", 5, {"$oid": "5f0000000000000000000000"}]'),  # another type
+    b64('["listed", {"$oid": "5f0000000000000000000000"}, 1]'),
     b64("\xff\xfe"),
     "A" * 5000,
 ]
@@ -123,6 +126,9 @@ FORGED = [
 @pytest.mark.parametrize("cursor", FORGED)
 async def test_a_forged_cursor_is_bad_input(gql, cursor):
     await create_result(gql, "t", {"accuracy": 0.5})
+    await create_result(gql, "u", {"accuracy": 0.7})
+    for order in (None, {"metric": "accuracy"}):  # full first pages: their ends are kept
+        assert (await gql.data(RESULTS, first=1, order=order))["trainingResultsConnection"]
     error = await gql.error(RESULTS, first=5, after=cursor)
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     error = await gql.error(RESULTS, first=5, after=cursor, order={"metric": "accuracy"})
