@@ -93,7 +93,7 @@ def test_model_changes_say_what_happened(two_servers, uid):
         files = {"file": ("m.zip", b"zip bytes", "application/zip")}
         assert requests.put(model + f"/{uid}/1", files=files, timeout=10).status_code < 300
         assert requests.delete(model + f"/{uid}/1", timeout=10).status_code < 300
-        changes = [ws.receive(timeout=5)["payload"]["data"]["modelChanged"] for _ in range(4)]
+        changes = [ws.receive(timeout=20)["payload"]["data"]["modelChanged"] for _ in range(4)]
     assert [c["kind"] for c in changes] == ["CREATED", "META_UPDATED", "FILE_REPLACED", "DELETED"]
     assert all((c["modelName"], c["modelVersion"]) == (uid, "1") for c in changes)
     assert changes[1]["model"] == {"meta": {"description": "second"}}
@@ -111,7 +111,7 @@ def test_a_delete_without_pre_images_has_no_key_fields(two_servers, uid):
             ws.subscribe("m", MODEL_CHANGED)
             wait_for_subscriptions(first.url, 1)
             assert requests.delete(second.url + f"/model/{uid}/1", timeout=10).status_code < 300
-            change = ws.receive(timeout=5)["payload"]["data"]["modelChanged"]
+            change = ws.receive(timeout=20)["payload"]["data"]["modelChanged"]
     finally:
         first.db.command({**off, "changeStreamPreAndPostImages": {"enabled": True}})
     assert change == {"kind": "DELETED", "modelName": None, "modelVersion": None, "model": None}
@@ -129,7 +129,7 @@ def test_repository_events_cover_strategies_and_transformations(two_servers, uid
         assert (
             requests.post(second.url + "/transformation", json=body, timeout=10).status_code == 201
         )
-        events = [ws.receive(timeout=5)["payload"]["data"]["repositoryEvents"] for _ in range(2)]
+        events = [ws.receive(timeout=20)["payload"]["data"]["repositoryEvents"] for _ in range(2)]
     assert [(e["entity"], e["kind"]) for e in events] == [
         ("STRATEGY", "CREATED"),
         ("TRANSFORMATION", "CREATED"),
@@ -143,7 +143,7 @@ def test_a_bad_filter_is_an_error_with_a_code(two_servers):
     first, _ = two_servers
     with subscriptions(first.url) as ws:
         ws.subscribe("x", RESULT_ADDED, {"name": "a/b"})
-        message = ws.receive(timeout=5)
+        message = ws.receive(timeout=20)
     assert message["type"] in {"next", "error"}, message
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", errors
@@ -157,7 +157,7 @@ def test_subscriptions_per_connection_are_limited(sync_mongo, mongodb_url, tmp_p
     ):
         for id in ("1", "2", "3"):
             ws.subscribe(id, RESULT_ADDED)
-        message = ws.receive(timeout=5)
+        message = ws.receive(timeout=20)
         assert message["type"] == "error" and message["id"] == "3", message
         assert "limit" in message["payload"][0]["message"].lower()
         with pytest.raises(InvalidStatus) as refused, subscriptions(server.url):
@@ -186,7 +186,7 @@ def test_subscribing_needs_the_read_scope(sync_mongo, mongodb_url, tmp_path):
     with running_server(sync_mongo, mongodb_url, tmp_path, env) as server:
         with subscriptions(server.url) as ws:
             ws.subscribe("1", RESULT_ADDED)
-            message = ws.receive(timeout=5)
+            message = ws.receive(timeout=20)
         errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
         assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED", message
         with subscriptions(server.url, token=admin) as ws:
@@ -227,7 +227,7 @@ def test_an_interrupted_change_stream_resumes_without_missing_a_change(tmp_path)
             ws.subscribe("1", RESULT_ADDED, {"name": name})
             wait_for_subscriptions(server.url, 1)
             post_result(server.url, name, "before")
-            first = ws.receive(timeout=5)["payload"]["data"]["trainingResultAdded"]
+            first = ws.receive(timeout=20)["payload"]["data"]["trainingResultAdded"]
             assert first["trainingId"] == "before"
             # The database goes away under the server, and comes back; results are written
             # before the server's change stream could reopen.
