@@ -11,7 +11,7 @@ from flrepo.documents.files import FileSource, FileStore, StoredFile
 from flrepo.documents.ordering import CREATED_AT, ORDER, insert_stamped
 from flrepo.documents.revisions import REVISED, FileRevision, drop_all_of, keep
 from flrepo.operations.access import current_caller
-from flrepo.operations.cursors import EARLIEST, FORGED, Page, after, check_first, decode, encode
+from flrepo.operations.cursors import FORGED, Page, after, check_first, decode, encode
 from flrepo.operations.validation import (
     check_document_size,
     check_page,
@@ -19,7 +19,7 @@ from flrepo.operations.validation import (
     check_storable,
     clean_uploaded_name,
 )
-from flrepo.operations.window_ends import BEGINNING, WindowEnds
+from flrepo.operations.window_ends import WindowEnds, read_in_time_order
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -36,27 +36,6 @@ ORDER_FIELDS = [field for field, _ in ORDER]
 LISTED = "listed"  # the cursor kind of listing order
 
 
-def utc(time: Any) -> Any:
-    """A stored time (naive, UTC) comparable with a cursor's (aware); else as it is."""
-    return time.replace(tzinfo=dt.UTC) if isinstance(time, dt.datetime) else time
-
-
-def bounded(parts: list[dict[str, Any]], end: Any) -> list[dict[str, Any]]:
-    """`parts` (queries read in turn, as from cursors.after) read up to the time `end`.
-
-    From the beginning: the documents without a time, then the times up to `end`; a part
-    with a range of times gets `end` as its upper bound.
-    """
-    if parts == [{}]:
-        return [{CREATED_AT: None}, {CREATED_AT: {"$gte": EARLIEST, "$lte": end}}]
-    out = []
-    for part in parts:
-        times = part.get(CREATED_AT)
-        ranged = isinstance(times, dict)
-        out.append({**part, CREATED_AT: {**times, "$lte": end}} if ranged else part)
-    return out
-
-
 async def listing(
     cls: type[D], query: dict[str, Any], parts: list[dict[str, Any]], skip: int, count: int
 ) -> list[dict[str, Any]]:
@@ -67,30 +46,13 @@ async def listing(
     """
     collection = cls.get_pymongo_collection()
 
-    async def read(end: Any) -> list[dict[str, Any]]:
-        if end is None:
-            parts_read = parts
-        elif skip:  # not bounded: the documents without a time before it would be counted
-            return []
-        else:
-            parts_read = bounded(parts, end)
-        out: list[dict[str, Any]] = []
-        for part in parts_read:
-            if len(out) == count:
-                break
-            walk = collection.find({**query, **part}).sort(ORDER).skip(skip)  # skip: one part
-            out += await walk.limit(count - len(out)).to_list()
-        return out
+    async def find(part: dict[str, Any], skip: int, limit: int) -> list[dict[str, Any]]:
+        walk = collection.find({**query, **part}).sort(ORDER).skip(skip)
+        return await walk.limit(limit).to_list()
 
-    start = BEGINNING if parts == [{}] else utc(parts[0][CREATED_AT])
-    return await ENDS.read(
-        (collection.database.name, collection.name, json_util.dumps(query)),
-        read,
-        count,
-        lambda doc: utc(doc.get(CREATED_AT)),
-        start=start,
-        skip=skip,
-    )
+    walk = (collection.database.name, collection.name, json_util.dumps(query))
+    when = lambda doc: doc.get(CREATED_AT)  # noqa: E731
+    return await read_in_time_order(ENDS, walk, find, when, CREATED_AT, parts, skip, count)
 
 
 async def find_page(cls: type[D], query: dict[str, Any], limit: int | None, offset: int) -> list[D]:

@@ -9,6 +9,7 @@ from flrepo.operations.access import requires
 from flrepo.operations.cursors import FORGED, Page, check_first, decode, encode
 from flrepo.operations.cursors import after as keyset_after
 from flrepo.operations.validation import check_page, check_storable
+from flrepo.operations.window_ends import WindowEnds, read_in_time_order
 from flrepo.scanner.verdicts import Verdict
 
 MAX_PREFIX_LENGTH = 1024  # longer than any stored name: model/<256>/<256>
@@ -33,7 +34,9 @@ async def list_files(
     _check_prefix(filename_prefix)
     if limit == 0:
         return []
-    return await files.find(filename_prefix, limit or 0, offset, safety)
+    if limit is None:
+        return await files.find(filename_prefix, 0, offset, safety)
+    return await _in_upload_order(files, filename_prefix, safety, [{}], offset, limit)
 
 
 FILES = "files"  # cursor kind: (upload date, id)
@@ -60,14 +63,33 @@ async def files_connection(
         if not isinstance(upload_date, datetime | None):
             raise InvalidInput(FORGED)
         starts = keyset_after(UPLOAD_ORDER, [upload_date, file_id])
-    found: list[StoredFile] = []
-    for start in starts:
-        need = first + 1 - len(found)
-        if need <= 0:
-            break
-        found += await files.find(filename_prefix, need, 0, safety, where=start)
+    found = await _in_upload_order(files, filename_prefix, safety, starts, 0, first + 1)
     edges = [(_cursor(f), f) for f in found[:first]]
     return Page(edges, len(found) > first)
+
+
+ENDS = WindowEnds()  # of each list of files (its database, prefix and verdict)
+
+
+async def _in_upload_order(
+    files: FileStore,
+    filename_prefix: str | None,
+    safety: Verdict | None,
+    parts: list[dict[str, Any]],
+    skip: int,
+    count: int,
+) -> list[StoredFile]:
+    """Files `skip` to `skip + count` from where `parts` (cursors.after) start, each part one
+    `FileStore.find`. Bounded by the end of a window read before (window_ends), but for a
+    name prefix: its scan is of the range of names, which a bound on the time would not
+    shorten."""
+
+    async def find(part: dict[str, Any], skip: int, limit: int) -> list[StoredFile]:
+        return await files.find(filename_prefix, limit, skip, safety, where=part)
+
+    walk = None if filename_prefix else (files.db.name, safety)
+    when = lambda record: record.document.get("uploadDate")  # noqa: E731
+    return await read_in_time_order(ENDS, walk, find, when, "uploadDate", parts, skip, count)
 
 
 def _cursor(record: StoredFile) -> str:

@@ -13,9 +13,12 @@ less (items deleted, or the window lies further) is read again without the bound
 process, a few bytes a walk: no shared state to go stale, a restart only costs one read.
 """
 
+import datetime as dt
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
+
+from flrepo.operations.cursors import EARLIEST
 
 T = TypeVar("T")
 MAX_WALKS = 1024  # walks whose end is kept, the least recently read dropped first
@@ -66,3 +69,58 @@ class WindowEnds:
         self.ends.move_to_end(walk)
         if len(self.ends) > MAX_WALKS:
             self.ends.popitem(last=False)
+
+
+def utc(time: Any) -> Any:
+    """A stored time (naive, UTC) comparable with a cursor's (aware); else as it is."""
+    return time.replace(tzinfo=dt.UTC) if isinstance(time, dt.datetime) else time
+
+
+def bounded(parts: list[dict[str, Any]], field: str, end: Any) -> list[dict[str, Any]]:
+    """`parts` (queries read in turn, as from cursors.after) read up to the time `end`.
+
+    From the beginning: the items without a time in `field`, then the times up to `end`;
+    a part with a range of times gets `end` as its upper bound.
+    """
+    if parts == [{}]:
+        return [{field: None}, {field: {"$gte": EARLIEST, "$lte": end}}]
+    out = []
+    for part in parts:
+        times = part.get(field)
+        out.append({**part, field: {**times, "$lte": end}} if isinstance(times, dict) else part)
+    return out
+
+
+async def read_in_time_order(
+    ends: WindowEnds,
+    walk: Hashable | None,
+    find: Callable[[dict[str, Any], int, int], Awaitable[list[T]]],
+    when: Callable[[T], Any],
+    field: str,
+    parts: list[dict[str, Any]],
+    skip: int,
+    count: int,
+) -> list[T]:
+    """Items `skip` to `skip + count` of a walk in the order of the time `field`, then `_id`
+    (items without a time first), from where `parts` (cursors.after) start; bounded by a
+    kept end where `walk` names one (None: never). `find(part, skip, limit)` reads one part
+    of the walk; `when` is an item's time."""
+
+    async def read(end: Any) -> list[T]:
+        if end is None:
+            parts_read = parts
+        elif skip:  # not bounded: the items without a time before it would be counted
+            return []
+        else:
+            parts_read = bounded(parts, field, end)
+        out: list[T] = []
+        for part in parts_read:
+            if len(out) == count:
+                break
+            out += await find(part, skip, count - len(out))  # skip: only from the beginning
+        return out
+
+    if walk is None:
+        return await read(None)
+    start = BEGINNING if parts == [{}] else utc(parts[0][field])
+    return await ends.read(walk, read, count, lambda item: utc(when(item)), start=start, skip=skip)

@@ -8,6 +8,7 @@ which have no time and list first) and deletes between reads: every page, by off
 cursor, equals the order computed here from the stored results, and bounded reads happen.
 """
 
+import datetime as dt
 import random
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,11 @@ def ranked(docs: list[dict[str, Any]], descending: bool) -> list[str]:
     return [d["training_id"] for d in numbers + others]
 
 
+def in_time_order(docs: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Listing order: documents without the time `field` first, then by time; then `_id`."""
+    return sorted(docs, key=lambda d: (d.get(field) is not None, d.get(field) or 0, d["_id"]))
+
+
 def reads_of(collection: str) -> Callable[[Any], dict[str, Any] | None]:
     """The filters of the reads of `collection`."""
 
@@ -53,6 +59,17 @@ def check_bounds(reads: list[dict[str, Any]], field: str) -> None:
     assert len(with_bound) < len(reads), "every read was bounded"
 
 
+async def walk(gql: GraphQL, query: str, field: str, key: str, **variables: Any) -> list[str]:
+    """The `key` of every item of the connection `field`, page after page."""
+    walked, after = [], None
+    while True:
+        page = (await gql.data(query, a=after, **variables))[field]
+        walked += [edge["node"][key] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return walked
+
+
 async def check_pages(
     gql: GraphQL, expected: list[str], by_offset: str, by_cursor: str, **variables: Any
 ) -> None:
@@ -61,14 +78,8 @@ async def check_pages(
         page = await gql.data(by_offset, o=offset, **variables)
         got = [r["trainingId"] for r in page["trainingResults"]]
         assert got == expected[offset : offset + 4]
-    walked, after = [], None
-    while True:
-        page = (await gql.data(by_cursor, a=after, **variables))["trainingResultsConnection"]
-        walked += [edge["node"]["trainingId"] for edge in page["edges"]]
-        after = page["pageInfo"]["endCursor"]
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-    assert walked == expected
+    connection = "trainingResultsConnection"
+    assert await walk(gql, by_cursor, connection, "trainingId", **variables) == expected
 
 
 async def delete_some(gql: GraphQL, rng: random.Random, docs: list[dict[str, Any]]) -> None:
@@ -136,11 +147,50 @@ async def test_lists_stay_exact_while_results_come_and_go(gql: GraphQL, client, 
             for model in (None, "a"):
                 query = {} if model is None else {"model_name": model}
                 docs = await db.results.find(query).to_list()
-                docs.sort(key=lambda d: (d.get("created_at") is not None,
-                                         d.get("created_at") or 0, d["_id"]))  # fmt: skip
-                expected = [d["training_id"] for d in docs]
+                expected = [d["training_id"] for d in in_time_order(docs, "created_at")]
                 await check_pages(gql, expected, LISTED, LISTED_CURSOR, m=model)
             for _ in range(rng.randint(0, 3)):
                 await insert()
             await delete_some(gql, rng, docs)
     check_bounds(reads, "created_at")
+
+
+FILES = """query($o: Int, $s: PickleVerdict) { files(safety: $s, limit: 4, offset: $o) { id } }"""
+FILES_CURSOR = """query($a: String, $s: PickleVerdict) {
+  filesConnection(safety: $s, first: 4, after: $a) {
+  edges { node { id } } pageInfo { endCursor hasNextPage } } }"""
+
+
+async def test_files_stay_exact_while_files_come_and_go(gql: GraphQL, grid, settings):
+    rng = random.Random(5)
+    began = dt.datetime(2026, 1, 1)
+
+    async def insert() -> None:
+        doc: dict[str, Any] = {"filename": f"model/m/{rng.random()}", "length": 0, "chunkSize": 1}
+        if rng.random() < 0.85:  # else stored by a tool that set no date: listed first
+            doc["uploadDate"] = began + dt.timedelta(seconds=rng.randint(0, 40))  # ties too
+        if rng.random() < 0.5:
+            doc["safety"] = {"verdict": "SAFE"}
+        await grid["fs.files"].insert_one(doc)
+
+    def ids(page: list[dict[str, Any]]) -> list[str]:
+        return [item["id"] for item in page]
+
+    for _ in range(14):
+        await insert()
+    with watching({settings.grid_db_name}, reads_of("fs.files")) as reads:
+        for _ in range(12):
+            for safety in (None, "SAFE"):
+                query = {} if safety is None else {"safety.verdict": safety}
+                docs = await grid["fs.files"].find(query).to_list()
+                expected = [str(d["_id"]) for d in in_time_order(docs, "uploadDate")]
+                for offset in (0, 4, 8):
+                    page = await gql.data(FILES, o=offset, s=safety)
+                    assert ids(page["files"]) == expected[offset : offset + 4]
+                walked = await walk(gql, FILES_CURSOR, "filesConnection", "id", s=safety)
+                assert walked == expected
+            for _ in range(rng.randint(0, 3)):
+                await insert()
+            for victim in rng.sample(docs, k=min(len(docs), rng.randint(0, 2))):
+                await grid["fs.files"].delete_one({"_id": victim["_id"]})
+    check_bounds(reads, "uploadDate")
