@@ -1,7 +1,8 @@
 """Where the furthest window read lately from the beginning of a walk ended, to bound the
 next reads of that walk.
 
-A walk is one index range read in sort order (a list's filter and order, a ranking). The
+A walk is one index range read in sort order (a list's filter and order, a list of files,
+a ranking); `read_in_time_order` reads the walks in time order (lists, files). The
 embedded database reads every key of a range before it applies a limit, so a first page
 costs as much as the whole range; MongoDB reads only the window either way. Bounded by the
 sort value of the last item of a window read before (`$lte`), a read of a window that lies
@@ -10,7 +11,8 @@ before that item examines only what lies before it.
 A bounded read that finds the whole window has found the right one, whatever was written
 since the end was kept: everything past the bound comes after all it found. One that finds
 less (items deleted, or the window lies further) is read again without the bound. Kept in
-process, a few bytes a walk: no shared state to go stale, a restart only costs one read.
+process, a few bytes a walk: no shared state to go stale; after a restart the first read
+of each walk is unbounded.
 """
 
 import datetime as dt
