@@ -53,7 +53,7 @@ class WindowEnds:
         value, None when it cannot bound a read."""
         kept = self.ends.get(walk)
         found: list[T] = []
-        if kept is not None and (start is BEGINNING or start is None or start < kept[1]):
+        if kept is not None and (start is BEGINNING or start < kept[1]):
             found = await read(kept[1])
         if len(found) < count:
             found = await read(None)
@@ -124,5 +124,9 @@ async def read_in_time_order(
 
     if walk is None:
         return await read(None)
-    start = BEGINNING if parts == [{}] else utc(parts[0][field])
+    if parts == [{}]:
+        start = BEGINNING
+    else:  # a cursor's time; none (an item without a time) comes before every time
+        time = parts[0][field]
+        start = EARLIEST if time is None else utc(time)
     return await ends.read(walk, read, count, lambda item: utc(when(item)), start=start, skip=skip)
